@@ -47,7 +47,7 @@ def psnr(estimate: np.ndarray, truth: np.ndarray, clip: bool = True) -> float:
 
 
 def ssim(estimate: np.ndarray, truth: np.ndarray, clip: bool = True) -> float:
-    """Structural similarity with ``data_range = 1`` (e-/px), estimate clipped as in :func:`psnr`."""
+    """Structural similarity with ``data_range = 1`` e-/px, estimate clipped as in :func:`psnr`."""
     estimate, truth = _check_pair(estimate, truth)
     if clip:
         estimate = np.clip(estimate, 0.0, PSNR_PEAK)

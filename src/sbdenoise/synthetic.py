@@ -63,7 +63,7 @@ def _render(columns: np.ndarray, amplitude: np.ndarray, shape, pixel_size, sigma
     sigma_px = sigma_a / pixel_size
     half = int(np.ceil(4 * sigma_px))
     for (cy, cx), amp in zip(columns / pixel_size, amplitude, strict=True):
-        y0, x0 = int(round(cy)), int(round(cx))
+        y0, x0 = round(float(cy)), round(float(cx))
         ys = slice(max(y0 - half, 0), min(y0 + half + 1, shape[0]))
         xs = slice(max(x0 - half, 0), min(x0 + half + 1, shape[1]))
         if ys.start >= ys.stop or xs.start >= xs.stop:
@@ -133,11 +133,16 @@ def synthetic_lattice(
     inside = (np.hypot(yy - centre[0], xx - centre[1]) <= radius + 1.0) & (yy < support_top)
     matter = inside | (yy >= support_top)
     # Matter lowers the smooth background a little (white contrast: columns bright, gaps darker).
-    background = vacuum_level * (1.0 - 0.2 * gaussian_filter(matter.astype(float), 1.0 / pixel_size))
+    background = vacuum_level * (
+        1.0 - 0.2 * gaussian_filter(matter.astype(float), 1.0 / pixel_size)
+    )
     image = background + _render(columns, amplitude, shape, pixel_size, column_sigma)
     vacuum = ~matter & (gaussian_filter(matter.astype(float), 1.0 / pixel_size) < 1e-3)
     keep = (
-        (columns[:, 0] >= 0) & (columns[:, 0] < height) & (columns[:, 1] >= 0) & (columns[:, 1] < width)
+        (columns[:, 0] >= 0)
+        & (columns[:, 0] < height)
+        & (columns[:, 1] >= 0)
+        & (columns[:, 1] < width)
     )
     return SyntheticFrame(
         expectation=image.astype(np.float32),

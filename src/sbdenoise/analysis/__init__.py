@@ -1,0 +1,1 @@
+"""Analysis of noisy and denoised images: noise statistics, atom columns, trust maps."""

@@ -1,0 +1,166 @@
+"""Denoise a micrograph or a file with a named method: the one path the CLI and the API share."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sbdenoise.baselines import apply_baseline, get_baseline
+from sbdenoise.counts import counts_to_detector, prepare_counts
+from sbdenoise.errors import InputError
+from sbdenoise.io import Micrograph, read_image, write_image
+from sbdenoise.progress import progress_bar
+
+#: Method used when none is named (the best classical method until a trained network ships).
+DEFAULT_METHOD = "pure-let"
+
+
+@dataclass
+class DenoiseResult:
+    """A denoised micrograph and an account of what was done.
+
+    Attributes
+    ----------
+    denoised : Micrograph
+        Denoised image or stack, in the units of the input, with the input's calibration.
+    method : str
+        Name of the method.
+    params : dict
+        Parameters used (defaults filled in).
+    seconds : float
+        Wall time of the denoising itself, in seconds.
+    conversion : str
+        How input values were turned into counts (``"counts"``, ``"assumed counts"`` or the gain
+        and offset).
+    output_path : Path or None
+        Where the result was written, if it was.
+    """
+
+    denoised: Micrograph
+    method: str
+    params: dict[str, Any]
+    seconds: float
+    conversion: str
+    output_path: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """A short paragraph saying what was done."""
+        mic = self.denoised
+        frames = f"{mic.n_frames} frames of " if mic.is_stack else ""
+        size = f"{mic.frame_shape[0]}x{mic.frame_shape[1]}"
+        pixel = "unknown pixel size" if mic.pixel_size is None else f"{mic.pixel_size:.5g} A/px"
+        params = ", ".join(f"{k}={v}" for k, v in self.params.items()) or "no parameters"
+        text = (
+            f"Denoised {frames}{size} px ({pixel}) with {self.method} ({params}) "
+            f"in {self.seconds:.2f} s; input values: {self.conversion}."
+        )
+        if self.output_path is not None:
+            text += f" Wrote {self.output_path}."
+        return " ".join([text, *self.notes])
+
+
+def denoise_micrograph(
+    micrograph: Micrograph,
+    method: str = DEFAULT_METHOD,
+    params: dict[str, Any] | None = None,
+    pixel_size: float | None = None,
+    gain: float | None = None,
+    offset: float | None = None,
+    assume_counts: bool = False,
+    show_progress: bool = True,
+) -> DenoiseResult:
+    """Denoise a frame or a stack.
+
+    Spatial methods denoise each frame of a stack on its own; temporal methods (time averaging)
+    use the whole stack.
+
+    Parameters
+    ----------
+    micrograph : Micrograph
+        The input, as read by :func:`sbdenoise.io.read_image`.
+    method : str
+        Method name (see ``sbdenoise methods``).
+    params : dict, optional
+        Method parameters overriding its defaults.
+    pixel_size : float, optional
+        Pixel size in angstrom, overriding the file's calibration.
+    gain, offset : float, optional
+        Detector units per electron and dark level, to convert detector units to counts.
+    assume_counts : bool
+        Use the values as counts without checking.
+    show_progress : bool
+        Show a progress bar over the frames of a stack.
+
+    Returns
+    -------
+    DenoiseResult
+    """
+    baseline = get_baseline(method)
+    params = {**baseline.defaults, **(params or {})}
+    pixel = micrograph.pixel_size if pixel_size is None else pixel_size
+    if pixel is not None and not pixel > 0:
+        raise InputError(f"pixel size must be positive, got {pixel} A", micrograph.source)
+    if baseline.uses_pixel_size and pixel is None:
+        raise InputError(
+            f"method {method!r} needs the pixel size and the file does not give it: "
+            "pass --pixel-size (angstrom per pixel)",
+            micrograph.source,
+        )
+    if baseline.temporal and not micrograph.is_stack:
+        raise InputError(f"method {method!r} needs a stack of frames, got one frame", micrograph.source)
+
+    counts = prepare_counts(micrograph.data, micrograph.source, gain, offset, assume_counts)
+    if gain is not None or offset is not None:
+        conversion = f"detector units converted with gain {gain or 1.0} and offset {offset or 0.0}"
+    else:
+        conversion = "assumed counts" if assume_counts else "electron counts (checked)"
+
+    start = time.perf_counter()
+    if baseline.temporal or not micrograph.is_stack:
+        denoised = apply_baseline(method, counts, pixel_size=pixel, **params)
+    else:
+        denoised = np.empty(counts.shape, dtype=np.float32)
+        for i in progress_bar(range(counts.shape[0]), f"{method}", show_progress):
+            denoised[i] = apply_baseline(method, counts[i], pixel_size=pixel, **params)
+    seconds = time.perf_counter() - start
+
+    if gain is not None or offset is not None:
+        denoised = counts_to_detector(denoised, gain or 1.0, offset or 0.0)
+    metadata = {
+        **micrograph.metadata,
+        "sbdenoise": {"method": method, "params": params, "input_values": conversion},
+    }
+    result = micrograph.with_data(
+        np.asarray(denoised, dtype=np.float32), pixel_size=pixel, metadata=metadata
+    )
+    return DenoiseResult(result, method, params, seconds, conversion)
+
+
+def denoise_file(
+    input_path: str | Path,
+    output_path: str | Path,
+    method: str = DEFAULT_METHOD,
+    params: dict[str, Any] | None = None,
+    pixel_size: float | None = None,
+    gain: float | None = None,
+    offset: float | None = None,
+    assume_counts: bool = False,
+    show_progress: bool = True,
+) -> DenoiseResult:
+    """Read a file, denoise it with :func:`denoise_micrograph` and write the result atomically.
+
+    The output path must differ from the input; its suffix chooses the format. Parameters are
+    those of :func:`denoise_micrograph`.
+    """
+    input_path, output_path = Path(input_path), Path(output_path)
+    micrograph = read_image(input_path)
+    result = denoise_micrograph(
+        micrograph, method, params, pixel_size, gain, offset, assume_counts, show_progress
+    )
+    result.output_path = write_image(result.denoised, output_path, inputs=(input_path,))
+    return result
