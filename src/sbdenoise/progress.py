@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 from rich.progress import (
@@ -15,6 +16,16 @@ from rich.progress import (
 )
 
 T = TypeVar("T")
+
+
+def _columns() -> tuple:
+    return (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
 
 
 def progress_bar(items: Iterable[T], description: str, show: bool = True) -> Iterator[T]:
@@ -33,15 +44,33 @@ def progress_bar(items: Iterable[T], description: str, show: bool = True) -> Ite
         yield from items
         return
     total = len(items) if hasattr(items, "__len__") else None  # type: ignore[arg-type]
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, transient=False) as progress:
+    with Progress(*_columns(), transient=False) as progress:
         task = progress.add_task(description, total=total)
         for item in items:
             yield item
             progress.advance(task)
+
+
+@contextmanager
+def progress_counter(
+    total: int, description: str, show: bool = True, completed: int = 0
+) -> Iterator[Callable[[int], None]]:
+    """A progress bar advanced by hand: ``with progress_counter(n, "x") as advance: advance(k)``.
+
+    Parameters
+    ----------
+    total : int
+        Number of units of work.
+    description : str
+        Label shown left of the bar.
+    show : bool
+        False for a silent counter.
+    completed : int
+        Units already done (a resumed run).
+    """
+    if not show:
+        yield lambda n=1: None
+        return
+    with Progress(*_columns(), transient=False) as progress:
+        task = progress.add_task(description, total=total, completed=completed)
+        yield lambda n=1: progress.advance(task, n)

@@ -1,0 +1,5 @@
+"""``python -m sbdenoise``: the command-line interface."""
+
+from sbdenoise.cli import app
+
+app()

@@ -1,0 +1,1 @@
+"""HRTEM simulation with abTEM: exit waves, CTF per defocus, detector; resumable datasets."""

@@ -1,0 +1,66 @@
+"""Named dataset specs: ``smoke`` (tests, demo), ``shipped`` (the shipped model), ``paper``."""
+
+from __future__ import annotations
+
+from sbdenoise.config import (
+    DatasetSpec,
+    Nuisance,
+    Optics,
+    Simulation,
+    SpecimenGrid,
+)
+
+
+def smoke() -> DatasetSpec:
+    """A few small images in well under two minutes: 3 structures x 2 defoci, 384 px crops."""
+    return DatasetSpec(
+        name="smoke",
+        seed=0,
+        image_size=384,
+        optics=Optics(defocus_nm=[-12.0, -4.0]),
+        simulation=Simulation(sampling=0.08, slice_thickness=2.5),
+        specimen=SpecimenGrid(
+            cell_nm=3.3,
+            particle_diameter_nm=[1.0],
+            interface_column=[True],
+            defects=["none", "remove_one", "adatom"],
+            support_thickness_nm=[3.0],
+            support_depth_nm=1.0,
+            step_edge=[False],
+            tilt_deg=[(0.0, 0.0)],
+        ),
+    )
+
+
+def shipped() -> DatasetSpec:
+    """Data of the shipped model: white-contrast defoci, nuisance ranges, fits one session.
+
+    240 structures drawn from the full grid x 8 overfocus values (-20 to -6 nm, abTEM sign) =
+    1920 images; focal spread, vibration and pixel size drawn per image so the network does not
+    learn one simulator's look.
+    """
+    return DatasetSpec(
+        name="shipped",
+        seed=2026,
+        n_structures=240,
+        optics=Optics(defocus_nm=[float(d) for d in range(-20, -4, 2)]),
+        nuisance=Nuisance(
+            focal_spread_nm=(2.5, 6.0), vibration_pm=(30.0, 70.0), pixel_size_rel=(-0.05, 0.05)
+        ),
+    )
+
+
+def paper() -> DatasetSpec:
+    """The papers' grid: 855 structures x 21 defoci = 17,955 images."""
+    return DatasetSpec(name="paper", seed=2021, n_structures=855)
+
+
+PRESETS = {"smoke": smoke, "shipped": shipped, "paper": paper}
+
+
+def get_preset(name: str) -> DatasetSpec:
+    """The spec of a named preset."""
+    try:
+        return PRESETS[name]()
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}") from None

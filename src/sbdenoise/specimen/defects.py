@@ -1,0 +1,104 @@
+"""Surface defects on a particle: the variants the trust analysis must tell apart."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from ase import Atoms
+
+from sbdenoise.specimen.crystals import projected_neighbour_vectors
+from sbdenoise.specimen.columns import group_columns, mark_surface, projected_columns
+
+Defect = Literal["none", "remove_one", "remove_two", "half_occupancy", "single_atom", "adatom"]
+DEFECTS: tuple[str, ...] = (
+    "none",
+    "remove_one",
+    "remove_two",
+    "half_occupancy",
+    "single_atom",
+    "adatom",
+)
+#: Projected nearest-neighbour distance of Pt columns along [110], angstrom.
+PT_PROJECTED_NN = 2.40
+
+
+def _surface_columns(particle: Atoms) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Column labels per atom, the column table, and the free-surface columns (not interface)."""
+    labels = group_columns(particle)
+    table = mark_surface(projected_columns(particle, exit_z=0.0), PT_PROJECTED_NN)
+    bottom = table["y"] > table["y"].max() - 0.5  # interface layer (largest y)
+    candidates = np.flatnonzero(table["on_surface"] & ~bottom)
+    if candidates.size == 0:
+        raise ValueError("the particle has no free surface column to modify")
+    return labels, table, candidates
+
+
+def remove_interface_columns(particle: Atoms) -> Atoms:
+    """Remove the two perimeter columns of the interface layer (the 'no interface column' form)."""
+    labels = group_columns(particle)
+    table = projected_columns(particle, exit_z=0.0)
+    bottom = np.flatnonzero(table["y"] > table["y"].max() - 0.5)
+    ends = bottom[[np.argmin(table["x"][bottom]), np.argmax(table["x"][bottom])]]
+    return particle[~np.isin(labels, ends)]
+
+
+def apply_defect(particle: Atoms, defect: str, rng: np.random.Generator) -> Atoms:
+    """Return a copy of ``particle`` with one surface defect.
+
+    Parameters
+    ----------
+    particle : ase.Atoms
+        Particle in the zone-axis frame, interface at the largest y.
+    defect : str
+        One of :data:`DEFECTS`: remove one surface column, remove two neighbouring ones, halve
+        a column's occupancy, leave a single atom in a column, or add an adatom at a new site.
+    rng : numpy.random.Generator
+        Chooses the column.
+
+    Returns
+    -------
+    ase.Atoms
+    """
+    if defect not in DEFECTS:
+        raise ValueError(f"unknown defect {defect!r}; choose from {', '.join(DEFECTS)}")
+    if defect == "none":
+        return particle.copy()
+    labels, table, candidates = _surface_columns(particle)
+    chosen = int(rng.choice(candidates))
+    members = np.flatnonzero(labels == chosen)
+    members = members[np.argsort(particle.positions[members, 2])]
+    if defect == "remove_one":
+        drop = members
+    elif defect == "remove_two":
+        xy = np.c_[table["x"], table["y"]]
+        distance = np.linalg.norm(xy[candidates] - xy[chosen], axis=1)
+        distance[candidates == chosen] = np.inf
+        second = int(candidates[np.argmin(distance)])
+        drop = np.r_[members, np.flatnonzero(labels == second)]
+    elif defect == "half_occupancy":
+        drop = members[1::2]
+    elif defect == "single_atom":
+        drop = np.delete(members, len(members) // 2)
+    else:  # adatom: one atom at an empty lattice site next to the chosen column, towards vacuum
+        return _add_adatom(particle, table, chosen, members, rng)
+    return particle[~np.isin(np.arange(len(particle)), drop)]
+
+
+def _add_adatom(
+    particle: Atoms, table: np.ndarray, chosen: int, members: np.ndarray, rng: np.random.Generator
+) -> Atoms:
+    xy = np.c_[table["x"], table["y"]]
+    centre = xy.mean(axis=0)
+    sites = xy[chosen] + projected_neighbour_vectors()
+    empty = np.min(np.linalg.norm(sites[:, None] - xy[None], axis=2), axis=1) > 1.5
+    outward = np.linalg.norm(sites - centre, axis=1) > np.linalg.norm(xy[chosen] - centre)
+    above = sites[:, 1] < table["y"].max() - 0.5
+    options = np.flatnonzero(empty & outward & above)
+    if options.size == 0:
+        raise ValueError("no free site for an adatom next to the chosen column")
+    site = sites[int(rng.choice(options))]
+    z = particle.positions[members[len(members) // 2], 2]
+    out = particle.copy()
+    out += Atoms("Pt", positions=[[site[0], site[1], z]])
+    return out
