@@ -180,5 +180,21 @@ def demo(
     )
 
 
+def _register_more_commands() -> None:
+    """Add the commands that live in their own modules (analysis, simulation, training)."""
+    import importlib
+
+    for name in ("sbdenoise.cli_analysis", "sbdenoise.cli_simulate"):
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name != name:
+                raise
+            continue
+        module.register(app)
+
+
+_register_more_commands()
+
 if __name__ == "__main__":
     app()
