@@ -1,0 +1,406 @@
+"""Analysis commands: evaluate, likelihood, report and explain.
+
+:func:`register` adds them to the main ``sbdenoise`` typer app (called by :mod:`sbdenoise.cli`).
+Every command is a thin layer over :mod:`sbdenoise.analysis`; errors meant for the user are
+printed in one line, naming the file, with exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sbdenoise.errors import InputError, OutputError, SbdenoiseError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _fail(error: Exception) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=2)
+
+
+def _parse_params(pairs: list[str] | None) -> dict[str, Any]:
+    """Turn ``["sigma=2", "fast=true"]`` into ``{"sigma": 2, "fast": True}``."""
+    params: dict[str, Any] = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise typer.BadParameter(f"{pair!r}: expected NAME=VALUE", param_hint="--param")
+        name, raw = pair.split("=", 1)
+        try:
+            value = json.loads(raw.lower() if raw.lower() in ("true", "false", "null") else raw)
+        except json.JSONDecodeError:
+            value = raw
+        params[name.strip()] = value
+    return params
+
+
+def _parse_pixel(text: str) -> tuple[int, int]:
+    """``"120,64"`` -> ``(120, 64)`` (row, column)."""
+    try:
+        row, col = (int(part) for part in text.replace(" ", "").split(","))
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r}: expected ROW,COL in pixels, for example 120,64", param_hint="--pixel"
+        ) from None
+    return row, col
+
+
+def _read_frame(path: Path, what: str) -> Any:
+    """Read one 2-D frame with its calibration; refuse stacks, naming the file."""
+    from sbdenoise.io import read_image
+
+    micrograph = read_image(path)
+    if micrograph.data.ndim != 2:
+        raise InputError(
+            f"the {what} must be one frame (y, x), but this file holds {micrograph.n_frames} "
+            "frames: pick one first",
+            path,
+        )
+    return micrograph
+
+
+def _pixel_size(override: float | None, *micrographs: Any) -> float:
+    """The pixel size: the option, else the first file that has one (they must agree)."""
+    if override is not None:
+        if not override > 0:
+            raise InputError(f"--pixel-size must be a positive number of Å, got {override}")
+        return float(override)
+    known = [(m.source, m.pixel_size) for m in micrographs if m.pixel_size is not None]
+    if not known:
+        raise InputError(
+            "the file gives no pixel size: pass --pixel-size (angstrom per pixel)",
+            micrographs[0].source,
+        )
+    source, value = known[0]
+    for other, size in known[1:]:
+        if abs(size - value) > 0.01 * value:
+            raise InputError(
+                f"pixel size {size:.5g} Å differs from {value:.5g} Å in {source}: "
+                "pass --pixel-size to say which is right",
+                other,
+            )
+    return float(value)
+
+
+def _check_outputs(outputs: list[Path], inputs: list[Path]) -> None:
+    """Refuse to write over an input."""
+    resolved = {Path(p).resolve() for p in inputs}
+    for out in outputs:
+        if Path(out).resolve() in resolved:
+            raise OutputError("refusing to overwrite an input file", out)
+
+
+def _counts(micrograph: Any, gain: float | None, offset: float | None, assume: bool) -> np.ndarray:
+    from sbdenoise.counts import prepare_counts
+
+    return prepare_counts(micrograph.data, micrograph.source, gain, offset, assume)
+
+
+def _denoised_counts(micrograph: Any, gain: float | None, offset: float | None) -> np.ndarray:
+    from sbdenoise.counts import detector_to_counts
+
+    data = np.asarray(micrograph.data, dtype=np.float64)
+    if gain is not None or offset is not None:
+        data = detector_to_counts(data, 1.0 if gain is None else gain, offset or 0.0)
+    return data
+
+
+def _same_shape(a: Any, b: Any) -> None:
+    if a.data.shape != b.data.shape:
+        raise InputError(
+            f"shape {b.data.shape} differs from {a.data.shape} of {a.source}: the two frames "
+            "must be the same field of view",
+            b.source,
+        )
+
+
+def _card_pixel_size(card: Any) -> float | None:
+    """The training pixel size (Å) recorded in a model card, if it records one."""
+    for key in ("pixel_size", "pixel_size_angstrom", "sampling"):
+        value = card.get(key) if isinstance(card, dict) else getattr(card, key, None)
+        if isinstance(value, int | float) and value > 0:
+            return float(value)
+    return None
+
+
+GainOption = Annotated[
+    float | None, typer.Option(help="Detector units per electron of both files (default: counts).")
+]
+OffsetOption = Annotated[float | None, typer.Option(help="Dark level in detector units.")]
+AssumeOption = Annotated[
+    bool, typer.Option(help="Use the noisy values as electron counts without checking.")
+]
+PixelSizeOption = Annotated[
+    float | None, typer.Option(help="Pixel size in Å, overriding the files' calibration.")
+]
+VacuumOption = Annotated[
+    float | None,
+    typer.Option(help="Vacuum rate in e-/px (default: estimated from a flat vacuum region)."),
+]
+RadiusOption = Annotated[float, typer.Option(help="Radius of a column region, in Å.")]
+RealOption = Annotated[float, typer.Option(help="Value (nats/px) at or above which: real.")]
+SpuriousOption = Annotated[float, typer.Option(help="Value (nats/px) at or below which: spurious.")]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the analysis commands to ``app``.
+
+    Parameters
+    ----------
+    app : typer.Typer
+        The main ``sbdenoise`` application.
+    """
+    from sbdenoise.analysis.likelihood import DEFAULT_RADIUS_A, DEFAULT_REAL, DEFAULT_SPURIOUS
+
+    @app.command()
+    def likelihood(
+        noisy: Annotated[Path, typer.Argument(help="Noisy frame (electron counts).")],
+        denoised: Annotated[Path, typer.Argument(help="Denoised frame of the same field.")],
+        output: Annotated[Path, typer.Option("--output", "-o", help="PNG of the map.")],
+        csv: Annotated[
+            Path | None, typer.Option(help="CSV of the columns (default: beside the PNG).")
+        ] = None,
+        vacuum_rate: VacuumOption = None,
+        radius: RadiusOption = DEFAULT_RADIUS_A,
+        real: RealOption = DEFAULT_REAL,
+        spurious: SpuriousOption = DEFAULT_SPURIOUS,
+        pixel_size: PixelSizeOption = None,
+        gain: GainOption = None,
+        offset: OffsetOption = None,
+        assume_counts: AssumeOption = False,
+    ) -> None:
+        """Likelihood map: how strongly the noisy counts support each column of the denoised frame.
+
+        Writes the map (PNG) and a CSV with each column's position (Å and px), value and verdict
+        (real, uncertain, spurious).
+        """
+        from sbdenoise.analysis.columns import detect_columns
+        from sbdenoise.analysis.likelihood import column_likelihood, plot_likelihood
+
+        csv_path = csv or output.with_suffix(".csv")
+        try:
+            _check_outputs([output, csv_path], [noisy, denoised])
+            noisy_mic = _read_frame(noisy, "noisy input")
+            denoised_mic = _read_frame(denoised, "denoised input")
+            _same_shape(noisy_mic, denoised_mic)
+            size = _pixel_size(pixel_size, noisy_mic, denoised_mic)
+            counts = _counts(noisy_mic, gain, offset, assume_counts)
+            image = _denoised_counts(denoised_mic, gain, offset)
+            found = detect_columns(image, size)
+            result = column_likelihood(
+                counts, image, found.positions, size, vacuum_rate, radius, real, spurious
+            )
+        except (SbdenoiseError, ValueError) as error:
+            raise _fail(error) from None
+        plot_likelihood(
+            result, image, output, noisy=counts, title=f"{noisy.name} → {denoised.name}"
+        )
+        result.write_csv(csv_path)
+        tally = result.counts()
+        console.print(
+            f"{len(result.values)} columns: {tally['real']} real, {tally['uncertain']} uncertain, "
+            f"{tally['spurious']} spurious (vacuum {result.vacuum.rate:.4g} e-/px, "
+            f"{result.vacuum.source}). Map: {output}  Columns: {csv_path}",
+            highlight=False,
+        )
+
+    @app.command()
+    def report(
+        noisy: Annotated[Path, typer.Argument(help="Noisy frame (electron counts).")],
+        denoised: Annotated[Path, typer.Argument(help="Denoised frame of the same field.")],
+        output_dir: Annotated[Path, typer.Option("--output", "-o", help="Folder for the report.")],
+        truth: Annotated[
+            Path | None, typer.Option(help="Noise-free frame, for PSNR, SSIM and column scores.")
+        ] = None,
+        vacuum_rate: VacuumOption = None,
+        radius: RadiusOption = DEFAULT_RADIUS_A,
+        real: RealOption = DEFAULT_REAL,
+        spurious: SpuriousOption = DEFAULT_SPURIOUS,
+        pixel_size: PixelSizeOption = None,
+        gain: GainOption = None,
+        offset: OffsetOption = None,
+        assume_counts: AssumeOption = False,
+    ) -> None:
+        """One HTML page: noisy and denoised frames, likelihood map, columns, metrics with truth."""
+        from sbdenoise.analysis.html_report import build_report
+
+        try:
+            inputs = [noisy, denoised] + ([truth] if truth is not None else [])
+            if output_dir.resolve() in {p.resolve() for p in inputs}:
+                raise OutputError("the report folder is one of the inputs", output_dir)
+            noisy_mic = _read_frame(noisy, "noisy input")
+            denoised_mic = _read_frame(denoised, "denoised input")
+            _same_shape(noisy_mic, denoised_mic)
+            mics = [noisy_mic, denoised_mic]
+            clean = None
+            if truth is not None:
+                truth_mic = _read_frame(truth, "truth")
+                _same_shape(noisy_mic, truth_mic)
+                mics.append(truth_mic)
+                clean = np.asarray(truth_mic.data, dtype=np.float64)
+            size = _pixel_size(pixel_size, *mics)
+            counts = _counts(noisy_mic, gain, offset, assume_counts)
+            image = _denoised_counts(denoised_mic, gain, offset)
+            result = build_report(
+                counts,
+                image,
+                size,
+                output_dir,
+                truth=clean,
+                name=noisy.name,
+                vacuum_rate=vacuum_rate,
+                radius=radius,
+                real=real,
+                spurious=spurious,
+            )
+        except (SbdenoiseError, ValueError) as error:
+            raise _fail(error) from None
+        tally = result.likelihood.counts()
+        console.print(
+            f"{len(result.likelihood.values)} columns ({int(result.surface.sum())} on the surface):"
+            f" {tally['real']} real, {tally['uncertain']} uncertain, {tally['spurious']} spurious.",
+            highlight=False,
+        )
+        for key, value in result.metrics.items():
+            if key.endswith(("precision", "recall", "f1", "jaccard")) or key.startswith(
+                ("PSNR", "SSIM")
+            ):
+                console.print(f"  {key}: {value:.4g}", highlight=False)
+        console.print(f"Report: {result.html_path}", highlight=False)
+
+    @app.command()
+    def evaluate(
+        dataset: Annotated[Path, typer.Argument(help="Dataset folder or its dataset.h5.")],
+        output_dir: Annotated[
+            Path, typer.Option("--output", "-o", help="Folder for CSVs, plots and summary.")
+        ],
+        method: Annotated[str, typer.Option(help="Denoising method (see 'sbdenoise methods').")] = (
+            "pure-let"
+        ),
+        param: Annotated[
+            list[str] | None, typer.Option("--param", "-p", help="Method parameter NAME=VALUE.")
+        ] = None,
+        n_noise: Annotated[
+            int, typer.Option("--n-noise", "-n", help="Noise realisations per image.")
+        ] = 3,
+        split: Annotated[str, typer.Option(help="Dataset split.")] = "test",
+        max_images: Annotated[
+            int | None, typer.Option(help="Use at most this many images.")
+        ] = None,
+        seed: Annotated[int, typer.Option(help="Seed of the noise.")] = 0,
+        alpha: Annotated[float, typer.Option(help="Alpha of the surface alpha shape, Å.")] = 2.5,
+        match_distance: Annotated[
+            float, typer.Option(help="Largest distance of a matched column pair, Å.")
+        ] = 0.5,
+        truth_surface: Annotated[
+            str, typer.Option(help="True surface from 'alpha' (same rule) or 'store' flags.")
+        ] = "alpha",
+        quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    ) -> None:
+        """Score a denoiser on a simulated test set: PSNR, SSIM, surface and bulk column metrics."""
+        from sbdenoise.analysis.evaluation import evaluate as run_evaluation
+
+        try:
+            result = run_evaluation(
+                dataset,
+                method,
+                n_realisations=n_noise,
+                split=split,
+                max_images=max_images,
+                params=_parse_params(param),
+                seed=seed,
+                alpha=alpha,
+                max_distance=match_distance,
+                truth_surface=truth_surface,
+                output_dir=output_dir,  # type: ignore[arg-type]
+                show_progress=not quiet,
+            )
+        except (SbdenoiseError, ValueError) as error:
+            raise _fail(error) from None
+        mean = result.summary["mean"]
+        table = Table("columns", "precision", "recall", "F1", "Jaccard")
+        for part in ("surface", "bulk", "all"):
+            table.add_row(
+                part,
+                *(f"{mean[f'{part}_{m}']:.3f}" for m in ("precision", "recall", "f1", "jaccard")),
+            )
+        console.print(table)
+        console.print(
+            f"{method}: PSNR {mean['psnr']:.2f} dB (noisy {mean['psnr_noisy']:.2f} dB), "
+            f"SSIM {mean['ssim']:.3f}; likelihood ROC AUC real vs spurious "
+            f"{result.validation.auc:.3f} ({result.validation.real.size} real, "
+            f"{result.validation.spurious.size} spurious columns).",
+            highlight=False,
+        )
+        for key, path in result.paths.items():
+            console.print(f"  {key}: {path}", highlight=False)
+
+    @app.command()
+    def explain(
+        model: Annotated[Path, typer.Argument(help="Model file (safetensors weights + card).")],
+        noisy: Annotated[Path, typer.Argument(help="Noisy frame (electron counts).")],
+        pixel: Annotated[str, typer.Option(help="Output pixel ROW,COL (for example 120,64).")],
+        output: Annotated[Path, typer.Option("--output", "-o", help="PNG of the filter.")],
+        window: Annotated[
+            float | None,
+            typer.Option(
+                help="Half-width of the window shown, in Å (default: the filter's reach)."
+            ),
+        ] = None,
+        pixel_size: PixelSizeOption = None,
+        gain: GainOption = None,
+        offset: OffsetOption = None,
+        assume_counts: AssumeOption = False,
+    ) -> None:
+        """Equivalent linear filter of a network at one pixel, beside the noisy window."""
+        from sbdenoise.analysis.jacobian import equivalent_filter, plot_equivalent_filter
+
+        row_col = _parse_pixel(pixel)
+        try:
+            from sbdenoise.nn.model_file import load_model
+        except ImportError as error:
+            raise _fail(
+                InputError(
+                    "explaining a model needs the network module sbdenoise.nn.model_file, which "
+                    f"this installation cannot import ({error})",
+                    model,
+                )
+            ) from None
+        try:
+            _check_outputs([output], [model, noisy])
+            frame = _read_frame(noisy, "noisy input")
+            counts = _counts(frame, gain, offset, assume_counts)
+            size = frame.pixel_size if pixel_size is None else float(pixel_size)
+            module, card = load_model(model)
+            result = equivalent_filter(module, counts, row_col)
+        except (SbdenoiseError, ValueError) as error:
+            raise _fail(error) from None
+        plot_equivalent_filter(
+            result,
+            counts,
+            output,
+            pixel_size=size,
+            half_width=window if size else None,
+            title=f"{model.name} on {noisy.name}, pixel ({row_col[0]}, {row_col[1]})",
+        )
+        trained = _card_pixel_size(card)
+        if trained is not None and size is not None and abs(trained - size) > 0.01 * trained:
+            err_console.print(
+                f"[yellow]note:[/] the model was trained at {trained:.4g} Å/px and the frame is at "
+                f"{size:.4g} Å/px; the filter is that of the network applied to the frame as is.",
+                highlight=False,
+            )
+        console.print(
+            f"Output {result.output:.5g} e-/px; filter · input {result.linear_output:.5g} "
+            f"(bias {result.bias:.3g}); filter sum {result.weights.sum():.4g}; 99 % of the weight "
+            f"within {result.extent():.0f} px. Figure: {output}",
+            highlight=False,
+        )

@@ -1,0 +1,177 @@
+"""The analysis commands through the CLI: likelihood, report, evaluate and explain."""
+
+import csv
+import sys
+import types
+
+import numpy as np
+import pytest
+import torch
+from matplotlib.image import imread
+from scipy.ndimage import gaussian_filter
+from typer.testing import CliRunner
+
+from sbdenoise.cli import app
+from sbdenoise.io import Micrograph, write_image
+from sbdenoise.noise import sample_poisson
+from sbdenoise.synthetic import synthetic_lattice
+from tests.analysis.test_evaluation import make_store
+
+runner = CliRunner()
+PIXEL_SIZE = 0.061
+
+
+def invoke(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def flat(text: str) -> str:
+    """Output with the console's line wrapping removed."""
+    return " ".join(text.split())
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("frames")
+    frame = synthetic_lattice((256, 256), pixel_size=PIXEL_SIZE)
+    noisy = sample_poisson(frame.expectation, np.random.default_rng(0))
+    denoised = gaussian_filter(noisy.astype(np.float32), 0.35 / PIXEL_SIZE)
+    paths = {
+        "noisy": write_image(Micrograph(noisy, PIXEL_SIZE), folder / "noisy.npy"),
+        "denoised": write_image(Micrograph(denoised, PIXEL_SIZE), folder / "denoised.npy"),
+        "truth": write_image(Micrograph(frame.expectation, PIXEL_SIZE), folder / "truth.npy"),
+        "uncalibrated": folder / "uncalibrated.npy",
+        "stack": write_image(Micrograph(np.stack([noisy, noisy]), PIXEL_SIZE), folder / "s.npy"),
+    }
+    np.save(paths["uncalibrated"], noisy)
+    return paths
+
+
+def test_likelihood_writes_map_and_column_table(files, tmp_path):
+    png = tmp_path / "map.png"
+    result = invoke(
+        "likelihood",
+        files["noisy"],
+        files["denoised"],
+        "-o",
+        png,
+        "--radius",
+        "0.6",
+        "--real",
+        "0.004",
+        "--spurious",
+        "-0.005",
+    )
+    assert result.exit_code == 0, result.output
+    assert "columns:" in result.output and "real" in result.output
+    assert imread(png).ndim == 3
+    with open(tmp_path / "map.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) > 10
+    assert {"y_A", "x_A", "row_px", "col_px", "value", "verdict"} <= set(rows[0])
+    for row in rows:
+        value = float(row["value"])
+        expected = "real" if value >= 0.004 else "spurious" if value <= -0.005 else "uncertain"
+        assert row["verdict"] == expected
+        assert float(row["row_px"]) * PIXEL_SIZE == pytest.approx(float(row["y_A"]), abs=1e-4)
+    # A given vacuum rate is used as given.
+    result = invoke(
+        "likelihood",
+        files["noisy"],
+        files["denoised"],
+        "-o",
+        tmp_path / "b.png",
+        "--vacuum-rate",
+        "0.45",
+        "--csv",
+        tmp_path / "b.csv",
+    )
+    assert result.exit_code == 0 and "vacuum 0.45 e-/px, given" in flat(result.output)
+
+
+def test_likelihood_refuses_bad_input_naming_the_file(files, tmp_path):
+    out = tmp_path / "m.png"
+    result = invoke("likelihood", files["uncalibrated"], files["uncalibrated"], "-o", out)
+    assert result.exit_code == 2
+    assert "uncalibrated.npy" in flat(result.output) and "--pixel-size" in flat(result.output)
+    result = invoke("likelihood", files["stack"], files["denoised"], "-o", out)
+    assert result.exit_code == 2 and "s.npy" in flat(result.output)
+    assert "frames" in flat(result.output)
+    result = invoke("likelihood", files["noisy"], files["denoised"], "-o", files["denoised"])
+    assert result.exit_code == 2 and "overwrite" in flat(result.output)
+    # A denoised frame in place of the counts is not counts.
+    result = invoke("likelihood", files["denoised"], files["denoised"], "-o", out)
+    assert result.exit_code == 2 and "denoised.npy" in flat(result.output)
+
+
+def test_report_builds_one_page_with_metrics(files, tmp_path):
+    out = tmp_path / "report"
+    result = invoke(
+        "report", files["noisy"], files["denoised"], "-o", out, "--truth", files["truth"]
+    )
+    assert result.exit_code == 0, result.output
+    page = (out / "index.html").read_text()
+    for name in ("noisy.png", "denoised.png", "likelihood.png", "truth.png", "columns.csv"):
+        assert (out / name).exists() and name in page
+    assert "Jaccard" in page and "PSNR denoised" in page and "surface" in page
+    assert "surface_jaccard" in result.output
+
+
+def test_evaluate_command(tmp_path):
+    store = make_store(tmp_path / "data", n_test=1)
+    out = tmp_path / "eval"
+    result = invoke(
+        "evaluate", store, "-o", out, "--method", "gaussian", "-p", "sigma=6", "-n", "2", "--quiet"
+    )
+    assert result.exit_code == 0, result.output
+    assert "ROC AUC" in flat(result.output)
+    for name in ("per_image.csv", "columns.csv", "structure_boxplots.png", "summary.json"):
+        assert (out / name).exists()
+    result = invoke("evaluate", tmp_path / "nowhere", "-o", out, "--quiet")
+    assert result.exit_code == 2 and "nowhere" in flat(result.output)
+
+
+def test_explain_without_the_network_module_says_so(files, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "sbdenoise.nn.model_file", None)
+    result = invoke(
+        "explain",
+        tmp_path / "m.safetensors",
+        files["noisy"],
+        "--pixel",
+        "100,120",
+        "-o",
+        tmp_path / "f.png",
+    )
+    assert result.exit_code == 2
+    assert "sbdenoise.nn.model_file" in flat(result.output)
+
+
+def test_explain_draws_the_filter_of_a_loaded_model(files, tmp_path, monkeypatch):
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 5, padding=2, bias=False),
+        torch.nn.ReLU(),
+        torch.nn.Conv2d(4, 1, 5, padding=2, bias=False),
+    )
+    fake = types.ModuleType("sbdenoise.nn.model_file")
+    fake.load_model = lambda path: (net, {"pixel_size": PIXEL_SIZE})
+    package = types.ModuleType("sbdenoise.nn")
+    package.__path__ = []
+    package.model_file = fake
+    monkeypatch.setitem(sys.modules, "sbdenoise.nn", package)
+    monkeypatch.setitem(sys.modules, "sbdenoise.nn.model_file", fake)
+    png = tmp_path / "f.png"
+    result = invoke(
+        "explain",
+        tmp_path / "m.safetensors",
+        files["noisy"],
+        "--pixel",
+        "100,120",
+        "-o",
+        png,
+        "--window",
+        "2.0",
+    )
+    assert result.exit_code == 0, result.output
+    assert "filter · input" in result.output and imread(png).ndim == 3
+    result = invoke("explain", tmp_path / "m", files["noisy"], "--pixel", "1;2", "-o", png)
+    assert result.exit_code == 2 and "ROW,COL" in flat(result.output)
