@@ -15,8 +15,9 @@ from sbdenoise.errors import InputError
 from sbdenoise.io import Micrograph, read_image, write_image
 from sbdenoise.progress import progress_bar
 
-#: Method used when none is named (the best classical method until a trained network ships).
-DEFAULT_METHOD = "pure-let"
+#: Method used when none is named: the best classical method in benchmarks/results/baselines.md
+#: (until a trained network ships).
+DEFAULT_METHOD = "vst-bm3d"
 
 
 @dataclass
