@@ -57,8 +57,17 @@ def convergence(quick: bool) -> list[dict[str, float]]:
     specimen = build_pt_ceo2(params, cell_nm=3.3, support_depth_nm=1.0)
     optics = Optics()
     reference_grid = Simulation(sampling=0.04, slice_thickness=0.167)
-    grids = [(0.04, 0.5), (0.04, 1.0), (0.04, 2.0), (0.04, 3.0), (0.05, 2.0), (0.06, 2.0),
-             (0.08, 2.0), (0.08, 2.5), (0.1, 2.0)]
+    grids = [
+        (0.04, 0.5),
+        (0.04, 1.0),
+        (0.04, 2.0),
+        (0.04, 3.0),
+        (0.05, 2.0),
+        (0.06, 2.0),
+        (0.08, 2.0),
+        (0.08, 2.5),
+        (0.1, 2.0),
+    ]
     if quick:
         grids = [(0.05, 2.0), (0.08, 2.5)]
 
@@ -69,14 +78,28 @@ def convergence(quick: bool) -> list[dict[str, float]]:
         return hrtem_image(waves, optics, -12.0, 0.061, 0.45).image, seconds
 
     reference, ref_seconds = image(reference_grid)
-    rows = [{"sampling": 0.04, "slice_thickness": 0.167, "psnr_db": float("inf"),
-             "seconds": ref_seconds}]
+    rows = [
+        {
+            "sampling": 0.04,
+            "slice_thickness": 0.167,
+            "psnr_db": float("inf"),
+            "seconds": ref_seconds,
+        }
+    ]
     for sampling, thickness in grids:
         result, seconds = image(Simulation(sampling=sampling, slice_thickness=thickness))
-        rows.append({"sampling": sampling, "slice_thickness": thickness,
-                     "psnr_db": psnr(result, reference, clip=False), "seconds": seconds})
-        print(f"  sampling {sampling} A, slices {thickness} A: {rows[-1]['psnr_db']:.1f} dB, "
-              f"{seconds:.1f} s")
+        rows.append(
+            {
+                "sampling": sampling,
+                "slice_thickness": thickness,
+                "psnr_db": psnr(result, reference, clip=False),
+                "seconds": seconds,
+            }
+        )
+        print(
+            f"  sampling {sampling} A, slices {thickness} A: {rows[-1]['psnr_db']:.1f} dB, "
+            f"{seconds:.1f} s"
+        )
     return rows
 
 
@@ -87,8 +110,10 @@ def throughput(n_structures: int, workers: int) -> dict[str, float]:
         summary = run_simulation(spec, folder, n_workers=workers, show_progress=False)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    stages = {s: float(sum(getattr(t, s) for t in summary.timings))
-              for s in ("potential", "multislice", "imaging", "total")}
+    stages = {
+        s: float(sum(getattr(t, s) for t in summary.timings))
+        for s in ("potential", "multislice", "imaging", "total")
+    }
     return {
         "workers": workers,
         "images": summary.n_simulated,
@@ -110,8 +135,12 @@ def main() -> None:
     for run in runs:
         print(f"  {run['workers']} worker(s): {run['images_per_hour']:.0f} images/hour")
     speedup = runs[1]["images_per_hour"] / runs[0]["images_per_hour"]
-    result = {"machine": machine(), "convergence": conv, "throughput": runs,
-              "speedup_2_vs_1_workers": speedup}
+    result = {
+        "machine": machine(),
+        "convergence": conv,
+        "throughput": runs,
+        "speedup_2_vs_1_workers": speedup,
+    }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "simulation.json").write_text(json.dumps(result, indent=2) + "\n")
     lines = [
@@ -125,8 +154,10 @@ def main() -> None:
         "| sampling (A) | slice (A) | PSNR (dB) | exit wave (s) |",
         "|---|---|---|---|",
     ]
-    lines += [f"| {r['sampling']} | {r['slice_thickness']} | {r['psnr_db']:.1f} | "
-              f"{r['seconds']:.1f} |" for r in conv]
+    lines += [
+        f"| {r['sampling']} | {r['slice_thickness']} | {r['psnr_db']:.1f} | {r['seconds']:.1f} |"
+        for r in conv
+    ]
     lines += [
         "",
         "## Throughput (shipped preset: 5.3 nm cell, 8 defoci per structure)",
@@ -135,10 +166,13 @@ def main() -> None:
         "imaging (s) |",
         "|---|---|---|---|---|---|---|",
     ]
-    lines += [f"| {r['workers']} | {r['images']} | {r['wall_seconds']:.0f} | "
-              f"{r['images_per_hour']:.0f} | {r['potential_seconds_in_workers']:.0f} | "
-              f"{r['multislice_seconds_in_workers']:.0f} | "
-              f"{r['imaging_seconds_in_workers']:.0f} |" for r in runs]
+    lines += [
+        f"| {r['workers']} | {r['images']} | {r['wall_seconds']:.0f} | "
+        f"{r['images_per_hour']:.0f} | {r['potential_seconds_in_workers']:.0f} | "
+        f"{r['multislice_seconds_in_workers']:.0f} | "
+        f"{r['imaging_seconds_in_workers']:.0f} |"
+        for r in runs
+    ]
     lines += ["", f"Speed-up from 1 to 2 workers: {speedup:.2f}x.", ""]
     (RESULTS / "simulation.md").write_text("\n".join(lines))
     print("\n".join(lines))

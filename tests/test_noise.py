@@ -47,7 +47,9 @@ def test_poisson_rejects_bad_expectations(bad):
 
 def test_poisson_gaussian_moments():
     gain, offset, read_noise, lam = 8.0, 100.0, 3.0, 2.0
-    values = sample_poisson_gaussian(np.full(N, lam), np.random.default_rng(3), gain, offset, read_noise)
+    values = sample_poisson_gaussian(
+        np.full(N, lam), np.random.default_rng(3), gain, offset, read_noise
+    )
     assert values.mean() == pytest.approx(gain * lam + offset, rel=2e-3)
     assert values.var() == pytest.approx(gain**2 * lam + read_noise**2, rel=0.01)
 

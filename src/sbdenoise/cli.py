@@ -82,7 +82,8 @@ def methods() -> None:
     table = Table("method", "defaults", "needs", "what it does")
     for name, baseline in BASELINES.items():
         needs = ", ".join(
-            n for n, flag in (("pixel size", baseline.uses_pixel_size), ("stack", baseline.temporal))
+            n
+            for n, flag in (("pixel size", baseline.uses_pixel_size), ("stack", baseline.temporal))
             if flag
         )
         defaults = ", ".join(f"{k}={v}" for k, v in baseline.defaults.items())
@@ -93,7 +94,9 @@ def methods() -> None:
 @app.command()
 def denoise(
     input: Annotated[Path, typer.Argument(help="Frame or stack to denoise (never modified).")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output file; suffix sets format.")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Output file; suffix sets format.")
+    ],
     method: Annotated[str, typer.Option(help="Denoising method (see 'sbdenoise methods').")] = "",
     param: Annotated[
         list[str] | None, typer.Option("--param", "-p", help="Method parameter NAME=VALUE.")
@@ -157,9 +160,9 @@ def noise_check(
 
 @app.command()
 def demo(
-    output_dir: Annotated[Path, typer.Option("--output", "-o", help="Folder for the results.")] = Path(
-        "demo_output"
-    ),
+    output_dir: Annotated[
+        Path, typer.Option("--output", "-o", help="Folder for the results.")
+    ] = Path("demo_output"),
     size: Annotated[int, typer.Option(help="Frame size in pixels.")] = 512,
     method: Annotated[str, typer.Option(help="Denoising method.")] = "",
     seed: Annotated[int, typer.Option(help="Seed of the Poisson noise.")] = 0,
@@ -174,8 +177,9 @@ def demo(
         raise _fail(error) from None
     console.print(result.denoise.describe(), highlight=False)
     console.print(
-        f"PSNR: noisy {result.psnr_raw:.2f} dB (unclipped) -> denoised {result.psnr_denoised:.2f} dB"
-        f" (SSIM {result.ssim_denoised:.3f}). Figure: {result.figure_path}",
+        f"PSNR: noisy {result.psnr_raw:.2f} dB (unclipped) -> "
+        f"denoised {result.psnr_denoised:.2f} dB (SSIM {result.ssim_denoised:.3f}). "
+        f"Figure: {result.figure_path}",
         highlight=False,
     )
 

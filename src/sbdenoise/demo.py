@@ -77,7 +77,9 @@ def run_demo(
         ],
         out / "demo.png",
         pixel_size=frame.pixel_size,
-        title=f"Synthetic Pt-like particle on a support, {size}x{size} px at {frame.pixel_size} Å/px",
+        title=(
+            f"Synthetic Pt-like particle on a support, {size}x{size} px at {frame.pixel_size} Å/px"
+        ),
     )
     summary = {
         "method": method,

@@ -113,7 +113,9 @@ def denoise_micrograph(
             micrograph.source,
         )
     if baseline.temporal and not micrograph.is_stack:
-        raise InputError(f"method {method!r} needs a stack of frames, got one frame", micrograph.source)
+        raise InputError(
+            f"method {method!r} needs a stack of frames, got one frame", micrograph.source
+        )
 
     counts = prepare_counts(micrograph.data, micrograph.source, gain, offset, assume_counts)
     if gain is not None or offset is not None:

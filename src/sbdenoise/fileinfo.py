@@ -31,8 +31,11 @@ class FileInfo:
         rows = [
             ("file", str(mic.source)),
             ("format", str(mic.metadata.get("format", mic.source.suffix if mic.source else "?"))),
-            ("shape", " x ".join(str(s) for s in mic.data.shape)
-             + (" (frames, y, x)" if mic.is_stack else " (y, x)")),
+            (
+                "shape",
+                " x ".join(str(s) for s in mic.data.shape)
+                + (" (frames, y, x)" if mic.is_stack else " (y, x)"),
+            ),
             ("dtype", str(mic.data.dtype)),
             ("pixel size", pixel),
             ("units as found", repr(mic.units_found) if mic.units_found is not None else "none"),

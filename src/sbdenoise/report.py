@@ -70,8 +70,16 @@ def side_by_side(
         ax0 = axes[0][0]
         ax0.plot([x0, x0 + bar_px], [y0, y0], color="yellow", lw=4, solid_capstyle="butt")
         label = f"{length / 10:g} nm" if length >= 10 else f"{length:g} Å"
-        ax0.text(x0 + bar_px / 2, y0 - 0.03 * image.shape[0], label, color="yellow",
-                 ha="center", va="bottom", fontsize=10, fontweight="bold")
+        ax0.text(
+            x0 + bar_px / 2,
+            y0 - 0.03 * image.shape[0],
+            label,
+            color="yellow",
+            ha="center",
+            va="bottom",
+            fontsize=10,
+            fontweight="bold",
+        )
     if title:
         fig.suptitle(title, fontsize=12)
     path = Path(path)

@@ -28,7 +28,10 @@ def test_stack_in_detector_units_recovers_gain_and_offset(expectation):
     rng = np.random.default_rng(1)
     gain, offset, read_noise = 8.0, 100.0, 3.0
     stack = np.stack(
-        [sample_poisson_gaussian(expectation * 20, rng, gain, offset, read_noise) for _ in range(20)]
+        [
+            sample_poisson_gaussian(expectation * 20, rng, gain, offset, read_noise)
+            for _ in range(20)
+        ]
     )
     estimate = estimate_noise(stack)
     assert estimate.gain == pytest.approx(gain, rel=0.05)

@@ -87,8 +87,19 @@ def test_store_holds_images_params_and_truth(smoke_reference):
 
 def test_killed_run_resumes_without_loss_or_duplication(tmp_path, smoke_reference):
     out = tmp_path / "killed"
-    command = [sys.executable, "-m", "sbdenoise", "simulate", "--preset", "smoke", "-o",
-               str(out), "--scheduler", "synchronous", "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "sbdenoise",
+        "simulate",
+        "--preset",
+        "smoke",
+        "-o",
+        str(out),
+        "--scheduler",
+        "synchronous",
+        "--quiet",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     parts = out / PARTS_DIR
@@ -113,7 +124,9 @@ def test_killed_run_resumes_without_loss_or_duplication(tmp_path, smoke_referenc
 
 def _one_defocus():
     smoke = get_preset("smoke")
-    return smoke.model_copy(update={"optics": smoke.optics.model_copy(update={"defocus_nm": [-12.0]})})
+    return smoke.model_copy(
+        update={"optics": smoke.optics.model_copy(update={"defocus_nm": [-12.0]})}
+    )
 
 
 def test_local_cluster_gives_the_same_images(tmp_path, smoke_reference):
@@ -130,8 +143,12 @@ def test_existing_scheduler_address(tmp_path, smoke_reference):
     from distributed import LocalCluster
 
     with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster:
-        run_simulation(_one_defocus(), tmp_path / "remote", scheduler=cluster.scheduler_address,
-                       show_progress=False)
+        run_simulation(
+            _one_defocus(),
+            tmp_path / "remote",
+            scheduler=cluster.scheduler_address,
+            show_progress=False,
+        )
     data = SimulatedDataset(tmp_path / "remote")
     assert len(data) == 3
     np.testing.assert_allclose(data.image(0), smoke_reference.image(0), rtol=1e-5, atol=1e-6)

@@ -35,8 +35,9 @@ def test_ceo2_fft_shows_111_and_002_spacings():
     waves = exit_wave(specimen, OPTICS, COARSE).waves
     image = hrtem_image(waves, OPTICS, -14.0, 0.061, 0.45)
     spectrum = np.abs(np.fft.fft2(image.image - image.image.mean()))
-    ky = np.fft.fftfreq(image.image.shape[0], image.pixel_size * image.image.shape[0]
-                        / image.image.shape[0])
+    ky = np.fft.fftfreq(
+        image.image.shape[0], image.pixel_size * image.image.shape[0] / image.image.shape[0]
+    )
     kx = np.fft.fftfreq(image.image.shape[1], image.pixel_size)
     k = np.hypot(*np.meshgrid(ky, kx, indexing="ij"))
     ring = (k > 0.25) & (k < 0.45)
@@ -76,9 +77,9 @@ def test_column_truth_on_intensity_maxima_of_a_white_image(specimen_waves):
     img, ps = image.image, image.pixel_size
     columns = specimen.columns[specimen.columns["element"] == "Pt"]
     errors = []
-    window = int(round(0.8 / ps))
+    window = round(0.8 / ps)
     for x, y in zip(columns["x"], columns["y"], strict=True):
-        r, c = int(round(y / ps)), int(round(x / ps))
+        r, c = round(y / ps), round(x / ps)
         if not (window <= r < img.shape[0] - window and window <= c < img.shape[1] - window):
             continue
         patch = img[r - window : r + window + 1, c - window : c + window + 1]

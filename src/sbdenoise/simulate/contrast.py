@@ -25,7 +25,11 @@ ContrastClass = Literal["white", "black", "intermediate"]
 
 
 def column_intensity(
-    image: np.ndarray, x: np.ndarray, y: np.ndarray, pixel_size: float, radius: float = SAMPLE_RADIUS
+    image: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    pixel_size: float,
+    radius: float = SAMPLE_RADIUS,
 ) -> np.ndarray:
     """Mean image value in a disc around each position (angstrom); NaN outside the image."""
     r_px = max(radius / pixel_size, 0.5)
@@ -36,8 +40,11 @@ def column_intensity(
     rows = np.rint(np.asarray(y) / pixel_size).astype(int)[:, None] + dy[disc][None, :]
     cols = np.rint(np.asarray(x) / pixel_size).astype(int)[:, None] + dx[disc][None, :]
     inside = (rows >= 0) & (rows < image.shape[0]) & (cols >= 0) & (cols < image.shape[1])
-    values = np.where(inside, image[np.clip(rows, 0, image.shape[0] - 1),
-                                    np.clip(cols, 0, image.shape[1] - 1)], np.nan)
+    values = np.where(
+        inside,
+        image[np.clip(rows, 0, image.shape[0] - 1), np.clip(cols, 0, image.shape[1] - 1)],
+        np.nan,
+    )
     out = values.mean(axis=1)
     out[~inside.all(axis=1)] = np.nan  # a disc cut by the image edge is not sampled
     return out

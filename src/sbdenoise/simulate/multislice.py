@@ -75,7 +75,9 @@ def exit_wave(specimen: Specimen, optics: Optics, simulation: Simulation) -> Exi
     return ExitWave(waves, built - start, done - built)
 
 
-def gauss_hermite_defocus(focal_spread_nm: float, n_points: int = 7) -> tuple[np.ndarray, np.ndarray]:
+def gauss_hermite_defocus(
+    focal_spread_nm: float, n_points: int = 7
+) -> tuple[np.ndarray, np.ndarray]:
     """Defocus offsets (nm) and weights integrating over a Gaussian focal spread.
 
     ``focal_spread_nm`` is the 1/e half-width of the defocus distribution (abTEM's convention),

@@ -70,8 +70,9 @@ def structure_grid(spec: DatasetSpec) -> list[StructureParams]:
         combos = [combos[i] for i in chosen]
     seeds = rng.integers(0, 2**31 - 1, size=len(combos))
     return [
-        StructureParams(i, float(d), bool(ic), str(df), float(t), bool(st), tuple(map(float, tl)),
-                        int(seeds[i]))
+        StructureParams(
+            i, float(d), bool(ic), str(df), float(t), bool(st), tuple(map(float, tl)), int(seeds[i])
+        )
         for i, (d, ic, df, t, st, tl) in enumerate(combos)
     ]
 
@@ -82,7 +83,7 @@ def assign_splits(n_structures: int, fractions: tuple[float, float, float], seed
     Every split with a positive fraction gets at least one structure when there are enough.
     """
     order = np.random.default_rng([seed, 1]).permutation(n_structures)
-    counts = [int(round(f * n_structures)) for f in fractions]
+    counts = [round(f * n_structures) for f in fractions]
     for k in (2, 1):
         if fractions[k] > 0 and counts[k] == 0 and n_structures >= 3:
             counts[k] = 1
@@ -116,7 +117,9 @@ def plan_dataset(spec: DatasetSpec) -> list[StructureTask]:
                 ImageTask(
                     index=index,
                     defocus_nm=float(defocus),
-                    focal_spread_nm=_draw(rng, nuisance.focal_spread_nm, spec.optics.focal_spread_nm),
+                    focal_spread_nm=_draw(
+                        rng, nuisance.focal_spread_nm, spec.optics.focal_spread_nm
+                    ),
                     vibration_pm=_draw(rng, nuisance.vibration_pm, spec.optics.vibration_pm),
                     dose=_draw(rng, nuisance.dose, spec.detector.dose),
                     pixel_size=spec.detector.pixel_size * (1.0 + float(rel)),

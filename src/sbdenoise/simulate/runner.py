@@ -220,14 +220,18 @@ def run_simulation(
     spec_json = spec.model_dump_json()
     timings: list[TaskTiming] = []
     skip = frozenset(done)
-    with progress_counter(n_images, "simulate", show_progress, completed=n_images - n_todo) as advance:
+    with progress_counter(
+        n_images, "simulate", show_progress, completed=n_images - n_todo
+    ) as advance:
         if scheduler == "synchronous":
             for task in pending:
                 timing = simulate_structure(task, spec_json, str(out_dir), skip)
                 timings.append(timing)
                 advance(timing.n_images)
         else:
-            timings = _run_distributed(pending, spec_json, out_dir, skip, scheduler, n_workers, advance)
+            timings = _run_distributed(
+                pending, spec_json, out_dir, skip, scheduler, n_workers, advance
+            )
     path = consolidate(out_dir, n_images, json.loads(spec_json), keep_parts=keep_parts)
     return SimulationSummary(path, n_images, n_todo, time.perf_counter() - start, timings)
 

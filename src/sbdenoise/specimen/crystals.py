@@ -14,6 +14,8 @@ which gives the epitaxy Pt(111) || CeO2(111) with Pt[110] || CeO2[110].
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 from ase import Atoms
 from ase.lattice.cubic import SimpleCubicFactory
@@ -28,7 +30,7 @@ ZONE_AXIS_DIRECTIONS = ((1, -1, -2), (-1, 1, -1), (1, 1, 0))
 class _FluoriteFactory(SimpleCubicFactory):
     """Fluorite (C1, CaF2 type) on the conventional cubic cell: cations fcc, anions at 1/4."""
 
-    bravais_basis = [
+    bravais_basis: ClassVar = [
         [0.0, 0.0, 0.0],
         [0.0, 0.5, 0.5],
         [0.5, 0.0, 0.5],
@@ -40,7 +42,7 @@ class _FluoriteFactory(SimpleCubicFactory):
 class _FccFactory(SimpleCubicFactory):
     """fcc on the conventional cubic cell (four atoms), so any lattice direction can be used."""
 
-    bravais_basis = [[0.0, 0.0, 0.0], [0.0, 0.5, 0.5], [0.5, 0.0, 0.5], [0.5, 0.5, 0.0]]
+    bravais_basis: ClassVar = [[0.0, 0.0, 0.0], [0.0, 0.5, 0.5], [0.5, 0.0, 0.5], [0.5, 0.5, 0.0]]
     element_basis = (0, 0, 0, 0)
 
 

@@ -7,8 +7,8 @@ from typing import Literal
 import numpy as np
 from ase import Atoms
 
-from sbdenoise.specimen.crystals import projected_neighbour_vectors
 from sbdenoise.specimen.columns import group_columns, mark_surface, projected_columns
+from sbdenoise.specimen.crystals import projected_neighbour_vectors
 
 Defect = Literal["none", "remove_one", "remove_two", "half_occupancy", "single_atom", "adatom"]
 DEFECTS: tuple[str, ...] = (

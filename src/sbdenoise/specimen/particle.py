@@ -52,11 +52,15 @@ def pt_particle(
         rounding="closest",
         latticeconstant=lattice_constant,
     )
-    crystal = cluster.positions - cluster.positions[np.argmin(np.linalg.norm(
-        cluster.positions - cluster.positions.mean(axis=0), axis=1))]
+    crystal = (
+        cluster.positions
+        - cluster.positions[
+            np.argmin(np.linalg.norm(cluster.positions - cluster.positions.mean(axis=0), axis=1))
+        ]
+    )
     positions = crystal @ rotation_to_zone_axis().T
     layers = np.unique(np.round(positions[:, 1], 2))
-    n_remove = int(round(truncation * len(layers)))
+    n_remove = round(truncation * len(layers))
     if n_remove:
         positions = positions[np.round(positions[:, 1], 2) <= layers[-1 - n_remove]]
     positions[:, 1] -= positions[:, 1].max()
