@@ -7,20 +7,26 @@ from pathlib import Path
 
 import pytest
 
-# /work/main/tests/conftest.py -> parents[2] is the directory that holds the checkout and shared/.
-_DEFAULT_FORMATS_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "formats"
+# The real microscope files live in shared/data/formats beside the checkout (../shared); a clone
+# elsewhere finds them through SBDENOISE_FORMATS_DIR or the workspace's /work/shared.
+_CANDIDATES = (
+    Path(__file__).resolve().parents[2] / "shared" / "data" / "formats",
+    Path("/work/shared/data/formats"),
+)
 
 
 @pytest.fixture(scope="session")
 def formats_dir() -> Path:
     """Directory of real microscope files (``shared/data/formats``); skips the test if absent.
 
-    The environment variable ``SBDENOISE_FORMATS_DIR`` overrides the default location.
+    The environment variable ``SBDENOISE_FORMATS_DIR`` overrides the default locations.
     """
-    directory = Path(os.environ.get("SBDENOISE_FORMATS_DIR", _DEFAULT_FORMATS_DIR))
-    if not directory.is_dir():
-        pytest.skip(
-            f"real microscope test files not found at {directory} "
-            "(set SBDENOISE_FORMATS_DIR to the shared/data/formats directory)"
-        )
-    return directory
+    override = os.environ.get("SBDENOISE_FORMATS_DIR")
+    candidates = (Path(override),) if override else _CANDIDATES
+    for directory in candidates:
+        if directory.is_dir():
+            return directory
+    pytest.skip(
+        f"real microscope test files not found in {', '.join(map(str, candidates))} "
+        "(set SBDENOISE_FORMATS_DIR to the shared/data/formats directory)"
+    )
