@@ -191,3 +191,11 @@ def test_demo_writes_images_figure_and_numbers(tmp_path):
     assert summary["psnr_denoised_db"] > summary["psnr_raw_db_unclipped"] + 20
     for name in ("noisy.tif", "denoised.tif", "truth.tif", "demo.png"):
         assert (tmp_path / "demo" / name).stat().st_size > 1000
+
+
+def test_noise_check_on_a_real_movie_and_a_single_real_frame(tmp_path, formats_dir):
+    for name in ("mrc_de_movie.mrc", "jeol_lzw_lowdose.tif"):
+        result, out = run("noise-check", formats_dir / name, "-o", tmp_path / f"{name}.png")
+        assert result.exit_code == 0, out
+        assert "NOT consistent with Poisson" in out
+        assert (tmp_path / f"{name}.png").stat().st_size > 20_000

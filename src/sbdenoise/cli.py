@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -44,6 +45,11 @@ def _parse_params(pairs: list[str] | None) -> dict[str, Any]:
     return params
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Print library and reader warnings as one readable line, without source locations."""
+    err_console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+
+
 def _version(value: bool) -> None:
     if value:
         console.print(f"sbdenoise {__version__}")
@@ -57,6 +63,7 @@ def main(
     ] = False,
 ) -> None:
     """Simulation-based denoising of ultra-low-dose atomic-resolution TEM images."""
+    warnings.showwarning = _show_warning
 
 
 @app.command()

@@ -103,7 +103,7 @@ def assess_counts(data: np.ndarray) -> CountsAssessment:
         noise = None
     # Poisson counts with a low noise variance must include zeros; none at all betrays an offset.
     low_dose_variance = noise.dispersion * noise.vacuum_mean if noise is not None else mean
-    if minimum > 0 and 0 < low_dose_variance < LOW_DOSE_MEAN:
+    if integer_valued and minimum > 0 and 0 < low_dose_variance < LOW_DOSE_MEAN:
         reasons.append(
             f"the noise variance ({low_dose_variance:.3g}) is that of a low dose but no pixel is "
             f"zero: an offset of about {minimum:.4g}?"

@@ -213,6 +213,8 @@ def estimate_noise_frame(frame: np.ndarray, block: int | None = None) -> NoiseEs
         np.abs(means - level)
         <= 3 * np.sqrt(np.maximum(noise_var, 1e-12) / n_pix) + 0.05 * abs(level)
     )
+    if not vacuum_blocks.any():  # no level shared by the flat blocks: use them all
+        vacuum_blocks = flat
     mask = np.zeros(frame.shape, dtype=bool)
     mask_blocks = _block_view(mask, block)
     mask_blocks[vacuum_blocks] = True
