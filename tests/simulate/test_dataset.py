@@ -30,7 +30,7 @@ def test_presets_have_the_promised_sizes():
     paper = get_preset("paper")
     assert len(structure_grid(paper)) == 855
     assert len(paper.optics.defocus_nm) == 21
-    assert sum(len(t.images) for t in plan_dataset(get_preset("shipped"))) == 1920
+    assert sum(len(t.images) for t in plan_dataset(get_preset("shipped"))) == 1280
 
 
 def test_plan_is_deterministic_and_seed_dependent():

@@ -35,14 +35,14 @@ def smoke() -> DatasetSpec:
 def shipped() -> DatasetSpec:
     """Data of the shipped model: white-contrast defoci, nuisance ranges, fits one session.
 
-    240 structures drawn from the full grid x 8 overfocus values (-20 to -6 nm, abTEM sign) =
-    1920 images; focal spread, vibration and pixel size drawn per image so the network does not
+    160 structures drawn from the full grid x 8 overfocus values (-20 to -6 nm, abTEM sign) =
+    1280 images; focal spread, vibration and pixel size drawn per image so the network does not
     learn one simulator's look.
     """
     return DatasetSpec(
         name="shipped",
         seed=2026,
-        n_structures=240,
+        n_structures=160,
         optics=Optics(defocus_nm=[float(d) for d in range(-20, -4, 2)]),
         nuisance=Nuisance(
             focal_spread_nm=(2.5, 6.0), vibration_pm=(30.0, 70.0), pixel_size_rel=(-0.05, 0.05)
