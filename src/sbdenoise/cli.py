@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from sbdenoise import __version__
+from sbdenoise.cli_support import console, fail, parse_params, show_warning
 from sbdenoise.errors import SbdenoiseError
 
 app = typer.Typer(
@@ -21,33 +20,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err_console = Console(stderr=True)
-
-
-def _fail(error: Exception) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
-    return typer.Exit(code=2)
-
-
-def _parse_params(pairs: list[str] | None) -> dict[str, Any]:
-    """Turn ``["sigma=2", "fast=true"]`` into ``{"sigma": 2, "fast": True}``."""
-    params: dict[str, Any] = {}
-    for pair in pairs or []:
-        if "=" not in pair:
-            raise typer.BadParameter(f"{pair!r}: expected NAME=VALUE", param_hint="--param")
-        name, raw = pair.split("=", 1)
-        try:
-            value = json.loads(raw.lower() if raw.lower() in ("true", "false", "null") else raw)
-        except json.JSONDecodeError:
-            value = raw
-        params[name.strip()] = value
-    return params
-
-
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """Print library and reader warnings as one readable line, without source locations."""
-    err_console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
 
 
 def _version(value: bool) -> None:
@@ -63,7 +35,7 @@ def main(
     ] = False,
 ) -> None:
     """Simulation-based denoising of ultra-low-dose atomic-resolution TEM images."""
-    warnings.showwarning = _show_warning
+    warnings.showwarning = show_warning
 
 
 @app.command()
@@ -74,7 +46,7 @@ def info(file: Annotated[Path, typer.Argument(help="Image or stack file.")]) -> 
     try:
         description = describe_file(file)
     except SbdenoiseError as error:
-        raise _fail(error) from None
+        raise fail(error) from None
     table = Table(show_header=False, box=None)
     for key, value in description.lines():
         table.add_row(f"[bold]{key}[/]", value)
@@ -126,7 +98,7 @@ def denoise(
             input,
             output,
             method=method or DEFAULT_METHOD,
-            params=_parse_params(param),
+            params=parse_params(param),
             pixel_size=pixel_size,
             gain=gain,
             offset=offset,
@@ -134,7 +106,7 @@ def denoise(
             show_progress=not quiet,
         )
     except (SbdenoiseError, ValueError) as error:
-        raise _fail(error) from None
+        raise fail(error) from None
     console.print(result.describe(), highlight=False)
 
 
@@ -153,7 +125,7 @@ def noise_check(
         micrograph = read_image(file)
         estimate = estimate_noise(micrograph.data)
     except (SbdenoiseError, ValueError) as error:
-        raise _fail(error) from None
+        raise fail(error) from None
     png = output or Path.cwd() / f"{Path(file).name}.noise-check.png"
     plot_noise_check(estimate, png, title=Path(file).name)
     console.print(estimate.summary(), highlight=False)
@@ -181,7 +153,7 @@ def demo(
     try:
         result = run_demo(output_dir, size=size, method=method or DEFAULT_METHOD, seed=seed)
     except (SbdenoiseError, ValueError) as error:
-        raise _fail(error) from None
+        raise fail(error) from None
     console.print(result.denoise.describe(), highlight=False)
     console.print(
         f"PSNR: noisy {result.psnr_raw:.2f} dB (unclipped) -> "

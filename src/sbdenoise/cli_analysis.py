@@ -7,39 +7,15 @@ printed in one line, naming the file, with exit code 2.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from sbdenoise.cli_support import console, err_console, fail, parse_params
 from sbdenoise.errors import InputError, OutputError, SbdenoiseError
-
-console = Console()
-err_console = Console(stderr=True)
-
-
-def _fail(error: Exception) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
-    return typer.Exit(code=2)
-
-
-def _parse_params(pairs: list[str] | None) -> dict[str, Any]:
-    """Turn ``["sigma=2", "fast=true"]`` into ``{"sigma": 2, "fast": True}``."""
-    params: dict[str, Any] = {}
-    for pair in pairs or []:
-        if "=" not in pair:
-            raise typer.BadParameter(f"{pair!r}: expected NAME=VALUE", param_hint="--param")
-        name, raw = pair.split("=", 1)
-        try:
-            value = json.loads(raw.lower() if raw.lower() in ("true", "false", "null") else raw)
-        except json.JSONDecodeError:
-            value = raw
-        params[name.strip()] = value
-    return params
 
 
 def _parse_pixel(text: str) -> tuple[int, int]:
@@ -199,7 +175,7 @@ def register(app: typer.Typer) -> None:
                 counts, image, found.positions, size, vacuum_rate, radius, real, spurious
             )
         except (SbdenoiseError, ValueError) as error:
-            raise _fail(error) from None
+            raise fail(error) from None
         plot_likelihood(
             result, image, output, noisy=counts, title=f"{noisy.name} → {denoised.name}"
         )
@@ -262,7 +238,7 @@ def register(app: typer.Typer) -> None:
                 spurious=spurious,
             )
         except (SbdenoiseError, ValueError) as error:
-            raise _fail(error) from None
+            raise fail(error) from None
         tally = result.likelihood.counts()
         console.print(
             f"{len(result.likelihood.values)} columns ({int(result.surface.sum())} on the surface):"
@@ -315,7 +291,7 @@ def register(app: typer.Typer) -> None:
                 n_realisations=n_noise,
                 split=split,
                 max_images=max_images,
-                params=_parse_params(param),
+                params=parse_params(param),
                 seed=seed,
                 alpha=alpha,
                 max_distance=match_distance,
@@ -324,7 +300,7 @@ def register(app: typer.Typer) -> None:
                 show_progress=not quiet,
             )
         except (SbdenoiseError, ValueError) as error:
-            raise _fail(error) from None
+            raise fail(error) from None
         mean = result.summary["mean"]
         table = Table("columns", "precision", "recall", "F1", "Jaccard")
         for part in ("surface", "bulk", "all"):
@@ -367,7 +343,7 @@ def register(app: typer.Typer) -> None:
         try:
             from sbdenoise.nn.model_file import load_model
         except ImportError as error:
-            raise _fail(
+            raise fail(
                 InputError(
                     "explaining a model needs the network module sbdenoise.nn.model_file, which "
                     f"this installation cannot import ({error})",
@@ -382,7 +358,7 @@ def register(app: typer.Typer) -> None:
             module, card = load_model(model)
             result = equivalent_filter(module, counts, row_col)
         except (SbdenoiseError, ValueError) as error:
-            raise _fail(error) from None
+            raise fail(error) from None
         plot_equivalent_filter(
             result,
             counts,

@@ -6,11 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from sbdenoise.cli_support import console, fail
 from sbdenoise.errors import SbdenoiseError
-
-console = Console()
 
 
 def simulate(
@@ -34,7 +32,6 @@ def simulate(
     from sbdenoise.simulate.presets import get_preset
     from sbdenoise.simulate.runner import run_simulation
 
-    err = Console(stderr=True)
     try:
         if (spec_file is None) == (preset is None):
             raise typer.BadParameter("give either a SPEC.yaml or --preset")
@@ -43,8 +40,7 @@ def simulate(
             spec = spec.model_copy(update={"seed": seed})
         summary = run_simulation(spec, output, scheduler, workers, show_progress=not quiet)
     except (SbdenoiseError, ValueError) as error:
-        err.print(f"[bold red]error:[/] {error}", highlight=False)
-        raise typer.Exit(code=2) from None
+        raise fail(error) from None
     console.print(
         f"{summary.n_images} images in {summary.store} ({summary.n_simulated} simulated now in "
         f"{summary.seconds:.1f} s, {summary.images_per_hour:.0f} images/hour).",

@@ -1,0 +1,247 @@
+"""CLI command ``train``: train a denoiser on a simulated dataset (resumable, torchrun-ready)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from sbdenoise.errors import SbdenoiseError
+
+console = Console()
+
+
+def _floats(text: str | None, option: str, count: int = 2) -> tuple[float, ...] | None:
+    """Parse ``"-20,-6"`` into ``(-20.0, -6.0)``."""
+    if text is None:
+        return None
+    try:
+        values = tuple(float(v) for v in text.replace(":", ",").split(","))
+    except ValueError:
+        raise typer.BadParameter(f"{text!r}: expected {count} numbers, e.g. -20,-6") from None
+    if len(values) != count:
+        raise typer.BadParameter(f"{text!r}: expected {count} numbers", param_hint=option)
+    return values
+
+
+def _words(values: list[str] | None) -> list[str] | None:
+    """Repeated or comma-separated option values as one list (None when not given)."""
+    if not values:
+        return None
+    return [word.strip() for value in values for word in value.split(",") if word.strip()]
+
+
+def build_spec(
+    dataset: Path | None,
+    spec_file: Path | None = None,
+    **options: Any,
+) -> Any:
+    """A :class:`TrainSpec` from a YAML file (optional) and command-line overrides.
+
+    Parameters
+    ----------
+    dataset : Path, optional
+        Dataset folder (overrides the spec file's; stored as an absolute path).
+    spec_file : Path, optional
+        YAML spec to start from.
+    **options
+        Overrides; None means "not given". Names: architecture, scales, base_channels, bias_free,
+        sampling, crop, batch, steps, epochs, lr, dose, seed, validate_every, checkpoint_minutes,
+        contrast, structures, defect, defocus, thickness, flips, rotation, scale_range.
+
+    Returns
+    -------
+    TrainSpec
+    """
+    from sbdenoise.training.spec import TrainSpec
+
+    data: dict[str, Any] = {}
+    if spec_file is not None:
+        data = TrainSpec.from_yaml(spec_file).model_dump(mode="json")
+    if dataset is not None:
+        data["dataset"] = str(Path(dataset).resolve())
+    elif "dataset" in data:
+        data["dataset"] = str(Path(data["dataset"]).resolve())
+    else:
+        raise typer.BadParameter("give a DATASET folder (or a --spec naming one)")
+    architecture = options.get("architecture")
+    if architecture is not None and architecture != data.get("architecture", "unet"):
+        data["architecture_kwargs"] = {}
+    if architecture is not None:
+        data["architecture"] = architecture
+    kwargs = dict(data.get("architecture_kwargs", {}))
+    for name in ("scales", "base_channels", "bias_free"):
+        if options.get(name) is not None:
+            kwargs[name] = options[name]
+    data["architecture_kwargs"] = kwargs
+    for name in (
+        "sampling",
+        "crop",
+        "batch",
+        "steps",
+        "epochs",
+        "lr",
+        "dose",
+        "seed",
+        "validate_every",
+        "checkpoint_minutes",
+    ):
+        if options.get(name) is not None:
+            data[name] = options[name]
+    if options.get("steps") is not None:
+        data["epochs"] = None
+    elif options.get("epochs") is not None:
+        data["steps"] = None
+    filters = dict(data.get("filters", {}))
+    for key, option in (("contrast", "contrast"), ("defect", "defect")):
+        words = _words(options.get(option))
+        if words is not None:
+            filters[key] = words
+    structures = _words(options.get("structures"))
+    if structures is not None:
+        filters["structure_ids"] = [int(s) for s in structures]
+    for key, option in (("defocus_nm", "defocus"), ("support_thickness_nm", "thickness")):
+        values = _floats(options.get(option), f"--{option}")
+        if values is not None:
+            filters[key] = sorted(values)
+    data["filters"] = filters
+    augmentation = dict(data.get("augmentation", {}))
+    if options.get("flips") is not None:
+        augmentation["flips"] = options["flips"]
+    if options.get("rotation") is not None:
+        augmentation["rotation_deg"] = options["rotation"]
+    scale_range = options.get("scale_range")
+    if scale_range is not None:
+        augmentation["scale"] = (
+            None if scale_range.lower() == "none" else _floats(scale_range, "--scale-range")
+        )
+    data["augmentation"] = augmentation
+    return TrainSpec.model_validate(data)
+
+
+def train(
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output", "-o", help="Model file (.safetensors; card .json and <model>.run/ beside)."
+        ),
+    ],
+    dataset: Annotated[
+        Path | None, typer.Argument(help="Dataset folder from 'sbdenoise simulate'.")
+    ] = None,
+    spec_file: Annotated[
+        Path | None, typer.Option("--spec", help="Training spec (YAML); options override it.")
+    ] = None,
+    architecture: Annotated[
+        str | None, typer.Option(help="unet (default), dncnn or small-unet.")
+    ] = None,
+    scales: Annotated[int | None, typer.Option(help="UNet scales, 2 to 6 (default 5).")] = None,
+    base_channels: Annotated[
+        int | None, typer.Option(help="UNet channels at the finest scale (default 32).")
+    ] = None,
+    bias_free: Annotated[
+        bool | None, typer.Option("--bias-free/--with-bias", help="Bias-free network.")
+    ] = None,
+    sampling: Annotated[
+        float | None, typer.Option(help="Working sampling, A/px (default 4 x pixel size).")
+    ] = None,
+    crop: Annotated[int | None, typer.Option(help="Crop size, px at working sampling.")] = None,
+    batch: Annotated[int | None, typer.Option(help="Crops per step and per process.")] = None,
+    steps: Annotated[int | None, typer.Option(help="Optimisation steps.")] = None,
+    epochs: Annotated[float | None, typer.Option(help="Epochs (instead of --steps).")] = None,
+    lr: Annotated[float | None, typer.Option(help="Adam learning rate (default 1e-3).")] = None,
+    dose: Annotated[
+        float | None, typer.Option(help="Dose, e-/px in vacuum (default: the dataset's).")
+    ] = None,
+    contrast: Annotated[
+        list[str] | None, typer.Option(help="Contrast classes to train on (white, black, ...).")
+    ] = None,
+    structures: Annotated[
+        list[str] | None, typer.Option(help="Structure ids to train on, e.g. 0,4,7.")
+    ] = None,
+    defect: Annotated[list[str] | None, typer.Option(help="Defect classes to train on.")] = None,
+    defocus: Annotated[
+        str | None, typer.Option(help="Defocus range, nm (abTEM sign), e.g. -20,-6.")
+    ] = None,
+    thickness: Annotated[
+        str | None, typer.Option(help="Support thickness range, nm, e.g. 3,5.")
+    ] = None,
+    flips: Annotated[bool | None, typer.Option("--flips/--no-flips", help="Random flips.")] = None,
+    rotation: Annotated[
+        float | None, typer.Option(help="Random rotations within +-this, degrees (0: none).")
+    ] = None,
+    scale_range: Annotated[
+        str | None, typer.Option(help="Random magnification range, e.g. 0.955,1.055 or none.")
+    ] = None,
+    validate_every: Annotated[
+        int | None, typer.Option(help="Steps between validations (default: one epoch).")
+    ] = None,
+    checkpoint_minutes: Annotated[
+        float | None, typer.Option(help="Minutes between checkpoints (default 5).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of initialisation, crops, noise.")] = None,
+    threads: Annotated[int | None, typer.Option(help="CPU threads per process.")] = None,
+    device: Annotated[
+        str | None, typer.Option(help="Force a device (cpu, cuda:0); default CUDA if present.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+) -> None:
+    """Train a denoiser on simulated data; run it again to resume; use torchrun for several GPUs.
+
+    The run folder <MODEL>.run/ keeps the spec, the CSV log and the checkpoint. Several GPUs:
+    torchrun --nproc_per_node=4 -m sbdenoise.training DATASET -o MODEL [options].
+    """
+    from sbdenoise.training.trainer import train as run_training
+
+    err = Console(stderr=True)
+    try:
+        spec = build_spec(
+            dataset,
+            spec_file,
+            architecture=architecture,
+            scales=scales,
+            base_channels=base_channels,
+            bias_free=bias_free,
+            sampling=sampling,
+            crop=crop,
+            batch=batch,
+            steps=steps,
+            epochs=epochs,
+            lr=lr,
+            dose=dose,
+            seed=seed,
+            validate_every=validate_every,
+            checkpoint_minutes=checkpoint_minutes,
+            contrast=contrast,
+            structures=structures,
+            defect=defect,
+            defocus=defocus,
+            thickness=thickness,
+            flips=flips,
+            rotation=rotation,
+            scale_range=scale_range,
+        )
+        result = run_training(
+            spec,
+            output,
+            show_progress=not quiet,
+            threads=threads,
+            device=device,
+            console=console,
+        )
+    except (SbdenoiseError, ValueError) as error:
+        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
+    if result.rank == 0:
+        console.print(
+            f"Model: {result.model_path} (best validation PSNR {result.best_psnr_db:.2f} dB at "
+            f"step {result.best_step}); run folder: {result.run_dir}",
+            highlight=False,
+        )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``train`` command to the main app."""
+    app.command("train")(train)
