@@ -167,7 +167,7 @@ def _register_more_commands() -> None:
     """Add the commands that live in their own modules (analysis, simulation, training)."""
     import importlib
 
-    for name in ("sbdenoise.cli_analysis", "sbdenoise.cli_simulate"):
+    for name in ("sbdenoise.cli_analysis", "sbdenoise.cli_simulate", "sbdenoise.cli_train"):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as error:

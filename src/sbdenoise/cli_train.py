@@ -6,11 +6,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
+from sbdenoise.cli_support import console, fail
 from sbdenoise.errors import SbdenoiseError
-
-console = Console()
 
 
 def _floats(text: str | None, option: str, count: int = 2) -> tuple[float, ...] | None:
@@ -191,11 +189,10 @@ def train(
     """Train a denoiser on simulated data; run it again to resume; use torchrun for several GPUs.
 
     The run folder <MODEL>.run/ keeps the spec, the CSV log and the checkpoint. Several GPUs:
-    torchrun --nproc_per_node=4 -m sbdenoise.training DATASET -o MODEL [options].
+    torchrun --nproc_per_node=4 -m sbdenoise.training DATASET -o MODEL, then the same options.
     """
     from sbdenoise.training.trainer import train as run_training
 
-    err = Console(stderr=True)
     try:
         spec = build_spec(
             dataset,
@@ -232,13 +229,13 @@ def train(
             console=console,
         )
     except (SbdenoiseError, ValueError) as error:
-        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=2) from None
+        raise fail(error) from None
     if result.rank == 0:
         console.print(
             f"Model: {result.model_path} (best validation PSNR {result.best_psnr_db:.2f} dB at "
             f"step {result.best_step}); run folder: {result.run_dir}",
             highlight=False,
+            soft_wrap=True,
         )
 
 

@@ -1,0 +1,488 @@
+"""Training data: clean images at the working sampling, augmented crops, fresh Poisson noise.
+
+The clean images of the dataset (expected electrons per detector pixel) are brought once to the
+working sampling by summing ``b x b`` blocks (``b`` = working sampling / pixel size, an integer),
+which gives the expected counts per working pixel: binning Poisson counts keeps them Poisson, so
+noise drawn on the working grid is the noise a binned detector frame has. They stay in memory.
+
+Every step draws, from a generator seeded by ``(seed, step, rank)`` only, a batch of crops of
+the training images; each crop is flipped, rotated and rescaled while still clean (cubic
+resampling of a window with enough margin that no corner is empty), and only then gets fresh
+Poisson noise. A step's batch therefore depends on nothing but the seed, the step and the rank:
+a resumed run sees exactly the data an uninterrupted one would, and processes of a distributed
+run see different data.
+
+Network inputs and targets are ``counts * input_scale`` with ``input_scale = 1 / (dose * b**2)``,
+so vacuum is about 1 whatever the dose and binning.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from sbdenoise.errors import InputError
+from sbdenoise.metrics import psnr
+from sbdenoise.nn.sampling import binning_factor
+from sbdenoise.simulate.store import SimulatedDataset
+from sbdenoise.training.spec import Augmentation, TrainSpec
+
+#: Images read from the store at a time while binning (bounds the memory of loading).
+_READ_CHUNK = 16
+#: Extra source pixels kept around a resampled crop's footprint (cubic kernel support).
+_CUBIC_MARGIN = 2.0
+#: Stream ids mixed into the seeds, so training and validation draws never coincide.
+_TRAIN_STREAM, _VAL_STREAM = 0, 1
+
+
+def bin_sum(image: np.ndarray, factor: int) -> np.ndarray:
+    """Sum ``factor x factor`` blocks (rows and columns beyond a whole block are dropped).
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        ``(..., H, W)`` expected counts per detector pixel, e-/px.
+    factor : int
+        Block size, px.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(..., H // factor, W // factor)`` float32 expected counts per working pixel.
+    """
+    if factor == 1:
+        return np.asarray(image, dtype=np.float32)
+    h, w = image.shape[-2] // factor, image.shape[-1] // factor
+    blocks = np.asarray(image)[..., : h * factor, : w * factor]
+    blocks = blocks.reshape(*image.shape[:-2], h, factor, w, factor)
+    return blocks.sum(axis=(-3, -1), dtype=np.float64).astype(np.float32)
+
+
+def step_generator(seed: int, step: int, rank: int) -> np.random.Generator:
+    """The generator of one training step of one process: a function of its arguments only."""
+    return np.random.default_rng([seed, _TRAIN_STREAM, step, rank])
+
+
+def torch_generator(seed: int, device: torch.device | str) -> torch.Generator:
+    """A torch generator on ``device`` seeded with ``seed``."""
+    generator = torch.Generator(device=device)
+    generator.manual_seed(int(seed))
+    return generator
+
+
+def footprint_radius(crop: int, rotation_deg: float, magnification: float) -> float:
+    """Half extent (source px, per axis) of a rotated, rescaled crop plus the cubic margin.
+
+    Parameters
+    ----------
+    crop : int
+        Output crop size, px.
+    rotation_deg : float
+        Rotation, degrees.
+    magnification : float
+        Magnification (a source pixel becomes ``magnification`` output pixels).
+    """
+    theta = math.radians(rotation_deg)
+    half = (crop - 1) / 2.0
+    return half * (abs(math.cos(theta)) + abs(math.sin(theta))) / magnification + _CUBIC_MARGIN
+
+
+def largest_crop(image_size: int, augmentation: Augmentation) -> int:
+    """Largest crop (px) whose worst-case augmented footprint fits an image of ``image_size``."""
+    if not augmentation.interpolates:
+        return image_size
+    rotation = min(augmentation.rotation_deg, 45.0)
+    magnification = augmentation.scale[0] if augmentation.scale is not None else 1.0
+    spread = (abs(math.cos(math.radians(rotation))) + abs(math.sin(math.radians(rotation)))) / (
+        magnification
+    )
+    return max(0, math.floor((image_size - 1 - 2 * _CUBIC_MARGIN) / spread) + 1)
+
+
+def augmented_crops(
+    images: torch.Tensor,
+    rng: np.random.Generator,
+    batch: int,
+    crop: int,
+    augmentation: Augmentation,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """Draw ``batch`` clean crops with random position, flips, rotation and magnification.
+
+    Parameters
+    ----------
+    images : torch.Tensor
+        ``(N, H, W)`` clean images (any units; values are interpolated, not rescaled).
+    rng : numpy.random.Generator
+        Source of every random choice (the same generator state gives the same crops).
+    batch : int
+        Number of crops.
+    crop : int
+        Output crop size, px.
+    augmentation : Augmentation
+        Which augmentations to apply.
+    device : torch.device or str, optional
+        Where the windows are resampled and the crops returned (default: that of ``images``);
+        only the windows around the crops travel there.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(batch, 1, crop, crop)`` float32 on ``device``.
+
+    Notes
+    -----
+    A resampled crop is read from a window around its centre that holds its whole rotated and
+    rescaled footprint plus the support of the cubic kernel, so there are no empty corners and no
+    padding. Rotations beyond 45 degrees are folded into the footprint computation (the
+    footprint's extent is periodic in 90 degrees).
+    """
+    n, height, width = images.shape
+    device = images.device if device is None else torch.device(device)
+    index = rng.integers(n, size=batch)
+    angle = rng.uniform(-1.0, 1.0, size=batch) * augmentation.rotation_deg
+    low, high = augmentation.scale if augmentation.scale is not None else (1.0, 1.0)
+    magnification = rng.uniform(low, high, size=batch)
+    position = rng.random((batch, 2))
+    flips = rng.random((batch, 2)) < 0.5
+    if not augmentation.interpolates:
+        if crop > min(height, width):
+            raise InputError(f"crop {crop} px is larger than the images ({height}x{width} px)")
+        rows = np.floor(position[:, 0] * (height - crop + 1)).astype(int)
+        cols = np.floor(position[:, 1] * (width - crop + 1)).astype(int)
+        out = torch.stack(
+            [
+                images[i, r : r + crop, c : c + crop]
+                for i, r, c in zip(index, rows, cols, strict=True)
+            ]
+        ).to(device)
+    else:
+        radius = [footprint_radius(crop, a, m) for a, m in zip(angle, magnification, strict=True)]
+        window = min(2 * math.ceil(max(radius)) + 4, height, width)
+        windows, grids = [], []
+        offsets = torch.arange(crop, dtype=torch.float64) - (crop - 1) / 2.0
+        oy, ox = torch.meshgrid(offsets, offsets, indexing="ij")
+        for i, a, m, r, (py, px) in zip(index, angle, magnification, radius, position, strict=True):
+            if 2 * r > min(height, width) - 1:
+                fits = largest_crop(min(height, width), augmentation)
+                raise InputError(
+                    f"crop {crop} px does not fit the images ({height}x{width} px) once rotated "
+                    f"and rescaled: use a crop of at most {fits} px"
+                )
+            cy = r + py * (height - 1 - 2 * r)
+            cx = r + px * (width - 1 - 2 * r)
+            y0 = min(max(round(cy - window / 2), 0), height - window)
+            x0 = min(max(round(cx - window / 2), 0), width - window)
+            windows.append(images[i, y0 : y0 + window, x0 : x0 + window])
+            theta = math.radians(a)
+            cos, sin = math.cos(theta), math.sin(theta)
+            sy = cy - y0 + (cos * oy - sin * ox) / m
+            sx = cx - x0 + (sin * oy + cos * ox) / m
+            grids.append(torch.stack((sx, sy), dim=-1) * (2.0 / (window - 1)) - 1.0)
+        source = torch.stack(windows)[:, None].to(device)
+        grid = torch.stack(grids).to(device=device, dtype=images.dtype)
+        out = F.grid_sample(source, grid, mode="bicubic", padding_mode="border", align_corners=True)
+        out = out[:, 0]
+    if augmentation.flips:
+        for k, (flip_y, flip_x) in enumerate(flips):
+            dims = [d for d, flip in ((0, flip_y), (1, flip_x)) if flip]
+            if dims:
+                out[k] = torch.flip(out[k], dims)
+    return out[:, None].contiguous()
+
+
+def poisson_noise(expected: torch.Tensor, seed: int) -> torch.Tensor:
+    """Poisson counts with the given expectations (negative values are clipped to 0).
+
+    Parameters
+    ----------
+    expected : torch.Tensor
+        Expected counts per pixel.
+    seed : int
+        Seed of the generator (on the tensor's device).
+    """
+    generator = torch_generator(seed, expected.device)
+    return torch.poisson(expected.clamp(min=0.0), generator=generator)
+
+
+@dataclass
+class ValidationSet:
+    """Fixed noisy/clean validation crops (network units) and how to score an estimate.
+
+    Attributes
+    ----------
+    inputs, targets : torch.Tensor
+        ``(n, 1, size, size)`` noisy input and clean target, in network units.
+    to_detector : float
+        Factor from network units to expected e- per detector pixel, ``1 / (input_scale b**2)``.
+    """
+
+    inputs: torch.Tensor
+    targets: torch.Tensor
+    to_detector: float
+
+    def __len__(self) -> int:
+        return self.inputs.shape[0]
+
+    def psnr_values(self, estimates: torch.Tensor, indices: np.ndarray | None = None) -> np.ndarray:
+        """PSNR (dB, peak 1 e-/px, estimate clipped to [0, 1]) of each crop at the detector scale.
+
+        Parameters
+        ----------
+        estimates : torch.Tensor
+            ``(k, 1, size, size)`` network outputs for the crops ``indices`` (default: all).
+        indices : numpy.ndarray, optional
+            Which validation crops the estimates belong to.
+        """
+        if indices is None:
+            indices = np.arange(len(self))
+        estimate = estimates.detach().double().cpu().numpy()[:, 0] * self.to_detector
+        truth = self.targets[indices].double().cpu().numpy()[:, 0] * self.to_detector
+        return np.array([psnr(e, t) for e, t in zip(estimate, truth, strict=True)])
+
+    def noisy_psnr(self) -> float:
+        """Mean PSNR of the noisy inputs themselves (unclipped, as the papers' raw row), dB."""
+        estimate = self.inputs.double().numpy()[:, 0] * self.to_detector
+        truth = self.targets.double().numpy()[:, 0] * self.to_detector
+        return float(
+            np.mean([psnr(e, t, clip=False) for e, t in zip(estimate, truth, strict=True)])
+        )
+
+
+@dataclass
+class TrainingData:
+    """Clean working-grid images in memory and everything needed to draw batches from them.
+
+    Attributes
+    ----------
+    train_images : torch.Tensor
+        ``(N, H, W)`` expected counts per working pixel (at the training dose), float32, CPU.
+    validation : ValidationSet
+        Fixed validation crops.
+    factor : int
+        Binning factor from detector to working grid.
+    pixel_size : float
+        Nominal detector pixel size of the dataset, A/px.
+    sampling : float
+        Working sampling used, ``factor * pixel_size``, A/px.
+    dose : float
+        Nominal dose, e-/px in vacuum on the detector grid.
+    input_scale : float
+        Network input per expected count per working pixel, ``1 / (dose * factor**2)``.
+    train_indices, val_indices : numpy.ndarray
+        Dataset indices of the training and validation images.
+    summary : dict
+        What the model was trained on, for its card (JSON-able).
+    dataset_spec : dict
+        The dataset's own specification (optics, detector, specimen grid, nuisance ranges).
+    """
+
+    train_images: torch.Tensor
+    validation: ValidationSet
+    factor: int
+    pixel_size: float
+    sampling: float
+    dose: float
+    input_scale: float
+    train_indices: np.ndarray
+    val_indices: np.ndarray
+    summary: dict[str, Any] = field(default_factory=dict)
+    dataset_spec: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def dose_working(self) -> float:
+        """Nominal dose per working pixel in vacuum, e-/px."""
+        return self.dose * self.factor**2
+
+    def steps_per_epoch(self, crop: int, batch: int, world_size: int = 1) -> int:
+        """Steps for the crops of all processes to cover the training pixels once."""
+        pixels = (
+            self.train_images.shape[0] * self.train_images.shape[1] * self.train_images.shape[2]
+        )
+        return max(1, math.ceil(pixels / (crop * crop * batch * world_size)))
+
+    def batch(
+        self,
+        spec: TrainSpec,
+        step: int,
+        rank: int = 0,
+        device: torch.device | str = "cpu",
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Noisy inputs and clean targets of one step of one process, in network units.
+
+        Parameters
+        ----------
+        spec : TrainSpec
+            Crop size, batch size, augmentation and seed.
+        step : int
+            Step number (0-based); with ``spec.seed`` and ``rank`` it fixes every random draw.
+        rank : int
+            Process rank in a distributed run.
+        device : torch.device or str
+            Where the batch is made and returned.
+
+        Returns
+        -------
+        inputs, targets : torch.Tensor
+            ``(batch, 1, crop, crop)`` float32.
+        """
+        rng = step_generator(spec.seed, step, rank)
+        clean = augmented_crops(
+            self.train_images, rng, spec.batch, spec.crop, spec.augmentation, device
+        )
+        noisy = poisson_noise(clean, int(rng.integers(2**62)))
+        return noisy * self.input_scale, clean * self.input_scale
+
+
+def select_indices(dataset: SimulatedDataset, spec: TrainSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Training and validation image indices after the spec's filters.
+
+    Raises
+    ------
+    InputError
+        When no training or no validation image is left.
+    """
+    train = dataset.indices(split="train", **spec.filters.criteria())
+    val = dataset.indices(split="val", **spec.filters.criteria(include_structures=False))
+    if len(train) == 0:
+        raise InputError(
+            f"no training images left after the filters {spec.filters.criteria()}", dataset.path
+        )
+    if len(val) == 0:
+        raise InputError(
+            "no validation images (split 'val') left after the filters "
+            f"{spec.filters.criteria(include_structures=False)}",
+            dataset.path,
+        )
+    return train, val
+
+
+def _working_images(
+    dataset: SimulatedDataset, indices: np.ndarray, factor: int, dose: float | None
+) -> np.ndarray:
+    parts = []
+    for start in range(0, len(indices), _READ_CHUNK):
+        chunk = indices[start : start + _READ_CHUNK]
+        binned = bin_sum(dataset.images(chunk), factor)
+        if dose is not None:
+            binned *= (dose / dataset.params["dose"][chunk]).astype(np.float32)[:, None, None]
+        parts.append(binned)
+    return np.concatenate(parts)
+
+
+def _validation_set(
+    images: np.ndarray, spec: TrainSpec, input_scale: float, factor: int, multiple: int
+) -> ValidationSet:
+    n, height, width = images.shape
+    size = spec.val_crop or spec.crop
+    size = min(size, height, width)
+    size -= size % multiple
+    if size < multiple:
+        raise InputError(f"validation images ({height}x{width} px) are too small for the network")
+    rng = np.random.default_rng([spec.seed, _VAL_STREAM])
+    which = np.arange(spec.val_crops) % n
+    rows = rng.integers(0, height - size + 1, size=spec.val_crops)
+    cols = rng.integers(0, width - size + 1, size=spec.val_crops)
+    clean = np.stack(
+        [images[i, r : r + size, c : c + size] for i, r, c in zip(which, rows, cols, strict=True)]
+    )
+    clean_t = torch.from_numpy(clean)[:, None]
+    noisy = poisson_noise(clean_t, int(rng.integers(2**62)))
+    return ValidationSet(
+        noisy * input_scale, clean_t * input_scale, 1.0 / (input_scale * factor**2)
+    )
+
+
+def load_training_data(spec: TrainSpec, multiple: int = 1) -> TrainingData:
+    """Read, filter and bin the dataset of a spec, and fix the validation crops.
+
+    Parameters
+    ----------
+    spec : TrainSpec
+        Dataset, filters, sampling, dose, crop sizes and seed.
+    multiple : int
+        The network needs input sizes divisible by this (validation crops are cut to it).
+
+    Returns
+    -------
+    TrainingData
+
+    Raises
+    ------
+    InputError
+        When the filters leave no image, the pixel sizes need different binning factors, or the
+        crop does not fit the binned images.
+    """
+    dataset = SimulatedDataset(spec.dataset)
+    train, val = select_indices(dataset, spec)
+    pixel_sizes = dataset.params["pixel_size"]
+    used = np.concatenate([train, val])
+    nominal_pixel = float(np.median(pixel_sizes[used]))
+    sampling = spec.sampling if spec.sampling is not None else 4.0 * nominal_pixel
+    factors = {binning_factor(float(p), sampling) for p in pixel_sizes[used]}
+    if len(factors) != 1:
+        raise InputError(
+            f"the images' pixel sizes ({pixel_sizes[used].min():.4f} to "
+            f"{pixel_sizes[used].max():.4f} A) need different binning factors {sorted(factors)} "
+            f"to reach {sampling:.4f} A/px: choose another sampling",
+            dataset.path,
+        )
+    factor = factors.pop()
+    nominal_dose = spec.dose
+    if nominal_dose is None:
+        nominal_dose = float(dataset.spec.get("detector", {}).get("dose", 0.0)) or float(
+            np.median(dataset.params["dose"][used])
+        )
+    input_scale = 1.0 / (nominal_dose * factor**2)
+    train_images = _working_images(dataset, train, factor, spec.dose)
+    val_images = _working_images(dataset, val, factor, spec.dose)
+    _, height, width = train_images.shape
+    if spec.crop % multiple:
+        raise InputError(f"crop {spec.crop} px is not a multiple of {multiple} (the network's)")
+    fits = largest_crop(min(height, width), spec.augmentation)
+    if spec.crop > fits:
+        raise InputError(
+            f"crop {spec.crop} px does not fit the training images ({height}x{width} px at "
+            f"{factor * nominal_pixel:.4f} A/px) with this augmentation: use --crop {fits} or less"
+        )
+    validation = _validation_set(val_images, spec, input_scale, factor, multiple)
+    params = dataset.params
+    summary = {
+        "dataset": str(dataset.path.parent),
+        "dataset_name": dataset.spec.get("name"),
+        "n_train_images": len(train),
+        "n_val_images": len(val),
+        "n_train_structures": len(np.unique(params["structure_id"][train])),
+        "contrast": sorted({str(c) for c in params["contrast"][train]}),
+        "defects": sorted({str(d) for d in params["defect"][train]}) if "defect" in params else [],
+        "defocus_values": sorted({float(d) for d in params["defocus_nm"][train]}),
+        "defocus_nm": [
+            float(params["defocus_nm"][train].min()),
+            float(params["defocus_nm"][train].max()),
+        ],
+        "detector_pixel_size": nominal_pixel,
+        "dose_detector": nominal_dose,
+        "binning": factor,
+        "filters": spec.filters.model_dump(mode="json"),
+    }
+    if "support_thickness_nm" in params:
+        thickness = params["support_thickness_nm"][train]
+        summary["support_thickness_nm"] = [float(thickness.min()), float(thickness.max())]
+    return TrainingData(
+        train_images=torch.from_numpy(train_images),
+        validation=validation,
+        factor=factor,
+        pixel_size=nominal_pixel,
+        sampling=factor * nominal_pixel,
+        dose=nominal_dose,
+        input_scale=input_scale,
+        train_indices=train,
+        val_indices=val,
+        summary=summary,
+        dataset_spec=dict(dataset.spec),
+    )

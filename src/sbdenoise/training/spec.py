@@ -1,0 +1,180 @@
+"""The training specification (pydantic, YAML round trip): what defines a training run.
+
+Everything that changes the trained weights lives here (data, filters, network, optimisation,
+seed); options that only change how a run is executed (threads, progress bar, device) do not,
+so a run folder can be resumed on another machine with the same spec.
+
+Units: ``sampling`` in angstrom per pixel, ``dose`` in electrons per detector pixel in vacuum,
+``crop`` in pixels at the working sampling, ``checkpoint_minutes`` in minutes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+
+from sbdenoise.config import _Model
+
+
+class Augmentation(_Model):
+    """Geometric augmentation of the clean crops (applied before the noise is drawn)."""
+
+    flips: bool = Field(True, description="Random horizontal and vertical flips.")
+    rotation_deg: float = Field(
+        45.0, ge=0, le=180, description="Rotations drawn uniformly in +-rotation_deg, degrees."
+    )
+    scale: tuple[float, float] | None = Field(
+        (0.955, 1.055),
+        description="Magnification drawn uniformly in this range (None: no rescaling).",
+    )
+
+    @field_validator("scale")
+    @classmethod
+    def _check_scale(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not 0 < value[0] <= value[1]:
+            raise ValueError(f"scale range must satisfy 0 < low <= high, got {value}")
+        return value
+
+    @property
+    def interpolates(self) -> bool:
+        """True when crops are resampled (rotation or rescaling), False for plain crops."""
+        return self.rotation_deg > 0 or self.scale is not None
+
+
+class Filters(_Model):
+    """Which images of the dataset to train on (None: no restriction).
+
+    The validation images are the ``val`` split with the same filters, except ``structure_ids``
+    (structures are split between train, val and test, so a list of structure ids selects
+    training structures only).
+    """
+
+    contrast: list[str] | None = Field(None, description="Contrast classes, e.g. ['white'].")
+    structure_ids: list[int] | None = Field(None, description="Structure ids to train on.")
+    defect: list[str] | None = Field(None, description="Defect classes, e.g. ['none', 'adatom'].")
+    defocus_nm: tuple[float, float] | None = Field(
+        None, description="Defocus range (abTEM sign), nm, bounds included."
+    )
+    support_thickness_nm: tuple[float, float] | None = Field(
+        None, description="Support thickness range, nm, bounds included."
+    )
+
+    def criteria(self, include_structures: bool = True) -> dict[str, Any]:
+        """Keyword arguments for :meth:`SimulatedDataset.indices` (lists: any of, tuples: range)."""
+        criteria: dict[str, Any] = {}
+        for name in ("contrast", "defect"):
+            value = getattr(self, name)
+            if value is not None:
+                criteria[name] = list(value)
+        if include_structures and self.structure_ids is not None:
+            criteria["structure_id"] = list(self.structure_ids)
+        for name in ("defocus_nm", "support_thickness_nm"):
+            value = getattr(self, name)
+            if value is not None:
+                criteria[name] = (min(value), max(value))
+        return criteria
+
+
+class TrainSpec(_Model):
+    """Everything that defines a training run; the same spec and seed give the same weights.
+
+    Examples
+    --------
+    >>> spec = TrainSpec(dataset="data/shipped", steps=20000)
+    >>> spec.architecture, spec.lr
+    ('unet', 0.001)
+    """
+
+    dataset: str = Field(description="Dataset folder (or its dataset.h5), as written by simulate.")
+    architecture: str = Field("unet", description="Network: unet, dncnn or small-unet.")
+    architecture_kwargs: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            "Keyword arguments of sbdenoise.nn.build_model (empty: the architecture's defaults; "
+            "UNet: scales 5, base_channels 32)."
+        ),
+    )
+    sampling: float | None = Field(
+        None,
+        gt=0,
+        description=(
+            "Working sampling, A/px (None: 4 x the dataset pixel size). Images are binned by the "
+            "nearest integer factor, so the sampling used is that factor x the pixel size."
+        ),
+    )
+    crop: int = Field(128, ge=8, description="Training crop size, px at the working sampling.")
+    batch: int = Field(8, ge=1, description="Crops per step and per process.")
+    steps: int | None = Field(None, ge=1, description="Optimisation steps (or give epochs).")
+    epochs: float | None = Field(
+        None,
+        gt=0,
+        description="Training length in epochs when steps is not given (neither: 100 epochs).",
+    )
+    steps_per_epoch: int | None = Field(
+        None,
+        ge=1,
+        description=(
+            "Steps per epoch (None: enough crops to cover the training pixels once, over all "
+            "processes)."
+        ),
+    )
+    validate_every: int | None = Field(
+        None, ge=1, description="Steps between validations (None: once per epoch)."
+    )
+    val_crops: int = Field(32, ge=1, description="Number of fixed validation crops.")
+    val_crop: int | None = Field(
+        None, ge=8, description="Validation crop size, px at the working sampling (None: crop)."
+    )
+    lr: float = Field(1e-3, gt=0, description="Adam learning rate.")
+    lr_factor: float = Field(0.5, gt=0, lt=1, description="Factor applied when PSNR stalls.")
+    lr_patience: int = Field(
+        5, ge=0, description="Validations without improvement before the lr is reduced."
+    )
+    min_lr: float = Field(1e-6, ge=0, description="Stop when the learning rate falls below this.")
+    early_stop_patience: int = Field(
+        15, ge=1, description="Validations without improvement before training stops."
+    )
+    min_improvement_db: float = Field(
+        0.01, ge=0, description="A validation PSNR gain below this (dB) is not an improvement."
+    )
+    checkpoint_minutes: float = Field(5.0, gt=0, description="Minutes between checkpoints.")
+    log_every: int = Field(50, ge=1, description="Steps between rows of the CSV log.")
+    seed: int = Field(0, ge=0, description="Seed of initialisation, crops and noise.")
+    filters: Filters = Field(default_factory=Filters)
+    dose: float | None = Field(
+        None,
+        gt=0,
+        description=(
+            "Dose, e-/px in vacuum on the detector grid (None: each image's own dose). Clean "
+            "images are rescaled to it before the noise is drawn."
+        ),
+    )
+    augmentation: Augmentation = Field(default_factory=Augmentation)
+    deterministic: bool = Field(
+        False, description="torch.use_deterministic_algorithms (bitwise-reproducible on CPU)."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainSpec:
+        if self.steps is not None and self.epochs is not None:
+            raise ValueError("give steps or epochs, not both")
+        if self.early_stop_patience <= self.lr_patience:
+            raise ValueError(
+                f"early_stop_patience ({self.early_stop_patience}) must be longer than "
+                f"lr_patience ({self.lr_patience}), or the learning rate is never reduced"
+            )
+        return self
+
+    def total_steps(self, steps_per_epoch: int) -> int:
+        """Number of optimisation steps of the run.
+
+        Parameters
+        ----------
+        steps_per_epoch : int
+            Steps in one epoch (used when ``steps`` is not set; 100 epochs by default).
+        """
+        if self.steps is not None:
+            return self.steps
+        epochs = 100.0 if self.epochs is None else self.epochs
+        return max(1, round(epochs * steps_per_epoch))

@@ -1,0 +1,568 @@
+"""The training loop: Adam, learning rate halved on a validation plateau, early stopping.
+
+A run lives in a folder beside the model, ``<model>.run/``: the spec (``train.yaml``), the CSV
+log (``log.csv``) and the checkpoint (``checkpoint.safetensors``). Running the same spec again
+into the same folder resumes from the checkpoint (after a crash, ``kill -9`` or the end of a
+session); a different spec is refused. The best model so far (highest validation PSNR) is
+written with :func:`sbdenoise.nn.model_file.save_model` whenever it improves, so the model file
+is usable while training runs.
+
+Each step draws a batch whose crops and noise depend only on ``(seed, step, rank)``
+(:meth:`TrainingData.batch`), so a resumed run is the uninterrupted run: with
+``deterministic: true`` on the CPU, the weights after resumption are bitwise those of a run that
+was never stopped.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from torch import nn
+
+from sbdenoise import __version__
+from sbdenoise.errors import InputError
+from sbdenoise.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from sbdenoise.training.data import TrainingData, ValidationSet, load_training_data
+from sbdenoise.training.distributed import DistributedContext, init_distributed, wrap_model
+from sbdenoise.training.spec import TrainSpec
+
+#: File names inside a run folder.
+SPEC_NAME = "train.yaml"
+LOG_NAME = "log.csv"
+#: Columns of the CSV log.
+LOG_COLUMNS = ("step", "epoch", "train_loss", "val_psnr_db", "lr", "seconds")
+#: Suffix of model weight files.
+WEIGHTS_SUFFIX = ".safetensors"
+
+
+@dataclass
+class TrainResult:
+    """What a call to :func:`train` did.
+
+    Attributes
+    ----------
+    model_path : Path
+        The model's weights file (its card is the same path with ``.json``).
+    run_dir : Path
+        The run folder (spec, log, checkpoint).
+    step, total_steps : int
+        Steps done so far and steps the spec asks for.
+    best_psnr_db : float
+        Best mean validation PSNR (peak 1 e-/px, detector scale), dB.
+    best_step : int
+        Step of the best validation (the weights in the model file).
+    stop_reason : str
+        ``"steps"`` (all done), ``"early stopping"``, ``"learning rate floor"``,
+        ``"stop_at_step"`` (paused on request, resumable) or ``"already finished"``.
+    resumed_from : int or None
+        Step of the checkpoint this call resumed from (None: a fresh start).
+    seconds : float
+        Wall-clock time of this call's training loop, s.
+    seconds_per_step : float
+        Mean wall-clock time per step in this call (validations included), s.
+    device : str
+        Where it trained, in words.
+    rank, world_size : int
+        This process's rank and the number of processes.
+    network : torch.nn.Module or None
+        The network as it is at ``step`` (on its training device; the model file holds the best
+        one instead).
+    """
+
+    model_path: Path
+    run_dir: Path
+    step: int
+    total_steps: int
+    best_psnr_db: float
+    best_step: int
+    stop_reason: str
+    resumed_from: int | None
+    seconds: float
+    seconds_per_step: float
+    device: str
+    rank: int = 0
+    world_size: int = 1
+    network: nn.Module | None = field(default=None, repr=False)
+
+
+def model_weights_path(model: str | Path) -> Path:
+    """The weights file of a model name: ``x.safetensors`` for ``x``, ``x.json`` or itself."""
+    path = Path(model)
+    if path.suffix.lower() == WEIGHTS_SUFFIX:
+        return path
+    if path.suffix.lower() == ".json":
+        return path.with_suffix(WEIGHTS_SUFFIX)
+    return path.with_name(path.name + WEIGHTS_SUFFIX)
+
+
+def run_folder(model: str | Path) -> Path:
+    """The run folder of a model: ``<model>.run`` beside its weights file."""
+    weights = model_weights_path(model)
+    return weights.with_suffix(".run")
+
+
+def check_run_folder(spec: TrainSpec, run_dir: Path, write: bool = True) -> bool:
+    """Refuse to mix two specs in one run folder; record the spec on a first run.
+
+    Parameters
+    ----------
+    spec : TrainSpec
+        The spec of this run.
+    run_dir : Path
+        The run folder.
+    write : bool
+        Write the spec when the folder has none (only rank 0 writes).
+
+    Returns
+    -------
+    bool
+        True when the folder already held this spec (a rerun), False for a new run.
+
+    Raises
+    ------
+    InputError
+        When the folder holds a different spec.
+    """
+    path = run_dir / SPEC_NAME
+    if path.exists():
+        previous = TrainSpec.from_yaml(path)
+        if previous != spec:
+            old, new = previous.model_dump(mode="json"), spec.model_dump(mode="json")
+            changed = ", ".join(
+                f"{key}: {old.get(key)!r} -> {new.get(key)!r}"
+                for key in new
+                if old.get(key) != new.get(key)
+            )
+            raise InputError(
+                "this run folder holds a training with a different spec "
+                f"({changed}); to resume, run with the same options; to start another "
+                "training, choose another output (-o) or remove the folder",
+                run_dir,
+            )
+        return True
+    if write:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        spec.to_yaml(tmp)
+        tmp.replace(path)
+    return False
+
+
+def _initial_state() -> dict[str, Any]:
+    return {
+        "step": 0,
+        "best_psnr_db": -math.inf,
+        "best_step": -1,
+        "bad_validations": 0,
+        "seconds": 0.0,
+        "csv_offset": 0,
+        "loss_sum": 0.0,
+        "loss_count": 0,
+        "finished": False,
+        "stop_reason": "",
+        "receptive_field_px": None,
+        "noisy_psnr_db": None,
+    }
+
+
+def validate(
+    model: nn.Module,
+    validation: ValidationSet,
+    context: DistributedContext,
+    batch: int,
+) -> float:
+    """Mean PSNR (dB, peak 1 e-/px, detector scale) of the model on the validation crops.
+
+    Processes share the crops (rank ``r`` takes crops ``r, r + n, ...``) and the sums are
+    reduced, so every process gets the same value.
+    """
+    was_training = model.training
+    model.eval()
+    indices = np.arange(context.rank, len(validation), context.world_size)
+    total = 0.0
+    with torch.no_grad():
+        for start in range(0, len(indices), batch):
+            chunk = indices[start : start + batch]
+            outputs = model(validation.inputs[chunk].to(context.device))
+            total += float(validation.psnr_values(outputs, chunk).sum())
+    model.train(was_training)
+    summed, count = context.all_reduce_sum([total, float(len(indices))])
+    return summed / count
+
+
+def _card(
+    spec: TrainSpec, data: TrainingData, state: dict[str, Any], world_size: int, total: int
+) -> Any:
+    from sbdenoise.nn.card import ModelCard
+
+    rf = int(state["receptive_field_px"])
+    optics = dict(data.dataset_spec.get("optics", {}))
+    optics["nuisance"] = data.dataset_spec.get("nuisance", {})
+    training = {
+        **data.summary,
+        "crop_px": spec.crop,
+        "batch": spec.batch,
+        "processes": world_size,
+        "steps": total,
+        "seed": spec.seed,
+        "augmentation": spec.augmentation.model_dump(mode="json"),
+        "spec": spec.model_dump(mode="json"),
+    }
+    metrics = {
+        "val_psnr_db": state["best_psnr_db"],
+        "val_psnr_noisy_db": state["noisy_psnr_db"],
+        "best_step": state["best_step"],
+        "val_crops": len(data.validation),
+        "val_crop_px": int(data.validation.inputs.shape[-1]),
+        "psnr_convention": "peak 1 e-/px, expected counts per detector pixel, estimate clipped",
+    }
+    return ModelCard(
+        architecture=spec.architecture,
+        architecture_kwargs=dict(spec.architecture_kwargs),
+        sampling=data.sampling,
+        dose=data.dose_working,
+        input_scale=data.input_scale,
+        receptive_field_px=rf,
+        receptive_field_angstrom=rf * data.sampling,
+        optics=optics,
+        defocus_nm=list(data.summary["defocus_values"]),
+        training_data=training,
+        metrics=metrics,
+        sbdenoise_version=__version__,
+    )
+
+
+class _Log:
+    """The CSV log, truncated to the checkpoint's position on resumption (rank 0 only)."""
+
+    def __init__(self, path: Path, offset: int, enabled: bool) -> None:
+        self.enabled = enabled
+        self.handle = None
+        if not enabled:
+            return
+        mode = "r+" if path.exists() else "w"
+        self.handle = open(path, mode, newline="")
+        self.handle.truncate(offset)
+        self.handle.seek(offset)
+        self.writer = csv.writer(self.handle)
+        if offset == 0:
+            self.writer.writerow(LOG_COLUMNS)
+            self.handle.flush()
+
+    def row(self, values: list[Any]) -> None:
+        if self.handle is not None:
+            self.writer.writerow(values)
+            self.handle.flush()
+
+    def offset(self) -> int:
+        return 0 if self.handle is None else self.handle.tell()
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+            self.handle = None
+
+
+def _progress(enabled: bool, console: Console) -> Progress | None:
+    if not enabled:
+        return None
+    return Progress(
+        TextColumn("[bold]train[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[status]}"),
+        console=console,
+    )
+
+
+def train(
+    spec: TrainSpec,
+    model: str | Path,
+    *,
+    show_progress: bool = True,
+    threads: int | None = None,
+    device: str | None = None,
+    stop_at_step: int | None = None,
+    rank: int | None = None,
+    world_size: int | None = None,
+    init_method: str | None = None,
+    console: Console | None = None,
+) -> TrainResult:
+    """Train (or resume training) a denoiser as the spec says.
+
+    Parameters
+    ----------
+    spec : TrainSpec
+        What to train; ``spec.dataset`` should be an absolute path when runs are resumed from
+        another working directory.
+    model : str or Path
+        Model file to write (``.safetensors``, card beside it as ``.json``); the run folder is
+        ``<model>.run``.
+    show_progress : bool
+        Show a progress bar (rank 0 only).
+    threads : int, optional
+        CPU threads per process (torch.set_num_threads); default: torch's choice.
+    device : str, optional
+        Force a device; default CUDA when available, else the CPU.
+    stop_at_step : int, optional
+        Write a checkpoint and return after this many steps (the run stays resumable).
+    rank, world_size, init_method : optional
+        Distributed setup when not started by torchrun (see
+        :func:`sbdenoise.training.distributed.init_distributed`).
+    console : rich.console.Console, optional
+        Where messages go (default: standard output).
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    InputError
+        For a run folder holding another spec, filters that leave no data, a crop that does not
+        fit, or an architecture that does not exist.
+    """
+    console = console or Console()
+    context = init_distributed(rank, world_size, init_method, device)
+    deterministic_before = torch.are_deterministic_algorithms_enabled()
+    threads_before = torch.get_num_threads()
+    try:
+        if threads is not None:
+            torch.set_num_threads(threads)
+        if spec.deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+        return _train(spec, Path(model), context, show_progress, stop_at_step, console)
+    finally:
+        torch.use_deterministic_algorithms(deterministic_before)
+        torch.set_num_threads(threads_before)
+        context.close()
+
+
+def _train(
+    spec: TrainSpec,
+    model_path: Path,
+    context: DistributedContext,
+    show_progress: bool,
+    stop_at_step: int | None,
+    console: Console,
+) -> TrainResult:
+    from sbdenoise.nn import build_model, measure_receptive_field, required_multiple
+    from sbdenoise.nn.model_file import save_model
+
+    main = context.is_main
+
+    def say(message: str) -> None:
+        if main:
+            console.print(message, highlight=False, soft_wrap=True)
+
+    weights = model_weights_path(model_path)
+    run_dir = run_folder(model_path)
+    check_run_folder(spec, run_dir, write=main)
+    torch.manual_seed(spec.seed)
+    network = build_model(spec.architecture, **spec.architecture_kwargs)
+    multiple = required_multiple(network)
+    if spec.crop % multiple:
+        raise InputError(
+            f"crop {spec.crop} px is not a multiple of {multiple}, as {spec.architecture} "
+            f"{spec.architecture_kwargs} needs"
+        )
+    data = load_training_data(spec, multiple)
+    steps_per_epoch = spec.steps_per_epoch or data.steps_per_epoch(
+        spec.crop, spec.batch, context.world_size
+    )
+    total = spec.total_steps(steps_per_epoch)
+    validate_every = spec.validate_every or steps_per_epoch
+    network.to(context.device)
+    if context.device.type == "cuda" and not spec.deterministic:
+        torch.backends.cudnn.benchmark = True  # fixed crop size: let cuDNN pick its kernels
+    optimizer = torch.optim.Adam(network.parameters(), lr=spec.lr)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer,
+        mode="max",
+        factor=spec.lr_factor,
+        patience=spec.lr_patience,
+        threshold=spec.min_improvement_db,
+        threshold_mode="abs",
+    )
+    state = _initial_state()
+    checkpoint = run_dir / CHECKPOINT_NAME
+    resumed_from = None
+    if checkpoint.exists():
+        state.update(load_checkpoint(checkpoint, network, optimizer, scheduler))
+        resumed_from = int(state["step"])
+    context.barrier()
+
+    def result(reason: str, seconds: float = 0.0, steps: int = 0) -> TrainResult:
+        return TrainResult(
+            model_path=weights,
+            run_dir=run_dir,
+            step=int(state["step"]),
+            total_steps=total,
+            best_psnr_db=float(state["best_psnr_db"]),
+            best_step=int(state["best_step"]),
+            stop_reason=reason,
+            resumed_from=resumed_from,
+            seconds=seconds,
+            seconds_per_step=seconds / steps if steps else float("nan"),
+            device=context.describe(),
+            rank=context.rank,
+            world_size=context.world_size,
+            network=network,
+        )
+
+    if state["finished"]:
+        say(f"This run is already finished ({state['stop_reason']}, step {state['step']}).")
+        return result("already finished")
+
+    description = context.describe()
+    say(description[0].upper() + description[1:] + ".")
+    say(
+        f"{len(data.train_indices)} training and {len(data.val_indices)} validation images at "
+        f"{data.sampling:.4f} A/px (binning {data.factor}), dose {data.dose:.3g} e-/px "
+        f"({data.dose_working:.3g} per working pixel); {total} steps of {spec.batch} crops of "
+        f"{spec.crop} px per process, validation every {validate_every} steps."
+    )
+    if resumed_from is not None:
+        say(f"Resuming from step {resumed_from} (checkpoint {checkpoint}).")
+    if main and state["receptive_field_px"] is None:
+        state["receptive_field_px"] = measure_receptive_field(network)
+        state["noisy_psnr_db"] = data.validation.noisy_psnr()
+        say(
+            f"Receptive field {state['receptive_field_px']} px = "
+            f"{state['receptive_field_px'] * data.sampling / 10:.2f} nm; noisy validation PSNR "
+            f"{state['noisy_psnr_db']:.2f} dB."
+        )
+
+    net = wrap_model(network, context)
+    network.train()
+    log = _Log(run_dir / LOG_NAME, int(state["csv_offset"]), main)
+    progress = _progress(show_progress and main, console)
+    start = time.perf_counter()
+    last_checkpoint = start
+    first_step = int(state["step"])
+    seconds_before = float(state["seconds"])
+    reason = "steps"
+
+    def write_checkpoint() -> None:
+        nonlocal last_checkpoint
+        if main:
+            state["seconds"] = seconds_before + time.perf_counter() - start
+            state["csv_offset"] = log.offset()
+            save_checkpoint(checkpoint, network, optimizer, scheduler, state)
+        last_checkpoint = time.perf_counter()
+
+    task = None
+    if progress is not None:
+        progress.start()
+        task = progress.add_task("train", total=total, completed=first_step, status="")
+    try:
+        while state["step"] < total:
+            inputs, targets = data.batch(spec, int(state["step"]), context.rank, context.device)
+            optimizer.zero_grad(set_to_none=True)
+            loss = F.mse_loss(net(inputs), targets)
+            loss.backward()
+            optimizer.step()
+            state["step"] += 1
+            state["loss_sum"] += float(loss.detach())
+            state["loss_count"] += 1
+            step = int(state["step"])
+            validating = step % validate_every == 0 or step == total
+            logging = validating or step % spec.log_every == 0
+            stop = False
+            val_psnr: float | str = ""
+            if logging:
+                loss_sum, loss_count = context.all_reduce_sum(
+                    [state["loss_sum"], float(state["loss_count"])]
+                )
+                train_loss = loss_sum / max(loss_count, 1.0)
+                state["loss_sum"], state["loss_count"] = 0.0, 0
+            if validating:
+                context.broadcast_buffers(network)
+                val_psnr = validate(network, data.validation, context, spec.batch)
+                scheduler.step(val_psnr)
+                if val_psnr > state["best_psnr_db"] + spec.min_improvement_db or (
+                    state["best_step"] < 0
+                ):
+                    state["best_psnr_db"], state["best_step"] = val_psnr, step
+                    state["bad_validations"] = 0
+                    if main:
+                        save_model(
+                            weights, network, _card(spec, data, state, context.world_size, total)
+                        )
+                else:
+                    state["bad_validations"] += 1
+                lr_now = optimizer.param_groups[0]["lr"]
+                if state["bad_validations"] >= spec.early_stop_patience:
+                    stop, reason = True, "early stopping"
+                elif lr_now < spec.min_lr:
+                    stop, reason = True, "learning rate floor"
+            if logging:
+                lr_now = optimizer.param_groups[0]["lr"]
+                seconds = seconds_before + time.perf_counter() - start
+                log.row(
+                    [
+                        step,
+                        f"{step / steps_per_epoch:.4f}",
+                        f"{train_loss:.6g}",
+                        f"{val_psnr:.4f}" if val_psnr != "" else "",
+                        f"{lr_now:.3g}",
+                        f"{seconds:.2f}",
+                    ]
+                )
+                if progress is not None:
+                    best = state["best_psnr_db"]
+                    status = f"loss {train_loss:.4g}"
+                    if best > -math.inf:
+                        status += f", best val {best:.2f} dB"
+                    progress.update(task, status=status)
+            if progress is not None:
+                progress.update(task, completed=step)
+            if stop or step == total:
+                state["finished"], state["stop_reason"] = True, reason
+                write_checkpoint()
+                break
+            pause = stop_at_step is not None and step >= stop_at_step
+            due = time.perf_counter() - last_checkpoint > 60.0 * spec.checkpoint_minutes
+            if validating or pause or (main and due):
+                write_checkpoint()
+            if pause:
+                reason = "stop_at_step"
+                break
+    except KeyboardInterrupt:
+        write_checkpoint()
+        say(f"Interrupted at step {state['step']}; checkpoint written, rerun to resume.")
+        raise
+    finally:
+        if progress is not None:
+            progress.stop()
+        log.close()
+    elapsed = time.perf_counter() - start
+    steps_done = int(state["step"]) - first_step
+    outcome = result(reason, elapsed, steps_done)
+    if reason != "stop_at_step":
+        say(
+            f"Stopped at step {outcome.step} ({reason}); best validation PSNR "
+            f"{outcome.best_psnr_db:.2f} dB at step {outcome.best_step}; model: {weights}"
+        )
+    if steps_done:
+        say(f"{steps_done} steps in {elapsed:.1f} s ({outcome.seconds_per_step:.3f} s/step).")
+    return outcome

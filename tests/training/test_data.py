@@ -1,0 +1,194 @@
+"""Training data: binning, filters, augmentation geometry, fresh Poisson noise, validation set."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from sbdenoise.errors import InputError
+from sbdenoise.simulate.store import SimulatedDataset
+from sbdenoise.training.data import (
+    augmented_crops,
+    bin_sum,
+    largest_crop,
+    load_training_data,
+    select_indices,
+)
+from sbdenoise.training.spec import Augmentation, Filters, TrainSpec
+
+PLAIN = Augmentation(flips=False, rotation_deg=0.0, scale=None)
+
+
+def test_bin_sum_gives_expected_counts_per_working_pixel():
+    image = np.arange(7 * 9, dtype=np.float32).reshape(7, 9)
+    binned = bin_sum(image, 3)
+    assert binned.shape == (2, 3)
+    assert binned[1, 2] == pytest.approx(image[3:6, 6:9].sum())
+    assert binned.sum() == pytest.approx(image[:6, :9].sum())
+    assert np.array_equal(bin_sum(image, 1), image)
+
+
+def test_working_grid_scale_and_dose(tiny_spec):
+    data = load_training_data(tiny_spec, multiple=2)
+    dataset = SimulatedDataset(tiny_spec.dataset)
+    pixel = float(np.median(dataset.params["pixel_size"]))
+    assert data.factor == 4
+    assert data.sampling == pytest.approx(4 * pixel)
+    assert data.train_images.shape == (2, 96, 96)
+    assert data.dose == pytest.approx(0.45)
+    assert data.dose_working == pytest.approx(0.45 * 16)
+    assert data.input_scale == pytest.approx(1 / (0.45 * 16))
+    # block sums keep the expected counts: 16 detector pixels per working pixel
+    clean = dataset.image(int(data.train_indices[0]))
+    assert data.train_images[0].sum().item() == pytest.approx(float(clean.sum()), rel=1e-5)
+    # vacuum (the dose) maps to about 1 in network units
+    scaled = data.train_images.mean().item() * data.input_scale
+    assert scaled == pytest.approx(float(clean.mean()) / 0.45, rel=0.01)
+
+
+def test_spec_dose_rescales_clean_images(tiny_spec):
+    base = load_training_data(tiny_spec, multiple=2)
+    doubled = load_training_data(tiny_spec.model_copy(update={"dose": 0.9}), multiple=2)
+    assert torch.allclose(doubled.train_images, 2 * base.train_images, rtol=1e-6)
+    assert doubled.input_scale == pytest.approx(base.input_scale / 2)
+    assert torch.allclose(doubled.validation.targets, base.validation.targets, rtol=1e-6)
+
+
+def test_filters_select_training_images(tiny_spec):
+    dataset = SimulatedDataset(tiny_spec.dataset)
+    spec = tiny_spec.model_copy(update={"filters": Filters(defocus_nm=(-13.0, -10.0))})
+    train, val = select_indices(dataset, spec)
+    assert len(train) == 1 and dataset.params["defocus_nm"][train[0]] == -12.0
+    assert np.all(dataset.params["defocus_nm"][val] == -12.0)
+    # structure ids select training structures; validation keeps the val split
+    train_id = int(dataset.params["structure_id"][dataset.indices(split="train")[0]])
+    spec = tiny_spec.model_copy(update={"filters": Filters(structure_ids=[train_id])})
+    train, val = select_indices(dataset, spec)
+    assert set(dataset.params["structure_id"][train]) == {train_id}
+    assert len(val) == 2
+    spec = tiny_spec.model_copy(update={"filters": Filters(contrast=["white"], defect=["none"])})
+    with pytest.raises(InputError, match="no training images"):
+        select_indices(dataset, spec)
+
+
+def test_batches_depend_on_seed_step_and_rank_only(tiny_spec):
+    data = load_training_data(tiny_spec, multiple=2)
+    x0, y0 = data.batch(tiny_spec, step=5, rank=0)
+    x1, y1 = data.batch(tiny_spec, step=5, rank=0)
+    assert x0.shape == y0.shape == (2, 1, 32, 32)
+    assert torch.equal(x0, x1) and torch.equal(y0, y1)
+    assert not torch.equal(data.batch(tiny_spec, step=6, rank=0)[1], y0)
+    assert not torch.equal(data.batch(tiny_spec, step=5, rank=1)[1], y0)
+    other_seed = tiny_spec.model_copy(update={"seed": 1})
+    assert not torch.equal(data.batch(other_seed, step=5, rank=0)[1], y0)
+
+
+def test_fresh_noise_is_poisson_at_the_dose(tiny_spec):
+    spec = tiny_spec.model_copy(update={"augmentation": PLAIN, "batch": 16, "crop": 64})
+    data = load_training_data(spec, multiple=2)
+    noisy, clean = data.batch(spec, step=0)
+    counts = noisy / data.input_scale
+    expected = clean / data.input_scale
+    assert torch.equal(counts, torch.round(counts))  # whole electrons per working pixel
+    residual = (counts - expected).double()
+    assert abs(residual.mean().item()) < 0.02 * expected.mean().item()
+    assert residual.var().item() / expected.mean().item() == pytest.approx(1.0, abs=0.03)
+    # a new step draws new noise on the same crops
+    again, _ = data.batch(spec, step=1)
+    assert not torch.equal(again, noisy)
+
+
+def test_augmented_crops_have_no_empty_corners():
+    images = torch.full((2, 80, 80), 3.5)
+    rng = np.random.default_rng(0)
+    crops = augmented_crops(images, rng, 16, 48, Augmentation())
+    assert crops.shape == (16, 1, 48, 48)
+    assert torch.allclose(crops, torch.tensor(3.5), atol=1e-5)
+
+
+def test_augmentation_rotates_and_rescales_within_ranges():
+    """A linear ramp stays a ramp: its gradient gives the rotation angle and magnification."""
+    size = 120
+    yy, xx = torch.meshgrid(
+        torch.arange(size, dtype=torch.float64),
+        torch.arange(size, dtype=torch.float64),
+        indexing="ij",
+    )
+    images = (1000.0 + 2.0 * xx)[None].float()
+    rng = np.random.default_rng(1)
+    crops = augmented_crops(images, rng, 64, 32, Augmentation(flips=False)).double()[:, 0]
+    angles, gains = [], []
+    for crop in crops:
+        gy = (crop[1:, :] - crop[:-1, :]).mean().item()
+        gx = (crop[:, 1:] - crop[:, :-1]).mean().item()
+        gains.append(math.hypot(gx, gy) / 2.0)
+        angles.append(math.degrees(math.atan2(gy, gx)))
+        residual = crop - crop.mean() - gy * (yy[:32, :32] - 15.5) - gx * (xx[:32, :32] - 15.5)
+        # cubic convolution (a = -0.75) keeps a ramp a ramp within 0.1 px (slope 2 per px)
+        assert residual.abs().max().item() < 0.2
+    assert max(np.abs(angles)) <= 45.0 + 1e-3
+    assert max(np.abs(angles)) > 35.0 and min(angles) < -20 and max(angles) > 20
+    # a source step of 1/m pixels per output pixel: the gradient scales by 1/m
+    assert 1 / 1.055 - 1e-4 <= min(gains) and max(gains) <= 1 / 0.955 + 1e-4
+    assert max(gains) - min(gains) > 0.05
+
+
+def test_flips_only_permute_pixels():
+    images = torch.rand(1, 40, 40)
+    rng = np.random.default_rng(2)
+    crops = augmented_crops(images, rng, 8, 40, Augmentation(rotation_deg=0.0, scale=None))
+    source = images[0]
+    variants = [source, source.flip(0), source.flip(1), source.flip(0).flip(1)]
+    for crop in crops[:, 0]:
+        assert any(torch.equal(crop, v) for v in variants)
+    assert not all(torch.equal(c, source) for c in crops[:, 0])
+
+
+def test_crop_too_large_for_augmentation_is_refused(tiny_spec):
+    assert largest_crop(96, Augmentation()) == 62
+    assert largest_crop(96, PLAIN) == 96
+    with pytest.raises(InputError, match="--crop 62"):
+        load_training_data(tiny_spec.model_copy(update={"crop": 64}), multiple=2)
+    data = load_training_data(
+        tiny_spec.model_copy(update={"crop": 96, "augmentation": PLAIN}), multiple=2
+    )
+    assert data.batch(tiny_spec.model_copy(update={"crop": 96, "augmentation": PLAIN}), 0)[
+        0
+    ].shape == (2, 1, 96, 96)
+
+
+def test_validation_set_is_fixed_and_scored_at_detector_scale(tiny_spec):
+    first = load_training_data(tiny_spec, multiple=2).validation
+    second = load_training_data(tiny_spec, multiple=2).validation
+    assert len(first) == 4
+    assert torch.equal(first.inputs, second.inputs)
+    assert first.to_detector == pytest.approx(0.45)
+    # binned Poisson noise at the detector scale: MSE = mean(clean) / 16
+    truth = first.targets.double() * first.to_detector
+    expected_db = 10 * math.log10(16 / truth.mean().item())
+    assert first.noisy_psnr() == pytest.approx(expected_db, abs=0.3)
+    perfect = first.psnr_values(first.targets + 1e-3 / first.to_detector)
+    assert np.allclose(perfect, 60.0, atol=0.01)
+
+
+def test_train_spec_yaml_round_trip_and_checks(tmp_path):
+    spec = TrainSpec(
+        dataset="/data/x",
+        architecture_kwargs={"scales": 3},
+        epochs=5,
+        filters=Filters(contrast=["white"], defocus_nm=(-20, -6)),
+        augmentation=Augmentation(scale=None),
+    )
+    path = tmp_path / "train.yaml"
+    spec.to_yaml(path)
+    assert TrainSpec.from_yaml(path) == spec
+    assert spec.total_steps(10) == 50
+    assert TrainSpec(dataset="x", steps=7).total_steps(10) == 7
+    with pytest.raises(ValueError, match="not both"):
+        TrainSpec(dataset="x", steps=5, epochs=1)
+    with pytest.raises(ValueError, match="early_stop_patience"):
+        TrainSpec(dataset="x", lr_patience=5, early_stop_patience=5)
+    assert spec.filters.criteria() == {"contrast": ["white"], "defocus_nm": (-20.0, -6.0)}

@@ -1,0 +1,190 @@
+"""The trainer: log, model file and card, plateau and early stopping, run folder, CLI."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+import pytest
+import torch
+import typer
+from rich.console import Console
+from typer.testing import CliRunner
+
+from sbdenoise.cli_train import build_spec, register
+from sbdenoise.errors import InputError
+from sbdenoise.nn.model_file import load_model
+from sbdenoise.training import TrainSpec, run_folder, train
+from sbdenoise.training.trainer import LOG_COLUMNS, LOG_NAME, SPEC_NAME
+
+
+def _rows(model) -> list[dict[str, str]]:
+    with open(run_folder(model) / LOG_NAME, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_training_writes_log_model_and_card(tiny_spec, tmp_path):
+    out = io.StringIO()
+    console = Console(file=out, width=200)
+    result = train(tiny_spec, tmp_path / "m", show_progress=False, threads=1, console=console)
+    text = out.getvalue()
+    assert "Training on CPU (1 thread per process)" in text
+    assert result.step == 12 and result.stop_reason == "steps"
+    assert result.model_path == tmp_path / "m.safetensors"
+    assert (result.run_dir / SPEC_NAME).exists()
+    assert TrainSpec.from_yaml(result.run_dir / SPEC_NAME) == tiny_spec
+    rows = _rows(tmp_path / "m")
+    assert tuple(rows[0]) == LOG_COLUMNS
+    assert [int(r["step"]) for r in rows] == [2, 4, 6, 8, 10, 12]
+    assert [int(r["step"]) for r in rows if r["val_psnr_db"]] == [4, 8, 12]
+    assert all(float(r["lr"]) == pytest.approx(1e-3) for r in rows)
+    seconds = [float(r["seconds"]) for r in rows]
+    assert seconds == sorted(seconds)
+    best = max(float(r["val_psnr_db"]) for r in rows if r["val_psnr_db"])
+    assert result.best_psnr_db == pytest.approx(best, abs=1e-4)
+    network, card = load_model(result.model_path)
+    assert card.architecture == "unet" and card.architecture_kwargs == {
+        "scales": 2,
+        "base_channels": 4,
+    }
+    assert card.sampling == pytest.approx(4 * 0.0609108, rel=1e-4)
+    assert card.dose == pytest.approx(0.45 * 16)
+    assert card.input_scale == pytest.approx(1 / (0.45 * 16))
+    assert card.receptive_field_px > 4
+    assert card.receptive_field_angstrom == pytest.approx(card.receptive_field_px * card.sampling)
+    assert card.metrics["val_psnr_db"] == pytest.approx(result.best_psnr_db)
+    assert card.metrics["best_step"] == result.best_step
+    assert card.metrics["val_psnr_noisy_db"] == pytest.approx(15.5, abs=0.5)
+    assert card.optics["cs_um"] == -13.0 and card.defocus_nm == [-12.0, -4.0]
+    assert card.training_data["n_train_images"] == 2 and card.training_data["binning"] == 4
+    with torch.no_grad():
+        output = network.eval()(torch.ones(1, 1, 32, 32))
+    assert output.shape == (1, 1, 32, 32) and torch.isfinite(output).all()
+
+
+def test_loss_decreases(tiny_spec, tmp_path):
+    spec = tiny_spec.model_copy(update={"steps": 40, "validate_every": 40, "log_every": 10})
+    train(spec, tmp_path / "m", show_progress=False, threads=1)
+    losses = [float(r["train_loss"]) for r in _rows(tmp_path / "m")]
+    assert losses[-1] < 0.8 * losses[0]
+
+
+def test_plateau_halves_lr_then_early_stopping(tiny_spec, tmp_path):
+    # no validation after the first can improve by 100 dB: a plateau from the start
+    spec = tiny_spec.model_copy(
+        update={
+            "steps": 100,
+            "validate_every": 2,
+            "min_improvement_db": 100.0,
+            "lr_patience": 1,
+            "early_stop_patience": 3,
+        }
+    )
+    result = train(spec, tmp_path / "m", show_progress=False, threads=1)
+    assert result.stop_reason == "early stopping" and result.step == 8
+    assert result.best_step == 2
+    lrs = {int(r["step"]): float(r["lr"]) for r in _rows(tmp_path / "m")}
+    assert lrs == {2: 1e-3, 4: 1e-3, 6: 5e-4, 8: 5e-4}
+
+
+def test_learning_rate_floor_stops(tiny_spec, tmp_path):
+    spec = tiny_spec.model_copy(
+        update={
+            "steps": 100,
+            "validate_every": 2,
+            "min_improvement_db": 100.0,
+            "lr_patience": 0,
+            "min_lr": 6e-4,
+        }
+    )
+    result = train(spec, tmp_path / "m", show_progress=False, threads=1)
+    assert result.stop_reason == "learning rate floor" and result.step == 4
+
+
+def test_other_spec_in_same_run_folder_is_refused(tiny_spec, tmp_path):
+    train(tiny_spec.model_copy(update={"steps": 2}), tmp_path / "m", show_progress=False, threads=1)
+    with pytest.raises(InputError, match=r"different spec \(seed: 0 -> 1"):
+        train(
+            tiny_spec.model_copy(update={"steps": 2, "seed": 1}),
+            tmp_path / "m",
+            show_progress=False,
+        )
+
+
+def test_crop_not_multiple_of_network_is_refused(tiny_spec, tmp_path):
+    spec = tiny_spec.model_copy(update={"architecture_kwargs": {"scales": 4, "base_channels": 4}})
+    spec = spec.model_copy(update={"crop": 36})
+    with pytest.raises(InputError, match="multiple of 8"):
+        train(spec, tmp_path / "m", show_progress=False)
+
+
+def test_build_spec_parses_options(tmp_path):
+    spec_file = tmp_path / "base.yaml"
+    TrainSpec(dataset=str(tmp_path), architecture_kwargs={"scales": 4}, steps=9).to_yaml(spec_file)
+    spec = build_spec(
+        None,
+        spec_file,
+        base_channels=16,
+        contrast=["white,black"],
+        structures=["0,3", "5"],
+        defocus="-6,-20",
+        thickness="3:5",
+        scale_range="none",
+        epochs=2.0,
+    )
+    assert spec.dataset == str(tmp_path.resolve())
+    assert spec.architecture_kwargs == {"scales": 4, "base_channels": 16}
+    assert spec.steps is None and spec.epochs == 2.0
+    assert spec.filters.contrast == ["white", "black"]
+    assert spec.filters.structure_ids == [0, 3, 5]
+    assert spec.filters.defocus_nm == (-20.0, -6.0)
+    assert spec.filters.support_thickness_nm == (3.0, 5.0)
+    assert spec.augmentation.scale is None and spec.augmentation.rotation_deg == 45.0
+    dncnn = build_spec(tmp_path, spec_file, architecture="dncnn")
+    assert dncnn.architecture == "dncnn" and dncnn.architecture_kwargs == {}
+
+
+def test_cli_train_and_refusal(smoke_dataset, tmp_path):
+    app = typer.Typer()
+    register(app)
+
+    @app.callback()
+    def main() -> None:
+        """Test app."""
+
+    model = tmp_path / "cli_model"
+    args = [
+        "train",
+        str(smoke_dataset),
+        "-o",
+        str(model),
+        "--scales",
+        "2",
+        "--base-channels",
+        "4",
+        "--crop",
+        "32",
+        "--batch",
+        "2",
+        "--steps",
+        "4",
+        "--validate-every",
+        "2",
+        "--defocus",
+        "-20,-6",
+        "--threads",
+        "1",
+        "--quiet",
+    ]
+    runner = CliRunner()
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "Model:" in result.output and "best validation PSNR" in result.output
+    spec = TrainSpec.from_yaml(run_folder(model) / SPEC_NAME)
+    assert spec.filters.defocus_nm == (-20.0, -6.0) and spec.steps == 4
+    assert np.isclose(spec.augmentation.rotation_deg, 45.0)
+    assert (tmp_path / "cli_model.safetensors").exists()
+    refused = runner.invoke(app, [*args, "--seed", "3"])
+    assert refused.exit_code == 2
+    assert "different spec" in refused.output
