@@ -1,0 +1,362 @@
+"""Apply a trained denoiser to frames and stacks of any size.
+
+A frame of counts goes through these steps (:func:`denoise_array`):
+
+1. binned to the model's working sampling (:func:`sbdenoise.nn.sampling.to_working_grid`);
+2. multiplied by the card's ``input_scale``;
+3. padded by reflection to a multiple of the network's required size;
+4. denoised whole, or in tiles whose context on every side is at least half the card's measured
+   receptive field (plus the network's size multiple), blended with raised-cosine weights over
+   overlapping cores, so the tiled result equals the whole-image one up to float round-off;
+5. divided by ``input_scale`` and returned to the input grid and units, expected counts per input
+   pixel (:func:`sbdenoise.nn.sampling.from_working_grid`).
+
+Stacks (:func:`denoise_stack`) are processed one frame at a time, so a long memory-mapped series is
+never loaded whole. Work runs under :func:`torch.inference_mode` on CUDA when available, else on
+the CPU; the number of CPU threads is left to the user (:func:`torch.set_num_threads`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from sbdenoise.errors import InputError
+from sbdenoise.io.validation import validate_image_array
+from sbdenoise.nn.card import ModelCard
+from sbdenoise.nn.receptive_field import required_multiple
+from sbdenoise.nn.sampling import DEFAULT_TOLERANCE, from_working_grid, to_working_grid
+from sbdenoise.progress import progress_bar
+
+__all__ = [
+    "MIN_WORKING_SIZE",
+    "choose_device",
+    "denoise_array",
+    "denoise_stack",
+    "tile_layout",
+]
+
+#: Smallest side of a frame on the working grid, in working pixels.
+MIN_WORKING_SIZE = 8
+
+
+def choose_device(device: str | torch.device | None = None) -> torch.device:
+    """The device to run on: ``device`` if given, else CUDA when available, else the CPU."""
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _check_frame(counts: Any, source: str | Path | None) -> np.ndarray:
+    frame = validate_image_array(counts, source)
+    if frame.ndim != 2:
+        raise InputError(
+            f"expected one frame (y, x), got a stack of shape {frame.shape}; use denoise_stack",
+            source,
+        )
+    return frame
+
+
+def tile_layout(
+    padded_shape: tuple[int, int], tile: int, context: int, blend: int
+) -> list[tuple[int, int, np.ndarray]]:
+    """Tiles covering a padded working image, with their blending weights.
+
+    Parameters
+    ----------
+    padded_shape : tuple of int
+        Image shape ``(H, W)`` (multiples of the network's size multiple).
+    tile : int
+        Tile side, pixels (a multiple of the size multiple; tiles are ``min(tile, H)`` by
+        ``min(tile, W)``).
+    context : int
+        Pixels at each tile edge whose output is discarded (unless the edge is the image edge).
+    blend : int
+        Width of the raised-cosine ramps at the inner edges of each tile's valid region.
+
+    Returns
+    -------
+    list of tuple
+        ``(row, col, weight)``: the tile's top-left corner and its ``(th, tw)`` weight map, zero
+        in the discarded context and positive in the valid region.
+    """
+
+    def axis(length: int) -> list[tuple[int, np.ndarray]]:
+        size = min(tile, length)
+        if size == length:
+            return [(0, np.ones(length))]
+        step = size - 2 * context - blend
+        starts = [*range(0, length - size, step), length - size]
+        ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(blend) + 0.5) / blend)
+        result = []
+        for start in starts:
+            weight = np.ones(size)
+            if start > 0:
+                weight[:context] = 0.0
+                weight[context : context + blend] = ramp
+            if start + size < length:
+                weight[size - context :] = 0.0
+                weight[size - context - blend : size - context] = ramp[::-1]
+            result.append((start, weight))
+        return result
+
+    rows, cols = axis(padded_shape[0]), axis(padded_shape[1])
+    return [(r, c, np.outer(wr, wc)) for r, wr in rows for c, wc in cols]
+
+
+def _run_network(
+    model: nn.Module,
+    image: np.ndarray,
+    receptive_field: int,
+    tile: int | None,
+    batch_size: int,
+    device: torch.device,
+) -> np.ndarray:
+    """Network output for a 2-D float32 image on the working grid (any size)."""
+    multiple = required_multiple(model)
+    height, width = image.shape
+    pad = (-height % multiple, -width % multiple)
+    padded = np.pad(image, ((0, pad[0]), (0, pad[1])), mode="reflect")
+    shape = padded.shape
+
+    def forward(batch: list[np.ndarray]) -> np.ndarray:
+        tensor = torch.from_numpy(np.stack(batch)[:, None]).to(device)
+        return model(tensor)[:, 0].float().cpu().numpy()
+
+    if tile is None or (shape[0] <= tile and shape[1] <= tile):
+        return forward([padded])[0, :height, :width]
+
+    context = math.ceil((math.ceil(receptive_field / 2) + multiple) / multiple) * multiple
+    blend = math.ceil(max(16, multiple) / multiple) * multiple
+    tile = math.ceil(int(tile) / multiple) * multiple
+    minimum = 2 * context + 2 * blend
+    if tile < minimum:
+        raise InputError(
+            f"tile of {tile} working pixels is too small for a receptive field of "
+            f"{receptive_field} px; use at least {minimum} (or no tiling)"
+        )
+    total = np.zeros(shape)
+    weights = np.zeros(shape)
+    layout = tile_layout(shape, tile, context, blend)
+    for first in range(0, len(layout), batch_size):
+        group = layout[first : first + batch_size]
+        crops = [padded[r : r + w.shape[0], c : c + w.shape[1]] for r, c, w in group]
+        for (r, c, w), result in zip(group, forward(crops), strict=True):
+            total[r : r + w.shape[0], c : c + w.shape[1]] += w * result
+            weights[r : r + w.shape[0], c : c + w.shape[1]] += w
+    return (total / weights)[:height, :width].astype(np.float32)
+
+
+def denoise_array(
+    model: nn.Module,
+    card: ModelCard,
+    counts: np.ndarray,
+    pixel_size: float,
+    tile: int | None = None,
+    batch_size: int = 4,
+    device: str | torch.device | None = None,
+    *,
+    tolerance: float = DEFAULT_TOLERANCE,
+    source: str | Path | None = None,
+) -> np.ndarray:
+    """Denoise one frame of electron counts.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The network (put in eval mode and moved to ``device``).
+    card : ModelCard
+        Its card: working sampling, input scale, receptive field.
+    counts : numpy.ndarray
+        One frame ``(y, x)`` of counts per pixel (integers or floats; any size of at least 16
+        pixels a side; singleton axes are dropped).
+    pixel_size : float
+        Pixel size of ``counts``, angstrom; must be within ``tolerance`` of an integer fraction of
+        ``card.sampling``.
+    tile : int, optional
+        Tile side in working-grid pixels (the network's input grid). None, or a tile at least as
+        large as the (padded) working image, denoises the whole frame at once. Each tile discards
+        a context of ``ceil(receptive_field / 2) + m`` pixels (rounded up to a multiple of ``m``,
+        the network's size multiple) at its inner edges and blends over ``max(16, m)`` more, so
+        a tile must be at least twice the sum of the two.
+    batch_size : int
+        Tiles per forward pass.
+    device : str or torch.device, optional
+        Where to run; default CUDA when available, else the CPU.
+    tolerance : float
+        Accepted relative mismatch between the binned pixel size and ``card.sampling``.
+    source : str or Path, optional
+        Name of the frame's origin (a file), used in error messages.
+
+    Returns
+    -------
+    numpy.ndarray
+        Denoised frame, expected counts per input pixel, float32, same shape as ``counts``.
+
+    Raises
+    ------
+    InputError
+        For an array that is not one finite frame of at least 16 x 16 pixels, a pixel size that
+        does not fit the model's sampling, a frame too small on the working grid, or a tile too
+        small for the receptive field.
+    """
+    frame = _check_frame(counts, source)
+    try:
+        grid = to_working_grid(frame, pixel_size, card.sampling, tolerance)
+    except InputError as error:
+        raise InputError(error.problem, source) from error
+    if min(grid.counts.shape) < MIN_WORKING_SIZE:
+        raise InputError(
+            f"a {frame.shape[0]} x {frame.shape[1]} frame is {grid.counts.shape[0]} x "
+            f"{grid.counts.shape[1]} pixels at the model's sampling ({card.sampling:.4g} A/px); "
+            f"at least {MIN_WORKING_SIZE} are needed on each side",
+            source,
+        )
+    if batch_size < 1:
+        raise InputError(f"batch_size must be at least 1, got {batch_size}")
+    torch_device = choose_device(device)
+    model.to(torch_device).eval()
+    scaled = (grid.counts * np.float32(card.input_scale)).astype(np.float32)
+    with torch.inference_mode():
+        output = _run_network(
+            model, scaled, card.receptive_field_px, tile, batch_size, torch_device
+        )
+    working = output.astype(np.float64) / card.input_scale
+    return from_working_grid(working, grid)
+
+
+class _Counted:
+    """An iterator with a known length (so the progress bar shows a total)."""
+
+    def __init__(self, iterator: Iterator[np.ndarray], n: int | None) -> None:
+        self.iterator, self.n = iterator, n
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return self.iterator
+
+    def __len__(self) -> int:
+        return 0 if self.n is None else self.n
+
+
+def _frames_of(frames: Any) -> tuple[Iterator[np.ndarray], int | None]:
+    """Iterator over the frames of a stack, and their number when known."""
+    if hasattr(frames, "shape") and hasattr(frames, "__getitem__"):
+        ndim = len(frames.shape)
+        if ndim == 2:
+            return iter([frames]), 1
+        if ndim != 3:
+            raise InputError(
+                f"a stack must be (frames, y, x); got an array of shape {tuple(frames.shape)}"
+            )
+        n = int(frames.shape[0])
+        return (frames[i] for i in range(n)), n
+    if isinstance(frames, Iterable):
+        n = len(frames) if hasattr(frames, "__len__") else None  # type: ignore[arg-type]
+        return iter(frames), n
+    raise InputError(f"expected a stack of frames, got {type(frames).__name__}")
+
+
+def denoise_stack(
+    model: nn.Module,
+    card: ModelCard,
+    frames: Iterable[np.ndarray] | np.ndarray,
+    pixel_size: float,
+    out: np.ndarray | None = None,
+    tile: int | None = None,
+    batch_size: int = 4,
+    device: str | torch.device | None = None,
+    *,
+    progress: bool = True,
+    tolerance: float = DEFAULT_TOLERANCE,
+    source: str | Path | None = None,
+) -> np.ndarray:
+    """Denoise a stack frame by frame, never holding more than one frame's work in memory.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The network.
+    card : ModelCard
+        Its card.
+    frames : array_like or iterable of numpy.ndarray
+        A ``(frames, y, x)`` array (a :class:`numpy.memmap`, an h5py or zarr dataset: anything
+        indexed frame by frame) or an iterable of ``(y, x)`` frames (e.g. a generator reading a
+        file). A single ``(y, x)`` array is a stack of one.
+    pixel_size : float
+        Pixel size, angstrom.
+    out : numpy.ndarray, optional
+        ``(frames, y, x)`` float array to write into (a :class:`numpy.memmap` keeps the result on
+        disk; it is flushed at the end). Default: a new float32 array in memory.
+    tile, batch_size, device, tolerance
+        As in :func:`denoise_array`.
+    progress : bool
+        Show a progress bar.
+    source : str or Path, optional
+        Name of the stack's origin, used in error messages with the frame index.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``out`` (or the new array): denoised frames, expected counts per pixel.
+
+    Raises
+    ------
+    InputError
+        For a bad frame (see :func:`denoise_array`), frames of different shapes, or an ``out``
+        whose shape does not match the stack.
+    """
+    iterator, n = _frames_of(frames)
+    if out is not None:
+        if out.ndim != 3 or (n is not None and out.shape[0] != n):
+            raise InputError(
+                f"out has shape {out.shape}; it must be (frames, y, x) with {n} frames"
+            )
+        if out.dtype.kind != "f":
+            raise InputError(f"out must be a floating-point array, got {out.dtype}")
+    results: list[np.ndarray] = []
+    label = "stack" if source is None else str(source)
+    shape: tuple[int, ...] | None = None
+    for index, frame in enumerate(
+        progress_bar(
+            _Counted(iterator, n) if n is not None else iterator, "denoising", show=progress
+        )
+    ):
+        where = f"{label} frame {index}"
+        denoised = denoise_array(
+            model,
+            card,
+            np.asarray(frame),
+            pixel_size,
+            tile,
+            batch_size,
+            device,
+            tolerance=tolerance,
+            source=where,
+        )
+        if shape is None:
+            shape = denoised.shape
+            if out is None and n is not None:
+                out = np.empty((n, *shape), dtype=np.float32)
+        elif denoised.shape != shape:
+            raise InputError(f"frame of shape {denoised.shape} in a stack of {shape}", where)
+        if out is None:
+            results.append(denoised)
+            continue
+        if index >= out.shape[0] or out.shape[1:] != shape:
+            raise InputError(
+                f"out has shape {out.shape} but frame {index} is {shape}; it must hold every frame"
+            )
+        out[index] = denoised
+    if out is None:
+        if not results:
+            raise InputError("the stack holds no frames", source)
+        return np.stack(results)
+    if isinstance(out, np.memmap):
+        out.flush()
+    return out

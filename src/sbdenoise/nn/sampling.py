@@ -1,0 +1,237 @@
+"""Bring counts to the model's working sampling and the estimate back to the detector grid.
+
+Detectors sample at about 0.06 A/px while the microscope passes nothing finer than about 0.7 A, so
+most detector pixels carry noise only. A model works at a coarser sampling recorded in its card.
+:func:`to_working_grid` sums ``b x b`` blocks of counts (``b = round(sampling / pixel_size)``):
+sums of independent Poisson counts are Poisson, so the network still sees shot noise of the kind
+it was trained on. :func:`from_working_grid` returns an estimate made on that grid to the input
+grid, in expected counts per input pixel, by Fourier interpolation that undoes the block sum
+(its box-filter transfer function and the half-pixel offset of block centres).
+
+Only integer binning is done: a non-integer ratio would need interpolation of counts, which
+correlates their noise. The ratio ``sampling / pixel_size`` must be within ``tolerance`` (6 %) of
+an integer; the training augmentation rescales images by 0.955-1.055, which covers the mismatch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.fft
+
+from sbdenoise.errors import InputError
+
+__all__ = [
+    "DEFAULT_TOLERANCE",
+    "WorkingGrid",
+    "binning_factor",
+    "from_working_grid",
+    "to_working_grid",
+]
+
+#: Accepted relative mismatch between ``factor * pixel_size`` and the model's sampling. Slightly
+#: above 5 % so that frames whose pixel size is off by 5 % from the training data are accepted.
+DEFAULT_TOLERANCE = 0.06
+
+
+@dataclass(frozen=True)
+class WorkingGrid:
+    """Counts on the model's working grid and what is needed to return to the input grid.
+
+    Attributes
+    ----------
+    counts : numpy.ndarray
+        Binned counts, ``(ceil(H / factor), ceil(W / factor))`` float32: sums over ``factor x
+        factor`` blocks of input pixels (counts per working pixel).
+    factor : int
+        Binning factor ``b`` (1: the input grid is the working grid).
+    pixel_size : float
+        Input pixel size, angstrom.
+    sampling : float
+        Actual working sampling ``factor * pixel_size``, angstrom per working pixel.
+    input_shape : tuple of int
+        Shape ``(H, W)`` of the input frame.
+    pad : tuple of int
+        Pixels added at the bottom and right by symmetric reflection before binning, so that the
+        padded frame is a whole number of blocks.
+    """
+
+    counts: np.ndarray
+    factor: int
+    pixel_size: float
+    sampling: float
+    input_shape: tuple[int, int]
+    pad: tuple[int, int]
+
+
+def binning_factor(pixel_size: float, sampling: float, tolerance: float = DEFAULT_TOLERANCE) -> int:
+    """Integer factor that brings ``pixel_size`` to ``sampling``.
+
+    Parameters
+    ----------
+    pixel_size : float
+        Input pixel size, angstrom.
+    sampling : float
+        The model's working sampling, angstrom per pixel.
+    tolerance : float
+        Accepted relative mismatch ``|factor * pixel_size / sampling - 1|``.
+
+    Returns
+    -------
+    int
+        ``round(sampling / pixel_size)``, at least 1.
+
+    Raises
+    ------
+    InputError
+        If a size is not positive and finite, or no integer factor comes within ``tolerance``.
+    """
+    for name, value in (("pixel size", pixel_size), ("working sampling", sampling)):
+        if not np.isfinite(value) or value <= 0:
+            raise InputError(f"the {name} must be a positive number of angstrom, got {value!r}")
+    ratio = sampling / pixel_size
+    factor = max(round(ratio), 1)
+    mismatch = abs(factor * pixel_size / sampling - 1.0)
+    if mismatch > tolerance:
+        coarser = " (the input is coarser than the model's grid)" if ratio < 1 else ""
+        raise InputError(
+            f"the model works at {sampling:.4g} A/px and the input has {pixel_size:.4g} A/px: "
+            f"ratio {ratio:.3f} is not within {100 * tolerance:.0f} % of an integer binning "
+            f"factor{coarser}; resample the frame or use a model trained at a matching sampling"
+        )
+    return factor
+
+
+def to_working_grid(
+    counts: np.ndarray,
+    pixel_size: float,
+    sampling: float,
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> WorkingGrid:
+    """Bin a frame of counts to the model's working sampling.
+
+    Parameters
+    ----------
+    counts : numpy.ndarray
+        One frame ``(H, W)``: electron counts (or expected counts) per input pixel.
+    pixel_size : float
+        Input pixel size, angstrom.
+    sampling : float
+        The model's working sampling, angstrom per pixel.
+    tolerance : float
+        Accepted relative sampling mismatch, see :func:`binning_factor`.
+
+    Returns
+    -------
+    WorkingGrid
+        Block sums (counts per working pixel) and the bookkeeping for :func:`from_working_grid`.
+
+    Raises
+    ------
+    InputError
+        If ``counts`` is not a finite 2-D array, or the sampling does not fit (see
+        :func:`binning_factor`).
+    """
+    array = np.asarray(counts)
+    if array.ndim != 2:
+        raise InputError(f"a frame must be a 2-D array (y, x), got shape {array.shape}")
+    if array.dtype.kind not in "uif" or not np.all(np.isfinite(array)):
+        raise InputError("a frame must hold finite real numbers (counts per pixel)")
+    factor = binning_factor(pixel_size, sampling, tolerance)
+    height, width = array.shape
+    pad = (-height % factor, -width % factor)
+    if factor == 1:
+        binned = array.astype(np.float32)
+    else:
+        padded = np.pad(array, ((0, pad[0]), (0, pad[1])), mode="symmetric")
+        blocks = padded.reshape(
+            padded.shape[0] // factor, factor, padded.shape[1] // factor, factor
+        )
+        binned = blocks.sum(axis=(1, 3), dtype=np.float64).astype(np.float32)
+    return WorkingGrid(
+        counts=binned,
+        factor=factor,
+        pixel_size=float(pixel_size),
+        sampling=float(factor * pixel_size),
+        input_shape=(height, width),
+        pad=pad,
+    )
+
+
+#: Rows transformed at once by :func:`_unbin_rows` (bounds the memory of large frames).
+_CHUNK_VALUES = 2**21
+
+
+def _unbin_rows(data: np.ndarray, factor: int) -> np.ndarray:
+    """Undo a block sum of ``factor`` samples along the last axis of a 2-D array.
+
+    The coarse samples are extended by half-sample mirroring (no jump at the borders, so no
+    ringing), zero-padded in Fourier space by ``factor``, shifted by the offset of block centres,
+    ``(factor - 1) / 2`` fine pixels, and divided by the transfer function of the ``factor``-tap
+    box, ``sin(pi f b) / (b sin(pi f))``, which stays above 0.63 within the coarse band. Rows are
+    processed in chunks so that the work arrays stay small.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(rows, n_coarse * factor)`` float64, per fine pixel (the block sum divided out).
+    """
+    rows, n_coarse = data.shape
+    n = 2 * n_coarse
+    n_fine = n * factor
+    half = n // 2  # the Nyquist bin of the mirrored (even-length) coarse signal
+    freq = np.arange(half + 1) / n_fine  # cycles per fine pixel
+    box = np.ones_like(freq)
+    box[1:] = np.sin(np.pi * freq[1:] * factor) / (factor * np.sin(np.pi * freq[1:]))
+    kernel = np.exp(-2j * np.pi * freq * (factor - 1) / 2.0) / box
+    kernel[half] *= 0.5  # the Nyquist bin is shared between +f and -f on the fine grid
+    result = np.empty((rows, n_coarse * factor))
+    step = max(1, _CHUNK_VALUES // n_fine)
+    for start in range(0, rows, step):
+        chunk = data[start : start + step]
+        extended = np.concatenate([chunk, chunk[:, ::-1]], axis=1)
+        spectrum = scipy.fft.rfft(extended, axis=1)
+        fine = np.zeros((chunk.shape[0], n_fine // 2 + 1), dtype=complex)
+        fine[:, : half + 1] = spectrum * kernel
+        # irfft divides by n_fine rather than n (x factor); the block sum is undone (/ factor).
+        result[start : start + step] = scipy.fft.irfft(fine, n=n_fine, axis=1)[
+            :, : n_coarse * factor
+        ]
+    return result
+
+
+def from_working_grid(estimate_working: np.ndarray, grid: WorkingGrid) -> np.ndarray:
+    """Return an estimate made on the working grid to the input grid and units.
+
+    Parameters
+    ----------
+    estimate_working : numpy.ndarray
+        Estimate of the expected counts per working pixel (the block sums), shape
+        ``grid.counts.shape``.
+    grid : WorkingGrid
+        The grid made by :func:`to_working_grid` for the input frame.
+
+    Returns
+    -------
+    numpy.ndarray
+        Expected counts per input pixel, ``grid.input_shape``, float32. For an estimate equal to
+        the binned expectation of a band-limited image (nothing beyond the working grid's Nyquist
+        frequency), this is that image again.
+
+    Raises
+    ------
+    InputError
+        If the estimate's shape does not match the grid.
+    """
+    estimate = np.asarray(estimate_working, dtype=np.float64)
+    if estimate.shape != grid.counts.shape:
+        raise InputError(
+            f"estimate has shape {estimate.shape} but the working grid has {grid.counts.shape}"
+        )
+    height, width = grid.input_shape
+    if grid.factor == 1:
+        return estimate[:height, :width].astype(np.float32)
+    fine = _unbin_rows(estimate.T, grid.factor)[:, :height]
+    fine = _unbin_rows(np.ascontiguousarray(fine.T), grid.factor)[:, :width]
+    return fine.astype(np.float32)

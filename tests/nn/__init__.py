@@ -1,0 +1,1 @@
+"""Tests of sbdenoise.nn."""

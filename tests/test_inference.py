@@ -1,0 +1,190 @@
+"""Inference: tiles equal the whole image, any size works, long stacks stream in bounded memory."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pytest
+import torch
+
+from sbdenoise.errors import InputError
+from sbdenoise.inference import denoise_array, denoise_stack, tile_layout
+from sbdenoise.metrics import psnr
+from sbdenoise.nn import build_model
+from sbdenoise.nn.card import ModelCard, make_card
+from sbdenoise.synthetic import synthetic_lattice
+
+PIXEL = 0.0609  # detector pixel, angstrom
+SAMPLING = 2 * PIXEL  # working sampling of the test models: 2 x 2 binning
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread: the test machine's cores are shared, and contention slows torch a lot."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _model(
+    architecture: str = "unet", seed: int = 0, **kwargs
+) -> tuple[torch.nn.Module, ModelCard]:
+    kwargs = kwargs or {"scales": 3, "base_channels": 4}
+    torch.manual_seed(seed)
+    model = build_model(architecture, **kwargs).eval()
+    dose = 0.45 * 4
+    card = make_card(model, architecture, kwargs, SAMPLING, dose, input_scale=1 / dose)
+    return model, card
+
+
+def _noisy(shape: tuple[int, int], seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).poisson(0.45, shape).astype(np.uint16)
+
+
+def test_tiled_equals_whole_image():
+    model, card = _model()
+    # Weights with ReLU gain (as after training): the output depends on its whole receptive
+    # field, not only on the few central pixels that dominate at PyTorch's default init.
+    for layer in model.modules():
+        if isinstance(layer, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+    frame = _noisy((301, 341))  # odd; 151 x 171 on the working grid
+    whole = denoise_array(model, card, frame, PIXEL)
+    scale = np.abs(whole).max()
+    assert card.receptive_field_px == 52
+    for tile in (96, 100, 128):  # 96: the smallest tile for this receptive field
+        tiled = denoise_array(model, card, frame, PIXEL, tile=tile, batch_size=3)
+        assert np.abs(tiled - whole).max() / scale < 1e-4
+    # The test can fail: with a card that understates the receptive field, tiles lack context.
+    liar = card.model_copy(update={"receptive_field_px": 4})
+    tiled = denoise_array(model, liar, frame, PIXEL, tile=48)
+    assert np.abs(tiled - whole).max() / scale > 1e-2
+
+
+def test_tile_too_small_for_receptive_field():
+    model, card = _model()
+    with pytest.raises(InputError, match="at least 96"):
+        denoise_array(model, card, _noisy((301, 341)), PIXEL, tile=64)
+
+
+def test_tile_weights_cover_every_pixel():
+    layout = tile_layout((152, 172), 96, 32, 16)
+    total = np.zeros((152, 172))
+    for row, col, weight in layout:
+        assert row % 4 == 0 and col % 4 == 0  # tile corners on the pooling grid
+        total[row : row + weight.shape[0], col : col + weight.shape[1]] += weight
+    assert total.min() > 0.1
+
+
+@pytest.mark.parametrize("shape", [(16, 16), (17, 23), (101, 77), (64, 255)])
+@pytest.mark.parametrize(
+    ("architecture", "kwargs"),
+    [
+        ("unet", {"scales": 4, "base_channels": 4}),
+        ("dncnn", {"depth": 5, "channels": 4}),
+        ("small-unet", {"channels": 4}),
+    ],
+)
+def test_arbitrary_sizes(shape, architecture, kwargs):
+    model, card = _model(architecture, **kwargs)
+    out = denoise_array(model, card, _noisy(shape), PIXEL)
+    assert out.shape == shape and out.dtype == np.float32 and np.isfinite(out).all()
+
+
+def test_identity_network_returns_the_image_in_input_units():
+    """With a network that returns its input, denoising is the lossless bin-unbin round trip."""
+    model, card = _model("dncnn", depth=3, channels=2, residual=True)
+    with torch.no_grad():
+        model.body[-1].weight.zero_()
+        model.body[-1].bias.zero_()
+    clean = synthetic_lattice((200, 180), pixel_size=PIXEL).expectation
+    out = denoise_array(model, card, clean, PIXEL)
+    assert psnr(out, clean, clip=False) > 50.0
+    # The input scale is undone: a card with another scale gives the same answer.
+    other = card.model_copy(update={"input_scale": 5.0})
+    np.testing.assert_allclose(denoise_array(model, other, clean, PIXEL), out, atol=1e-5)
+
+
+def test_bad_inputs_raise_input_error():
+    model, card = _model()
+    with_nan = _noisy((64, 64)).astype(np.float32)
+    with_nan[5, 5] = np.nan
+    cases = {
+        "NaN": with_nan,
+        "1-D": np.ones(256),
+        "4-D": np.ones((2, 2, 32, 32)),
+        "tiny": np.ones((8, 8)),
+        "stack": np.ones((3, 32, 32)),
+        "text": np.array([["a"] * 32] * 32),
+    }
+    for name, bad in cases.items():
+        with pytest.raises(InputError) as info:
+            denoise_array(model, card, bad, PIXEL, source="frame.tif")
+        assert "frame.tif" in str(info.value), name
+    with pytest.raises(InputError, match="ratio"):
+        denoise_array(model, card, _noisy((64, 64)), 0.05)
+    with pytest.raises(InputError, match="at least 8"):
+        denoise_array(
+            model, card.model_copy(update={"sampling": 8 * PIXEL}), _noisy((40, 40)), PIXEL
+        )
+    with pytest.raises(InputError, match="frame 1"):
+        denoise_stack(model, card, [_noisy((32, 32)), with_nan], PIXEL, progress=False)
+    with pytest.raises(InputError, match="frames, y, x"):
+        denoise_stack(model, card, np.ones((2, 2, 32, 32)), PIXEL, progress=False)
+    with pytest.raises(InputError, match="out has shape"):
+        denoise_stack(model, card, np.ones((3, 32, 32)), PIXEL, out=np.ones((2, 32, 32)))
+
+
+def test_stack_from_iterable_equals_frame_by_frame():
+    model, card = _model()
+    frames = [_noisy((48, 40), seed) for seed in range(3)]
+    result = denoise_stack(model, card, (f for f in frames), PIXEL, progress=False)
+    assert result.shape == (3, 48, 40)
+    for frame, denoised in zip(frames, result, strict=True):
+        np.testing.assert_array_equal(denoised, denoise_array(model, card, frame, PIXEL))
+    in_memory = denoise_stack(model, card, np.stack(frames), PIXEL, progress=False)
+    np.testing.assert_array_equal(in_memory, result)
+
+
+#: Bound on the peak of Python/numpy allocations while streaming the stack below, in bytes.
+#: The stack is 16.4 MB on disk (uint16) and 32.8 MB as float32 output; one frame's work is well
+#: under 1 MB, so the bound is a twelfth of the input file and would fail if the stack (or the
+#: output) were held in memory. tracemalloc follows numpy buffers, not torch's allocator; a
+#: frame's network activations are freed after each frame.
+STREAM_PEAK_BOUND = 2_000_000
+
+
+def test_memmap_stack_streams_in_bounded_memory(tmp_path):
+    n, height, width = 500, 128, 128
+    source = np.lib.format.open_memmap(
+        tmp_path / "stack.npy", mode="w+", dtype=np.uint16, shape=(n, height, width)
+    )
+    rng = np.random.default_rng(0)
+    for start in range(0, n, 50):
+        source[start : start + 50] = rng.poisson(0.45, (50, height, width))
+    source.flush()
+    del source
+    stack = np.load(tmp_path / "stack.npy", mmap_mode="r")
+    out = np.lib.format.open_memmap(
+        tmp_path / "denoised.npy", mode="w+", dtype=np.float32, shape=(n, height, width)
+    )
+    model, card = _model("unet", scales=2, base_channels=4)
+    denoise_array(model, card, stack[0], PIXEL)  # warm up torch outside the measurement
+
+    tracemalloc.start()
+    try:
+        result = denoise_stack(model, card, stack, PIXEL, out=out, progress=False)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    print(f"streaming {n} frames: tracemalloc peak {peak / 1e6:.2f} MB")
+    assert result is out
+    assert peak < STREAM_PEAK_BOUND < stack.nbytes / 8
+    del out
+    written = np.load(tmp_path / "denoised.npy", mmap_mode="r")
+    for index in (0, 257, n - 1):
+        np.testing.assert_array_equal(
+            written[index], denoise_array(model, card, stack[index], PIXEL)
+        )
