@@ -199,3 +199,42 @@ def test_noise_check_on_a_real_movie_and_a_single_real_frame(tmp_path, formats_d
         assert result.exit_code == 0, out
         assert "NOT consistent with Poisson" in out
         assert (tmp_path / f"{name}.png").stat().st_size > 20_000
+
+
+def test_sbd_method_runs_a_model_file_through_the_same_code_as_the_api(tmp_path, frame):
+    import torch
+
+    from sbdenoise.inference import denoise_array
+    from sbdenoise.nn import build_model
+    from sbdenoise.nn.card import make_card
+    from sbdenoise.nn.model_file import load_model, save_model
+
+    torch.manual_seed(0)
+    network = build_model("unet", scales=2, base_channels=4)
+    card = make_card(
+        network,
+        "unet",
+        {"scales": 2, "base_channels": 4},
+        sampling=0.244,
+        dose=7.2,
+        input_scale=1 / 7.2,
+    )
+    model_path = save_model(tmp_path / "tiny.safetensors", network, card)
+    counts = sample_poisson(frame.expectation, np.random.default_rng(6)).astype(np.uint16)
+    source = write_image(Micrograph(counts, pixel_size=0.061), tmp_path / "in.tif")
+    result, out = run(
+        "denoise", source, "-o", tmp_path / "out.tif", "--method", "sbd", "--model", model_path
+    )
+    assert result.exit_code == 0, out
+    assert "with sbd" in out and "tiny.safetensors" in out.replace("\n", "")
+    loaded, loaded_card = load_model(model_path)
+    expected = denoise_array(loaded, loaded_card, counts, 0.061)
+    written = read_image(tmp_path / "out.tif")
+    assert written.data.shape == counts.shape
+    assert written.pixel_size == pytest.approx(0.061)
+    np.testing.assert_allclose(written.data, expected, rtol=1e-5, atol=1e-6)
+
+    result, out = run(
+        "denoise", source, "-o", tmp_path / "g.tif", "--method", "gaussian", "--model", model_path
+    )
+    assert result.exit_code == 2 and "--model goes with --method sbd" in out

@@ -57,6 +57,8 @@ def info(file: Annotated[Path, typer.Argument(help="Image or stack file.")]) -> 
 def methods() -> None:
     """List the denoising methods with their default parameters."""
     from sbdenoise.baselines import BASELINES
+    from sbdenoise.denoising import SBD_METHOD
+    from sbdenoise.pretrained import shipped_model_path
 
     table = Table("method", "defaults", "needs", "what it does")
     for name, baseline in BASELINES.items():
@@ -67,6 +69,10 @@ def methods() -> None:
         )
         defaults = ", ".join(f"{k}={v}" for k, v in baseline.defaults.items())
         table.add_row(name, defaults, needs, baseline.description)
+    shipped = "the shipped model" if shipped_model_path() else "no shipped model yet: --model"
+    table.add_row(
+        SBD_METHOD, "tile=None, batch_size=4", f"pixel size, {shipped}", "trained network (SBD)"
+    )
     console.print(table)
 
 
@@ -88,6 +94,9 @@ def denoise(
     assume_counts: Annotated[
         bool, typer.Option(help="Use the values as electron counts without checking.")
     ] = False,
+    model: Annotated[
+        Path | None, typer.Option(help="Model file for --method sbd (default: the shipped one).")
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Denoise a frame or a stack (each frame on its own unless the method is temporal)."""
@@ -104,6 +113,7 @@ def denoise(
             offset=offset,
             assume_counts=assume_counts,
             show_progress=not quiet,
+            model=model,
         )
     except (SbdenoiseError, ValueError) as error:
         raise fail(error) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,11 +14,22 @@ from sbdenoise.baselines import apply_baseline, get_baseline
 from sbdenoise.counts import counts_to_detector, prepare_counts
 from sbdenoise.errors import InputError
 from sbdenoise.io import Micrograph, read_image, write_image
+from sbdenoise.pretrained import shipped_model_path
 from sbdenoise.progress import progress_bar
 
-#: Method used when none is named: the best classical method in benchmarks/results/baselines.md
-#: (until a trained network ships).
-DEFAULT_METHOD = "vst-bm3d"
+#: The trained-network method: a UNet trained on simulated images (see ``sbdenoise train``).
+SBD_METHOD = "sbd"
+#: Used when no method is named and no trained model ships: the best classical method in
+#: benchmarks/results/baselines.md.
+BEST_CLASSICAL_METHOD = "vst-bm3d"
+
+
+def default_method() -> str:
+    """``"sbd"`` when a trained model ships with the package, else the best classical method."""
+    return SBD_METHOD if shipped_model_path() is not None else BEST_CLASSICAL_METHOD
+
+
+DEFAULT_METHOD = default_method()
 
 
 @dataclass
@@ -74,6 +86,7 @@ def denoise_micrograph(
     offset: float | None = None,
     assume_counts: bool = False,
     show_progress: bool = True,
+    model: str | Path | None = None,
 ) -> DenoiseResult:
     """Denoise a frame or a stack.
 
@@ -96,23 +109,38 @@ def denoise_micrograph(
         Use the values as counts without checking.
     show_progress : bool
         Show a progress bar over the frames of a stack.
+    model : str or Path, optional
+        Model file for ``method="sbd"`` (default: the shipped model).
 
     Returns
     -------
     DenoiseResult
     """
-    baseline = get_baseline(method)
-    params = {**baseline.defaults, **(params or {})}
     pixel = micrograph.pixel_size if pixel_size is None else pixel_size
     if pixel is not None and not pixel > 0:
         raise InputError(f"pixel size must be positive, got {pixel} A", micrograph.source)
-    if baseline.uses_pixel_size and pixel is None:
+    if method == SBD_METHOD:
+        denoise_frame, params, uses_pixel_size, temporal = _network_method(
+            model, params, pixel, micrograph.source
+        )
+    else:
+        if model is not None:
+            raise InputError(f"--model goes with --method {SBD_METHOD}, not {method!r}")
+        baseline = get_baseline(method)
+        params = {**baseline.defaults, **(params or {})}
+        baseline.check_params(params)
+        uses_pixel_size, temporal = baseline.uses_pixel_size, baseline.temporal
+
+        def denoise_frame(frame: np.ndarray) -> np.ndarray:
+            return apply_baseline(method, frame, pixel_size=pixel, **params)
+
+    if uses_pixel_size and pixel is None:
         raise InputError(
             f"method {method!r} needs the pixel size and the file does not give it: "
             "pass --pixel-size (angstrom per pixel)",
             micrograph.source,
         )
-    if baseline.temporal and not micrograph.is_stack:
+    if temporal and not micrograph.is_stack:
         raise InputError(
             f"method {method!r} needs a stack of frames, got one frame", micrograph.source
         )
@@ -124,12 +152,12 @@ def denoise_micrograph(
         conversion = "assumed counts" if assume_counts else "electron counts (checked)"
 
     start = time.perf_counter()
-    if baseline.temporal or not micrograph.is_stack:
-        denoised = apply_baseline(method, counts, pixel_size=pixel, **params)
+    if temporal or not micrograph.is_stack:
+        denoised = denoise_frame(counts)
     else:
         denoised = np.empty(counts.shape, dtype=np.float32)
         for i in progress_bar(range(counts.shape[0]), f"{method}", show_progress):
-            denoised[i] = apply_baseline(method, counts[i], pixel_size=pixel, **params)
+            denoised[i] = denoise_frame(counts[i])
     seconds = time.perf_counter() - start
 
     if gain is not None or offset is not None:
@@ -154,6 +182,7 @@ def denoise_file(
     offset: float | None = None,
     assume_counts: bool = False,
     show_progress: bool = True,
+    model: str | Path | None = None,
 ) -> DenoiseResult:
     """Read a file, denoise it with :func:`denoise_micrograph` and write the result atomically.
 
@@ -163,7 +192,39 @@ def denoise_file(
     input_path, output_path = Path(input_path), Path(output_path)
     micrograph = read_image(input_path)
     result = denoise_micrograph(
-        micrograph, method, params, pixel_size, gain, offset, assume_counts, show_progress
+        micrograph, method, params, pixel_size, gain, offset, assume_counts, show_progress, model
     )
     result.output_path = write_image(result.denoised, output_path, inputs=(input_path,))
     return result
+
+
+def _network_method(
+    model: str | Path | None,
+    params: dict[str, Any] | None,
+    pixel_size: float | None,
+    source: Path | None,
+) -> tuple[Callable[[np.ndarray], np.ndarray], dict[str, Any], bool, bool]:
+    """Load a trained model; return its frame denoiser, parameters and requirements."""
+    from sbdenoise.inference import denoise_array
+    from sbdenoise.nn.model_file import load_model
+
+    path = model if model is not None else shipped_model_path()
+    if path is None:
+        raise InputError(
+            "no trained model ships with this version yet: pass --model MODEL.safetensors "
+            "(train one with 'sbdenoise train') or choose a classical --method"
+        )
+    network, card = load_model(path)
+    allowed = {"tile": None, "batch_size": 4}
+    unknown = sorted(set(params or {}) - set(allowed))
+    if unknown:
+        raise InputError(
+            f"unknown parameter(s) {', '.join(unknown)} for method {SBD_METHOD!r}; "
+            f"valid: {', '.join(allowed)}"
+        )
+    settings = {**allowed, **(params or {})}
+
+    def denoise_frame(frame: np.ndarray) -> np.ndarray:
+        return denoise_array(network, card, frame, pixel_size, source=source, **settings)
+
+    return denoise_frame, {"model": str(path), **settings}, True, False
