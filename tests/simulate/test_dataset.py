@@ -142,7 +142,7 @@ def test_local_cluster_gives_the_same_images(tmp_path, smoke_reference):
 def test_existing_scheduler_address(tmp_path, smoke_reference):
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=":0") as cluster:
         run_simulation(
             _one_defocus(),
             tmp_path / "remote",

@@ -244,7 +244,7 @@ def _run_distributed(pending, spec_json, out_dir, skip, scheduler, n_workers, ad
             n_workers=n_workers,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",
             silence_logs=40,
         )
         client = Client(cluster)
