@@ -238,3 +238,7 @@ def test_sbd_method_runs_a_model_file_through_the_same_code_as_the_api(tmp_path,
         "denoise", source, "-o", tmp_path / "g.tif", "--method", "gaussian", "--model", model_path
     )
     assert result.exit_code == 2 and "--model goes with --method sbd" in out
+    png = tmp_path / "filter.png"
+    result, out = run("explain", model_path, source, "--pixel", "96,100", "-o", png)
+    assert result.exit_code == 0, out
+    assert png.stat().st_size > 20_000
