@@ -18,7 +18,8 @@ from rich.progress import (
 T = TypeVar("T")
 
 
-def _columns() -> tuple:
+def progress_columns() -> tuple:
+    """The columns every progress bar shows: label, bar, count, elapsed and remaining time."""
     return (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -44,7 +45,7 @@ def progress_bar(items: Iterable[T], description: str, show: bool = True) -> Ite
         yield from items
         return
     total = len(items) if hasattr(items, "__len__") else None  # type: ignore[arg-type]
-    with Progress(*_columns(), transient=False) as progress:
+    with Progress(*progress_columns(), transient=False) as progress:
         task = progress.add_task(description, total=total)
         for item in items:
             yield item
@@ -71,6 +72,6 @@ def progress_counter(
     if not show:
         yield lambda n=1: None
         return
-    with Progress(*_columns(), transient=False) as progress:
+    with Progress(*progress_columns(), transient=False) as progress:
         task = progress.add_task(description, total=total, completed=completed)
         yield lambda n=1: progress.advance(task, n)

@@ -26,18 +26,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from rich.progress import Progress, TextColumn
 from torch import nn
 
 from sbdenoise import __version__
 from sbdenoise.errors import InputError
+from sbdenoise.progress import progress_columns
 from sbdenoise.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from sbdenoise.training.data import TrainingData, ValidationSet, load_training_data
 from sbdenoise.training.distributed import DistributedContext, init_distributed, wrap_model
@@ -283,15 +277,7 @@ class _Log:
 def _progress(enabled: bool, console: Console) -> Progress | None:
     if not enabled:
         return None
-    return Progress(
-        TextColumn("[bold]train[/]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[status]}"),
-        console=console,
-    )
+    return Progress(*progress_columns(), TextColumn("{task.fields[status]}"), console=console)
 
 
 def train(
