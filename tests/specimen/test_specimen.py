@@ -144,3 +144,13 @@ def test_a_user_structure_file(tmp_path):
     Atoms("Au", cell=[[4, 1, 0], [0, 4, 0], [0, 0, 4]]).write(tmp_path / "skew.cif")
     with pytest.raises(InputError, match="orthogonal"):
         load_structure(tmp_path / "skew.cif")
+
+
+def test_an_adatom_finds_a_site_for_every_seed_and_size():
+    for diameter in (10.0, 20.0, 30.0):
+        base = pt_particle(diameter)
+        n = len(projected_columns(base, exit_z=0.0))
+        for seed in range(60):
+            with_adatom = apply_defect(base, "adatom", np.random.default_rng(seed))
+            assert len(with_adatom) == len(base) + 1
+            assert len(projected_columns(with_adatom, exit_z=0.0)) == n + 1

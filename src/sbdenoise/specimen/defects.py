@@ -80,25 +80,29 @@ def apply_defect(particle: Atoms, defect: str, rng: np.random.Generator) -> Atom
         drop = members[1::2]
     elif defect == "single_atom":
         drop = np.delete(members, len(members) // 2)
-    else:  # adatom: one atom at an empty lattice site next to the chosen column, towards vacuum
-        return _add_adatom(particle, table, chosen, members, rng)
+    else:  # adatom: one atom at an empty lattice site next to a surface column, towards vacuum
+        # The drawn column first; where it has no free outward site (a column in a concave
+        # corner), the next surface columns in index order.
+        for column in [chosen, *(int(c) for c in candidates if c != chosen)]:
+            options = _adatom_sites(table, column)
+            if options.size:
+                site = options[int(rng.choice(len(options)))]
+                hosts = np.flatnonzero(labels == column)
+                hosts = hosts[np.argsort(particle.positions[hosts, 2])]
+                z = particle.positions[hosts[len(hosts) // 2], 2]
+                out = particle.copy()
+                out += Atoms("Pt", positions=[[site[0], site[1], z]])
+                return out
+        raise ValueError("no surface column of this particle has a free site for an adatom")
     return particle[~np.isin(np.arange(len(particle)), drop)]
 
 
-def _add_adatom(
-    particle: Atoms, table: np.ndarray, chosen: int, members: np.ndarray, rng: np.random.Generator
-) -> Atoms:
+def _adatom_sites(table: np.ndarray, column: int) -> np.ndarray:
+    """Empty lattice sites (x, y) next to ``column``, outward from the particle, above its base."""
     xy = np.c_[table["x"], table["y"]]
     centre = xy.mean(axis=0)
-    sites = xy[chosen] + projected_neighbour_vectors()
+    sites = xy[column] + projected_neighbour_vectors()
     empty = np.min(np.linalg.norm(sites[:, None] - xy[None], axis=2), axis=1) > 1.5
-    outward = np.linalg.norm(sites - centre, axis=1) > np.linalg.norm(xy[chosen] - centre)
+    outward = np.linalg.norm(sites - centre, axis=1) > np.linalg.norm(xy[column] - centre)
     above = sites[:, 1] < table["y"].max() - 0.5
-    options = np.flatnonzero(empty & outward & above)
-    if options.size == 0:
-        raise ValueError("no free site for an adatom next to the chosen column")
-    site = sites[int(rng.choice(options))]
-    z = particle.positions[members[len(members) // 2], 2]
-    out = particle.copy()
-    out += Atoms("Pt", positions=[[site[0], site[1], z]])
-    return out
+    return sites[empty & outward & above]
