@@ -39,5 +39,9 @@ class NotCountsError(InputError):
     """Data in detector units (offset, gain) given where electron counts are required."""
 
 
+class SimulationError(SbdenoiseError, RuntimeError):
+    """Some structures of a dataset could not be simulated (the others are kept)."""
+
+
 class OutputError(SbdenoiseError, OSError):
     """An output path that cannot be written (for instance, it is one of the inputs)."""

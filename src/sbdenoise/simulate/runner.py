@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from sbdenoise.config import DatasetSpec
-from sbdenoise.errors import InputError
+from sbdenoise.errors import InputError, SimulationError
 from sbdenoise.simulate.contrast import classify_contrast
 from sbdenoise.simulate.plan import StructureTask, default_image_size, plan_dataset
 from sbdenoise.simulate.store import (
@@ -270,7 +270,7 @@ def _run_distributed(pending, spec_json, out_dir, skip, scheduler, n_workers, ad
         if cluster is not None:
             cluster.close()
     if failures:
-        raise RuntimeError(
+        raise SimulationError(
             f"{len(failures)} structures failed (the others are saved; rerun to retry): "
             f"{failures[0]}"
         )

@@ -34,7 +34,7 @@ import h5py
 import numpy as np
 
 from sbdenoise import __version__
-from sbdenoise.errors import FileFormatError
+from sbdenoise.errors import FileFormatError, SimulationError
 
 STORE_NAME = "dataset.h5"
 PARTS_DIR = "parts"
@@ -153,7 +153,7 @@ def consolidate(
     directory = Path(directory)
     missing = sorted(set(range(n_images)) - finished_indices(directory))
     if missing:
-        raise RuntimeError(f"{len(missing)} images are missing (first: {missing[:5]}): rerun")
+        raise SimulationError(f"{len(missing)} images are missing (first: {missing[:5]}): rerun")
     records = (read_part(part_path(directory, i)) for i in range(n_images))
     target = directory / STORE_NAME
     fd, tmp = tempfile.mkstemp(prefix=".dataset.", suffix=".tmp.h5", dir=directory)
