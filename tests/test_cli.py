@@ -198,6 +198,7 @@ def test_noise_check_on_a_real_movie_and_a_single_real_frame(tmp_path, formats_d
         result, out = run("noise-check", formats_dir / name, "-o", tmp_path / f"{name}.png")
         assert result.exit_code == 0, out
         assert "NOT consistent with Poisson" in out
+        assert "--gain" not in out  # no conversion suggested from an implausible fit
         assert (tmp_path / f"{name}.png").stat().st_size > 20_000
 
 

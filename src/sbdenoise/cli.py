@@ -139,9 +139,15 @@ def noise_check(
     png = output or Path.cwd() / f"{Path(file).name}.noise-check.png"
     plot_noise_check(estimate, png, title=Path(file).name)
     console.print(estimate.summary(), highlight=False)
-    if not estimate.looks_poisson and not estimate.fit_from_one_level:
+    if not estimate.looks_poisson and estimate.conversion_plausible:
         console.print(
             f"To denoise, convert with --gain {estimate.gain:.4g} --offset {estimate.offset:.5g}.",
+            highlight=False,
+        )
+    elif not estimate.looks_poisson and not estimate.fit_from_one_level:
+        console.print(
+            "The fitted gain and offset do not describe shot noise at a plausible dose: these "
+            "values look processed (summed or normalised), not raw frames.",
             highlight=False,
         )
     console.print(f"Plots: {png}", highlight=False)

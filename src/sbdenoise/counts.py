@@ -202,7 +202,7 @@ def prepare_counts(
     assessment = assess_counts(data)
     if not assessment.looks_like_counts:
         hint = ""
-        if assessment.noise is not None and not assessment.noise.fit_from_one_level:
+        if assessment.noise is not None and assessment.noise.conversion_plausible:
             noise = assessment.noise
             hint = f" (the data suggest --gain {noise.gain:.3g} --offset {noise.offset:.4g})"
         raise NotCountsError(

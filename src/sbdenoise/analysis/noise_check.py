@@ -20,6 +20,8 @@ import numpy as np
 
 #: Index-of-dispersion range (variance / mean) accepted as Poisson electron counts.
 POISSON_DISPERSION_RANGE = (0.75, 1.3)
+#: Largest vacuum level (electrons per pixel per frame) a suggested conversion may imply.
+MAX_PLAUSIBLE_COUNTS = 1e4
 #: Smallest number of pixels that makes a useful vacuum region.
 MIN_VACUUM_PIXELS = 256
 
@@ -64,6 +66,19 @@ class NoiseEstimate:
     vacuum_values: np.ndarray
     fit_from_one_level: bool
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def conversion_plausible(self) -> bool:
+        """True when the fitted gain and offset describe shot noise of a plausible dose.
+
+        The vacuum level converted with them, ``(vacuum_mean - offset) / gain``, must be a
+        positive number of electrons below :data:`MAX_PLAUSIBLE_COUNTS`; otherwise the variance is
+        not shot noise of raw frames (summed, normalised or otherwise processed data).
+        """
+        if self.fit_from_one_level or not (np.isfinite(self.gain) and self.gain > 0):
+            return False
+        electrons = (self.vacuum_mean - self.offset) / self.gain
+        return 0 < electrons < MAX_PLAUSIBLE_COUNTS
 
     @property
     def looks_poisson(self) -> bool:
@@ -142,6 +157,7 @@ def estimate_noise_stack(stack: np.ndarray, n_bins: int = 24) -> NoiseEstimate:
     mean = stack.mean(axis=0)
     # Half the mean squared difference of consecutive frames: insensitive to slow drift.
     variance = 0.5 * np.mean(np.diff(stack, axis=0) ** 2, axis=0)
+    n_bins = max(1, min(n_bins, mean.size // 32))  # at least 32 pixels per bin
     bm, bv, bn = _binned(mean.ravel(), variance.ravel(), n_bins)
     gain, intercept, one_level = _fit_line(bm, bv, bn)
     frame_estimate = estimate_noise_frame(mean)
@@ -282,7 +298,7 @@ def plot_noise_check(estimate: NoiseEstimate, path: str | Path, title: str = "")
         estimate.gain * span + estimate.intercept,
         "-",
         color="tab:blue",
-        label=f"fit: var = {estimate.gain:.3g} mean + {estimate.intercept:.3g}",
+        label=f"fit: var = {estimate.gain:.3g} mean {estimate.intercept:+.3g}",
     )
     ax_mv.plot(span, span, "--", color="0.3", label="Poisson counts: var = mean")
     ax_mv.set_xlabel("mean (file units)")
