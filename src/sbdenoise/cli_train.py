@@ -47,7 +47,7 @@ def build_spec(
     **options
         Overrides; None means "not given". Names: architecture, scales, base_channels, bias_free,
         sampling, crop, batch, steps, epochs, lr, dose, seed, validate_every, checkpoint_minutes,
-        contrast, structures, defect, defocus, thickness, flips, rotation, scale_range.
+        init_from, contrast, structures, defect, defocus, thickness, flips, rotation, scale_range.
 
     Returns
     -------
@@ -85,6 +85,7 @@ def build_spec(
         "seed",
         "validate_every",
         "checkpoint_minutes",
+        "init_from",
     ):
         if options.get(name) is not None:
             data[name] = options[name]
@@ -180,6 +181,10 @@ def train(
         float | None, typer.Option(help="Minutes between checkpoints (default 5).")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of initialisation, crops, noise.")] = None,
+    init_from: Annotated[
+        Path | None,
+        typer.Option(help="Start from this model's weights (same architecture; fresh optimiser)."),
+    ] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads per process.")] = None,
     device: Annotated[
         str | None, typer.Option(help="Force a device (cpu, cuda:0); default CUDA if present.")
@@ -211,6 +216,7 @@ def train(
             seed=seed,
             validate_every=validate_every,
             checkpoint_minutes=checkpoint_minutes,
+            init_from=None if init_from is None else str(init_from.resolve()),
             contrast=contrast,
             structures=structures,
             defect=defect,

@@ -188,3 +188,37 @@ def test_cli_train_and_refusal(smoke_dataset, tmp_path):
     refused = runner.invoke(app, [*args, "--seed", "3"])
     assert refused.exit_code == 2
     assert "different spec" in refused.output
+
+
+def test_init_from_starts_from_the_given_weights(tiny_spec, tmp_path):
+    first = train(tiny_spec, tmp_path / "first", show_progress=False, threads=1)
+    source, _ = load_model(first.model_path)
+    warm = tiny_spec.model_copy(update={"init_from": str(first.model_path), "lr": 1e-12})
+    second = train(warm, tmp_path / "second", show_progress=False, threads=1)
+    trained, _ = load_model(second.model_path)
+    trained_parameters = dict(trained.named_parameters())
+    for name, parameter in source.named_parameters():  # BN running statistics keep moving
+        torch.testing.assert_close(trained_parameters[name], parameter, atol=1e-6, rtol=0)
+    # the same spec without init_from starts from its seed: different weights
+    cold, _ = load_model(
+        train(
+            tiny_spec.model_copy(update={"lr": 1e-12}),
+            tmp_path / "cold",
+            show_progress=False,
+            threads=1,
+        ).model_path
+    )
+    conv = next(n for n, t in source.state_dict().items() if t.ndim == 4)
+    assert not torch.allclose(cold.state_dict()[conv], source.state_dict()[conv])
+
+
+def test_init_from_refuses_another_architecture(tiny_spec, tmp_path):
+    first = train(tiny_spec, tmp_path / "first", show_progress=False, threads=1)
+    other = tiny_spec.model_copy(
+        update={
+            "init_from": str(first.model_path),
+            "architecture_kwargs": {"scales": 2, "base_channels": 8},
+        }
+    )
+    with pytest.raises(InputError, match="same architecture options"):
+        train(other, tmp_path / "second", show_progress=False, threads=1)

@@ -151,6 +151,14 @@ class TrainSpec(_Model):
         ),
     )
     augmentation: Augmentation = Field(default_factory=Augmentation)
+    init_from: str | None = Field(
+        None,
+        description=(
+            "Model file (.safetensors or its .json card) whose weights start a fresh run (warm "
+            "start, new optimiser); its architecture must be this spec's. Ignored when the run "
+            "folder holds a checkpoint: resuming wins."
+        ),
+    )
     deterministic: bool = Field(
         False, description="torch.use_deterministic_algorithms (bitwise-reproducible on CPU)."
     )

@@ -343,6 +343,28 @@ def train(
         context.close()
 
 
+def warm_start(network: torch.nn.Module, spec: TrainSpec) -> None:
+    """Copy the weights of ``spec.init_from`` into ``network`` (same architecture required).
+
+    Raises
+    ------
+    InputError
+        If the model file's architecture or its arguments differ from the spec's.
+    """
+    from sbdenoise.nn.model_file import load_model
+
+    source, card = load_model(spec.init_from)
+    if card.architecture != spec.architecture or card.architecture_kwargs != dict(
+        spec.architecture_kwargs
+    ):
+        raise InputError(
+            f"--init-from {spec.init_from}: its network is {card.architecture} "
+            f"{card.architecture_kwargs}, this run trains {spec.architecture} "
+            f"{dict(spec.architecture_kwargs)}; give the same architecture options"
+        )
+    network.load_state_dict(source.state_dict())
+
+
 def _train(
     spec: TrainSpec,
     model_path: Path,
@@ -395,6 +417,8 @@ def _train(
     if checkpoint.exists():
         state.update(load_checkpoint(checkpoint, network, optimizer, scheduler))
         resumed_from = int(state["step"])
+    elif spec.init_from is not None:
+        warm_start(network, spec)
     context.barrier()
 
     def result(reason: str, seconds: float = 0.0, steps: int = 0) -> TrainResult:
