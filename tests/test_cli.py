@@ -184,13 +184,31 @@ def test_noise_check_on_a_stack(tmp_path, frame):
 
 
 def test_demo_writes_images_figure_and_numbers(tmp_path):
-    result, out = run("demo", "-o", tmp_path / "demo", "--size", "256", "--method", "pure-let")
+    result, out = run(
+        "demo",
+        "-o",
+        tmp_path / "demo",
+        "--size",
+        "256",
+        "--method",
+        "pure-let",
+        "--source",
+        "lattice",
+    )
     assert result.exit_code == 0, out
     summary = json.loads((tmp_path / "demo" / "demo.json").read_text())
+    assert summary["source"] == "lattice"
     assert summary["psnr_raw_db_unclipped"] == pytest.approx(3.5, abs=0.2)
     assert summary["psnr_denoised_db"] > summary["psnr_raw_db_unclipped"] + 20
     for name in ("noisy.tif", "denoised.tif", "truth.tif", "demo.png"):
         assert (tmp_path / "demo" / name).stat().st_size > 1000
+
+
+def test_demo_refuses_an_unknown_source(tmp_path):
+    result, out = run("demo", "-o", tmp_path / "demo", "--source", "graphene")
+    assert result.exit_code != 0
+    assert "unknown demo source 'graphene'" in out and "pt-ceo2" in out
+    assert not (tmp_path / "demo" / "noisy.tif").exists()
 
 
 def test_noise_check_on_a_real_movie_and_a_single_real_frame(tmp_path, formats_dir):

@@ -161,13 +161,19 @@ def demo(
     size: Annotated[int, typer.Option(help="Frame size in pixels.")] = 512,
     method: Annotated[str, typer.Option(help="Denoising method.")] = "",
     seed: Annotated[int, typer.Option(help="Seed of the Poisson noise.")] = 0,
+    source: Annotated[
+        str,
+        typer.Option(help="pt-ceo2 (multislice, ~15 s) or lattice (synthetic, instant)."),
+    ] = "pt-ceo2",
 ) -> None:
-    """Run the main job on the embedded default: a synthetic noisy frame, denoised, with a PNG."""
+    """Run the main job: a simulated noisy Pt/CeO2 frame, denoised, with a side-by-side PNG."""
     from sbdenoise.demo import run_demo
     from sbdenoise.denoising import DEFAULT_METHOD
 
     try:
-        result = run_demo(output_dir, size=size, method=method or DEFAULT_METHOD, seed=seed)
+        result = run_demo(
+            output_dir, size=size, method=method or DEFAULT_METHOD, seed=seed, source=source
+        )
     except (SbdenoiseError, ValueError) as error:
         raise fail(error) from None
     console.print(result.denoise.describe(), highlight=False)

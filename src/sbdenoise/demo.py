@@ -1,4 +1,4 @@
-"""The main job on the embedded default: a synthetic noisy lattice frame, denoised and shown."""
+"""The main job on the embedded default: a simulated noisy Pt/CeO2 frame, denoised and shown."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from pathlib import Path
 import numpy as np
 
 from sbdenoise.denoising import DEFAULT_METHOD, DenoiseResult, denoise_file
+from sbdenoise.errors import InputError
 from sbdenoise.io import Micrograph, write_image
 from sbdenoise.metrics import psnr, ssim
 from sbdenoise.noise import sample_poisson
 from sbdenoise.report import side_by_side
+from sbdenoise.specimen.model import StructureParams
 from sbdenoise.synthetic import synthetic_lattice
 
 
@@ -29,12 +31,85 @@ class DemoResult:
     denoise: DenoiseResult
 
 
+DEMO_SOURCES = ("pt-ceo2", "lattice")
+
+
+@dataclass(frozen=True)
+class CleanFrame:
+    """A noise-free frame with what the figure says about it."""
+
+    expectation: np.ndarray
+    pixel_size: float
+    description: str
+
+
+def demo_structure() -> StructureParams:
+    """The demo's atomic model: a 2 nm Pt particle with one surface column removed.
+
+    Its seed is not one the ``shipped`` preset draws, so the model is not a training image.
+    """
+    return StructureParams(
+        structure_id=0,
+        particle_diameter_nm=2.0,
+        interface_column=True,
+        defect="remove_one",
+        support_thickness_nm=4.0,
+        step_edge=False,
+        tilt_deg=(0.0, 0.0),
+        seed=20261123,
+    )
+
+
+def clean_frame(source: str, size: int, dose: float, defocus_nm: float = -12.0) -> CleanFrame:
+    """The noise-free frame of the demo.
+
+    Parameters
+    ----------
+    source : str
+        ``"pt-ceo2"``: multislice simulation (abTEM) of :func:`demo_structure` with the
+        ``shipped`` preset's optics, about 10-20 s; ``"lattice"``: the analytic synthetic
+        lattice (instant, no physics).
+    size : int
+        Frame side, px (at most 810 for ``pt-ceo2``).
+    dose : float
+        Vacuum dose, e-/px.
+    defocus_nm : float
+        Defocus of the simulated frame, nm (abTEM sign; -12 nm gives white atomic columns).
+
+    Returns
+    -------
+    CleanFrame
+    """
+    if source == "lattice":
+        frame = synthetic_lattice((size, size), vacuum_level=dose, column_peak=dose)
+        return CleanFrame(
+            frame.expectation,
+            frame.pixel_size,
+            f"Synthetic Pt-like particle on a support, {size}x{size} px at {frame.pixel_size} Å/px",
+        )
+    if source != "pt-ceo2":
+        raise InputError(f"unknown demo source {source!r}; choose from {', '.join(DEMO_SOURCES)}")
+    from sbdenoise.simulate.frame import simulate_frame
+    from sbdenoise.simulate.presets import get_preset
+
+    spec = get_preset("shipped").model_copy(update={"image_size": size})
+    record = simulate_frame(demo_structure(), spec, defocus_nm, dose=dose)
+    pixel_size = float(record.params["pixel_size"])
+    return CleanFrame(
+        record.image.astype(np.float64),
+        pixel_size,
+        f"Simulated 2 nm Pt particle on CeO2(111), [110] zone axis, defocus {defocus_nm:g} nm, "
+        f"{size}x{size} px at {pixel_size:.3f} Å/px",
+    )
+
+
 def run_demo(
     output_dir: str | Path = "demo_output",
     size: int = 512,
     dose: float = 0.45,
     method: str = DEFAULT_METHOD,
     seed: int = 0,
+    source: str = "pt-ceo2",
 ) -> DemoResult:
     """Simulate a noisy frame, denoise it as a user would (file in, file out) and draw the result.
 
@@ -48,9 +123,12 @@ def run_demo(
     dose : float
         Vacuum dose in e-/px.
     method : str
-        Denoising method.
+        Denoising method (default: the shipped network when it is installed).
     seed : int
         Seed of the Poisson noise.
+    source : str
+        ``"pt-ceo2"`` (multislice of a Pt/CeO2 model) or ``"lattice"`` (synthetic), see
+        :func:`clean_frame`.
 
     Returns
     -------
@@ -58,30 +136,31 @@ def run_demo(
     """
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    frame = synthetic_lattice((size, size), vacuum_level=dose, column_peak=dose)
-    counts = sample_poisson(frame.expectation, np.random.default_rng(seed)).astype(np.uint16)
+    frame = clean_frame(source, size, dose)
+    truth = frame.expectation
+    counts = sample_poisson(truth, np.random.default_rng(seed)).astype(np.uint16)
     noisy = Micrograph(counts, pixel_size=frame.pixel_size, units_found="Å")
     noisy_path = write_image(noisy, out / "noisy.tif")
-    write_image(noisy.with_data(frame.expectation), out / "truth.tif")
+    write_image(noisy.with_data(truth.astype(np.float32)), out / "truth.tif")
     result = denoise_file(noisy_path, out / "denoised.tif", method=method, show_progress=False)
 
     denoised = result.denoised.data
-    raw_db = psnr(counts, frame.expectation, clip=False)
-    den_db = psnr(denoised, frame.expectation)
-    den_ssim = ssim(denoised, frame.expectation)
+    raw_db = psnr(counts, truth, clip=False)
+    den_db = psnr(denoised, truth)
+    den_ssim = ssim(denoised, truth)
     figure = side_by_side(
         [
             (f"Noisy, {dose} e⁻/px vacuum: {raw_db:.1f} dB", counts),
             (f"{method}: {den_db:.1f} dB, SSIM {den_ssim:.3f}", denoised),
-            ("Truth (noise-free)", frame.expectation),
+            ("Truth (noise-free)", truth),
         ],
         out / "demo.png",
         pixel_size=frame.pixel_size,
-        title=(
-            f"Synthetic Pt-like particle on a support, {size}x{size} px at {frame.pixel_size} Å/px"
-        ),
+        title=frame.description,
     )
     summary = {
+        "source": source,
+        "frame": frame.description,
         "method": method,
         "params": result.params,
         "size_px": size,

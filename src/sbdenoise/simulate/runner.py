@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -84,33 +85,40 @@ def _crop(image: np.ndarray, columns: np.ndarray, size: int, pixel_size: float):
     return np.ascontiguousarray(cropped), table[inside]
 
 
-def simulate_structure(
-    task: StructureTask, spec_json: str, out_dir: str, skip: frozenset[int] = frozenset()
-) -> TaskTiming:
-    """Simulate every image of one structure that is not in ``skip`` and write its part file.
+def structure_images(
+    task: StructureTask, spec: DatasetSpec, timing: TaskTiming | None = None
+) -> Iterator[ImageRecord]:
+    """Simulate the images of one structure task, one exit wave for all of them.
 
-    Runs inside a worker; imports abTEM lazily so the scheduler process stays light.
+    Parameters
+    ----------
+    task : StructureTask
+        The structure and the images (defocus, nuisance values) to simulate.
+    spec : DatasetSpec
+        Optics, simulation grid and crop size.
+    timing : TaskTiming, optional
+        Filled with the seconds spent in the potential, the multislice and the imaging.
+
+    Yields
+    ------
+    ImageRecord
+        Noise-free expected counts per detector pixel, parameters and column truth (Å).
     """
     from sbdenoise.simulate.imaging import hrtem_image
     from sbdenoise.simulate.multislice import configure_abtem, exit_wave
 
-    start = time.perf_counter()
     configure_abtem()
-    spec = DatasetSpec.model_validate_json(spec_json)
-    todo = [image for image in task.images if image.index not in skip]
-    timing = TaskTiming(task.structure.structure_id, len(todo))
-    if not todo:
-        return timing
     specimen = _build_specimen(spec, task)
     wave = exit_wave(specimen, spec.optics, spec.simulation)
-    timing.potential, timing.multislice = wave.seconds_potential, wave.seconds_multislice
+    if timing is not None:
+        timing.potential, timing.multislice = wave.seconds_potential, wave.seconds_multislice
     waves = wave.waves
     if spec.simulation.imaging_sampling > max(waves.sampling):
         extent = np.asarray(waves.extent)
         gpts = tuple(int(g) for g in np.ceil(extent / spec.simulation.imaging_sampling))
         waves = waves.downsample(gpts=gpts)
     size = default_image_size(spec)
-    for image_task in todo:
+    for image_task in task.images:
         detector = hrtem_image(
             waves,
             spec.optics,
@@ -121,7 +129,8 @@ def simulate_structure(
             vibration_pm=image_task.vibration_pm,
             focal_points=spec.simulation.focal_points,
         )
-        timing.imaging += detector.seconds
+        if timing is not None:
+            timing.imaging += detector.seconds
         image, columns = _crop(detector.image, specimen.columns, size, detector.pixel_size)
         contrast, pt_contrast, ce_contrast = classify_contrast(
             image, columns, detector.pixel_size, image_task.dose
@@ -138,7 +147,24 @@ def simulate_structure(
             "dose": image_task.dose,
             "pixel_size": detector.pixel_size,
         }
-        write_part(out_dir, ImageRecord(image_task.index, image, params, columns))
+        yield ImageRecord(image_task.index, image, params, columns)
+
+
+def simulate_structure(
+    task: StructureTask, spec_json: str, out_dir: str, skip: frozenset[int] = frozenset()
+) -> TaskTiming:
+    """Simulate every image of one structure that is not in ``skip`` and write its part file.
+
+    Runs inside a worker; imports abTEM lazily so the scheduler process stays light.
+    """
+    start = time.perf_counter()
+    spec = DatasetSpec.model_validate_json(spec_json)
+    todo = tuple(image for image in task.images if image.index not in skip)
+    timing = TaskTiming(task.structure.structure_id, len(todo))
+    if not todo:
+        return timing
+    for record in structure_images(replace(task, images=todo), spec, timing):
+        write_part(out_dir, record)
     timing.total = time.perf_counter() - start
     return timing
 
