@@ -168,7 +168,11 @@ def robustness_spec(
 
 
 def simulate_split(
-    spec: DatasetSpec, out_dir: str | Path, split: str = "test", show_progress: bool = True
+    spec: DatasetSpec,
+    out_dir: str | Path,
+    split: str = "test",
+    show_progress: bool = True,
+    max_structures: int | None = None,
 ) -> Path:
     """Simulate only one split of a spec (synchronously, in this process), as a dataset store.
 
@@ -187,6 +191,9 @@ def simulate_split(
         ``"train"``, ``"val"`` or ``"test"``.
     show_progress : bool
         Progress bar over structures.
+    max_structures : int, optional
+        Simulate only this many structures of the split, spread evenly over it (all images of
+        each); recorded in ``subset.json``.
 
     Returns
     -------
@@ -216,6 +223,7 @@ def simulate_split(
     tasks = [task for task in plan_dataset(spec) if task.split == split]
     if not tasks:
         raise ValueError(f"the spec {spec.name!r} has no {split!r} structures")
+    tasks = [tasks[int(i)] for i in spread(np.arange(len(tasks)), max_structures)]
     work = out_dir / "work"
     skip = frozenset(finished_indices(work))
     spec_json = spec.model_dump_json()
@@ -227,7 +235,13 @@ def simulate_split(
         params = {**record.params, "source_index": source}
         write_part(out_dir, ImageRecord(new, record.image, params, record.columns))
     consolidate(out_dir, len(sources), json.loads(spec_json))
-    subset = {"split": split, "n_images": len(sources), "source_indices": sources}
+    subset = {
+        "split": split,
+        "n_structures": len(tasks),
+        "structure_ids": [task.structure.structure_id for task in tasks],
+        "n_images": len(sources),
+        "source_indices": sources,
+    }
     (out_dir / "subset.json").write_text(json.dumps(subset, indent=2) + "\n")
     shutil.rmtree(work)
     return store
@@ -773,6 +787,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="simulate the robustness datasets (test split only, synchronously) into DIR first",
     )
     parser.add_argument(
+        "--robustness-structures",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --simulate-robustness: only N test structures per dataset (default: all)",
+    )
+    parser.add_argument(
         "--device", default="cpu", help="torch device of the networks (default: cpu)"
     )
     parser.add_argument(
@@ -964,7 +985,9 @@ def robustness_table(
         base = DatasetSpec.model_validate(data.spec)
         for variant, spec in robustness_spec(base):
             log(f"simulating robustness dataset {variant} (test split)", start)
-            simulate_split(spec, args.simulate_robustness / variant, "test", show)
+            simulate_split(
+                spec, args.simulate_robustness / variant, "test", show, args.robustness_structures
+            )
         folder = folder or args.simulate_robustness
     if folder is not None:
         for variant, other in robustness_datasets(folder):

@@ -30,3 +30,18 @@ def formats_dir() -> Path:
         f"real microscope test files not found in {', '.join(map(str, candidates))} "
         "(set SBDENOISE_FORMATS_DIR to the shared/data/formats directory)"
     )
+
+
+@pytest.fixture(scope="session")
+def smoke_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The ``smoke`` preset simulated once per session (synchronously, about 10 s).
+
+    6 images of 384 px at 0.0609 A/px, dose 0.45 e-/px; split by structure into 2 train, 2 val
+    and 2 test images.
+    """
+    from sbdenoise.simulate.presets import get_preset
+    from sbdenoise.simulate.runner import run_simulation
+
+    out = tmp_path_factory.mktemp("smoke") / "dataset"
+    run_simulation(get_preset("smoke"), out, scheduler="synchronous", show_progress=False)
+    return out

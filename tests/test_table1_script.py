@@ -13,7 +13,6 @@ import pytest
 
 from sbdenoise.nn import build_model, make_card, save_model
 from sbdenoise.simulate.presets import smoke
-from sbdenoise.simulate.runner import run_simulation
 from sbdenoise.simulate.store import SimulatedDataset
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "table1.py"
@@ -25,14 +24,6 @@ def _load_script():
     sys.modules[spec.name] = module  # dataclasses look their module up while it loads
     spec.loader.exec_module(module)
     return module
-
-
-@pytest.fixture(scope="session")
-def smoke_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The smoke preset simulated once (synchronously, about 15 s)."""
-    folder = tmp_path_factory.mktemp("table1") / "smoke"
-    run_simulation(smoke(), folder, scheduler="synchronous", show_progress=False)
-    return folder
 
 
 @pytest.fixture()
@@ -101,3 +92,20 @@ def test_robustness_specs_keep_the_test_structures() -> None:
 
     for spec in specs.values():
         assert test_structures(spec) == test_structures(base)
+
+
+def test_simulate_split_keeps_the_chosen_test_structures(smoke_dataset: Path, tmp_path: Path):
+    table1 = _load_script()
+    store = table1.simulate_split(smoke(), tmp_path / "nominal", "test", False, max_structures=1)
+    subset = json.loads((tmp_path / "nominal" / "subset.json").read_text())
+    assert subset["split"] == "test" and subset["n_structures"] == 1
+    assert subset["n_images"] == 2 and len(subset["source_indices"]) == 2
+    assert not (tmp_path / "nominal" / "work").exists()
+    part = SimulatedDataset(store.parent)
+    full = SimulatedDataset(smoke_dataset)
+    for new, source in enumerate(subset["source_indices"]):
+        assert full.params["split"][source] == "test"
+        assert int(part.params["source_index"][new]) == source
+        np.testing.assert_array_equal(part.image(new), full.image(source))
+    # a second call finds the store and simulates nothing
+    assert table1.simulate_split(smoke(), tmp_path / "nominal", "test", False) == store
