@@ -23,3 +23,12 @@ def tiny_spec(smoke_dataset: Path) -> TrainSpec:
         log_every=2,
         val_crops=4,
     )
+
+
+def tiny_cli_options(steps: int, validate_every: int) -> list[str]:
+    """Options of ``sbdenoise train`` for the network and crops of :func:`tiny_spec`."""
+    return [
+        "--scales", "2", "--base-channels", "4", "--crop", "32", "--batch", "2",
+        "--steps", str(steps), "--validate-every", str(validate_every),
+        "--threads", "1", "--quiet",
+    ]  # fmt: skip

@@ -24,6 +24,7 @@ from sbdenoise.training.checkpoint import (
     save_checkpoint,
 )
 from sbdenoise.training.trainer import LOG_NAME, run_folder, train
+from tests.training.conftest import tiny_cli_options
 
 
 def _trained_objects(seed: int = 0):
@@ -125,23 +126,9 @@ def test_kill_minus_nine_then_rerun_resumes(tiny_spec, tmp_path):
         tiny_spec.dataset,
         "-o",
         str(model),
-        "--scales",
-        "2",
-        "--base-channels",
-        "4",
-        "--crop",
-        "32",
-        "--batch",
-        "2",
-        "--steps",
-        "200",
-        "--validate-every",
-        "50",
+        *tiny_cli_options(200, 50),
         "--checkpoint-minutes",
         "0.001",
-        "--threads",
-        "1",
-        "--quiet",
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     checkpoint = run_folder(model) / CHECKPOINT_NAME

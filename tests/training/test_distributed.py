@@ -15,6 +15,7 @@ from safetensors.torch import load_file, save_file
 
 from sbdenoise.training import TrainSpec, run_folder, train
 from sbdenoise.training.trainer import LOG_NAME
+from tests.training.conftest import tiny_cli_options
 
 
 def _worker(rank: int, world_size: int, init_file: str, spec_json: str, model: str, out: str):
@@ -85,21 +86,7 @@ def test_torchrun_runs_the_same_command(tiny_spec, tmp_path):
         tiny_spec.dataset,
         "-o",
         str(model),
-        "--scales",
-        "2",
-        "--base-channels",
-        "4",
-        "--crop",
-        "32",
-        "--batch",
-        "2",
-        "--steps",
-        "4",
-        "--validate-every",
-        "2",
-        "--threads",
-        "1",
-        "--quiet",
+        *tiny_cli_options(4, 2),
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)

@@ -17,6 +17,7 @@ from sbdenoise.errors import InputError
 from sbdenoise.nn.model_file import load_model
 from sbdenoise.training import TrainSpec, run_folder, train
 from sbdenoise.training.trainer import LOG_COLUMNS, LOG_NAME, SPEC_NAME
+from tests.training.conftest import tiny_cli_options
 
 
 def _rows(model) -> list[dict[str, str]]:
@@ -159,23 +160,9 @@ def test_cli_train_and_refusal(smoke_dataset, tmp_path):
         str(smoke_dataset),
         "-o",
         str(model),
-        "--scales",
-        "2",
-        "--base-channels",
-        "4",
-        "--crop",
-        "32",
-        "--batch",
-        "2",
-        "--steps",
-        "4",
-        "--validate-every",
-        "2",
+        *tiny_cli_options(4, 2),
         "--defocus",
         "-20,-6",
-        "--threads",
-        "1",
-        "--quiet",
     ]
     runner = CliRunner()
     result = runner.invoke(app, args)
