@@ -46,7 +46,8 @@ class CleanFrame:
 def demo_structure() -> StructureParams:
     """The demo's atomic model: a 2 nm Pt particle with one surface column removed.
 
-    Its seed is not one the ``shipped`` preset draws, so the model is not a training image.
+    The ``shipped`` preset has 2 nm particles with a removed column too; this one's seed (which
+    column is removed) is not one the preset draws, so the frame is not a training image.
     """
     return StructureParams(
         structure_id=0,
