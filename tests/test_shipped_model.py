@@ -60,6 +60,7 @@ def test_denoise_uses_the_shipped_model_by_default(shipped, tmp_path):
     result = CliRunner().invoke(app, ["denoise", str(source), "-o", str(tmp_path / "out.tif")])
     assert result.exit_code == 0, result.stdout
     assert f"with {SBD_METHOD} (model=" in result.stdout.replace("\n", "")
+    assert "WARNING" not in result.stdout
     denoised = read_image(tmp_path / "out.tif").data
     assert denoised.shape == counts.shape
     assert psnr(denoised, truth) > psnr(counts, truth, clip=False) + 20.0
@@ -73,3 +74,16 @@ def test_demo_denoises_a_simulated_frame_with_the_shipped_model(shipped, tmp_pat
     assert result.psnr_raw == pytest.approx(3.5, abs=0.3)
     assert result.psnr_denoised > 28.0
     assert result.figure_path.stat().st_size > 50_000
+
+
+def test_denoise_warns_when_the_frame_is_far_from_the_training_dose(shipped, tmp_path):
+    from sbdenoise.denoising import denoise_micrograph
+
+    rng = np.random.default_rng(3)
+    for dose, warned in ((0.45, False), (0.5, False), (0.9, True), (0.3, True)):
+        counts = rng.poisson(dose, size=(128, 128)).astype(np.uint16)
+        result = denoise_micrograph(Micrograph(counts, pixel_size=0.061), SBD_METHOD)
+        text = result.describe()
+        assert ("WARNING" in text) == warned, (dose, text)
+        if warned:
+            assert "trained at (0.45 e-/px)" in text

@@ -119,8 +119,9 @@ def denoise_micrograph(
     pixel = micrograph.pixel_size if pixel_size is None else pixel_size
     if pixel is not None and not pixel > 0:
         raise InputError(f"pixel size must be positive, got {pixel} A", micrograph.source)
+    card = None
     if method == SBD_METHOD:
-        denoise_frame, params, uses_pixel_size, temporal = _network_method(
+        denoise_frame, params, uses_pixel_size, temporal, card = _network_method(
             model, params, pixel, micrograph.source
         )
     else:
@@ -169,7 +170,50 @@ def denoise_micrograph(
     result = micrograph.with_data(
         np.asarray(denoised, dtype=np.float32), pixel_size=pixel, metadata=metadata
     )
-    return DenoiseResult(result, method, params, seconds, conversion)
+    notes = [] if card is None else dose_notes(counts, card, pixel)
+    return DenoiseResult(result, method, params, seconds, conversion, notes=notes)
+
+
+#: Relative difference between a frame's mean count and a model's training dose above which
+#: ``denoise`` warns: the shipped UNet loses 7 dB at 0.67x and 13 dB at 1.33x its dose
+#: (benchmarks/results/table1.md), while simulated frames have a mean within 2 % of the dose.
+DOSE_TOLERANCE = 0.15
+
+
+def dose_notes(counts: np.ndarray, card: Any, pixel_size: float | None) -> list[str]:
+    """A warning when the frame's mean count is far from the dose the network was trained at.
+
+    HRTEM phase contrast moves electrons around but keeps their number, so the mean count of a
+    frame is its vacuum dose to within a few percent.
+
+    Parameters
+    ----------
+    counts : numpy.ndarray
+        Frame or stack in electron counts per pixel.
+    card : ModelCard
+        The model's card (``dose`` is per working pixel).
+    pixel_size : float or None
+        Pixel size of the frame, angstrom (None: no check).
+
+    Returns
+    -------
+    list of str
+        Empty, or one warning sentence.
+    """
+    from sbdenoise.nn.sampling import binning_factor
+
+    if pixel_size is None:
+        return []
+    factor = binning_factor(pixel_size, card.sampling)
+    trained = card.dose / factor**2
+    mean = float(np.mean(counts))
+    if abs(mean / trained - 1.0) <= DOSE_TOLERANCE:
+        return []
+    return [
+        f"WARNING: the mean count {mean:.3g} e-/px is {mean / trained:.2f}x the dose the model "
+        f"was trained at ({trained:.3g} e-/px); this network is dose-specific and can lose more "
+        "than 6 dB away from it: check the result or use a model trained at this dose."
+    ]
 
 
 def denoise_file(
@@ -203,8 +247,8 @@ def _network_method(
     params: dict[str, Any] | None,
     pixel_size: float | None,
     source: Path | None,
-) -> tuple[Callable[[np.ndarray], np.ndarray], dict[str, Any], bool, bool]:
-    """Load a trained model; return its frame denoiser, parameters and requirements."""
+) -> tuple[Callable[[np.ndarray], np.ndarray], dict[str, Any], bool, bool, Any]:
+    """Load a trained model; return its frame denoiser, parameters, requirements and card."""
     from sbdenoise.inference import denoise_array
     from sbdenoise.nn.model_file import load_model
 
@@ -227,4 +271,4 @@ def _network_method(
     def denoise_frame(frame: np.ndarray) -> np.ndarray:
         return denoise_array(network, card, frame, pixel_size, source=source, **settings)
 
-    return denoise_frame, {"model": str(path), **settings}, True, False
+    return denoise_frame, {"model": str(path), **settings}, True, False, card
