@@ -188,3 +188,61 @@ def test_memmap_stack_streams_in_bounded_memory(tmp_path):
         np.testing.assert_array_equal(
             written[index], denoise_array(model, card, stack[index], PIXEL)
         )
+
+
+def _frame_mean_card(card: ModelCard) -> ModelCard:
+    return card.model_copy(
+        update={"normalization": "frame_mean", "dose_range_per_area": (40.0, 400.0)}
+    )
+
+
+def test_frame_mean_models_are_equivariant_to_the_dose():
+    """A dose-normalised model sees counts / their mean: k x the frame gives k x the result."""
+    model, card = _model(seed=3)
+    card = _frame_mean_card(card)
+    frame = _noisy((96, 80), seed=4).astype(np.float32)
+    once = denoise_array(model, card, frame, PIXEL)
+    scaled = denoise_array(model, card, 3.0 * frame, PIXEL)
+    np.testing.assert_allclose(scaled, 3.0 * once, rtol=1e-4, atol=1e-5)
+    # a fixed-scale model is not: its network sees other values
+    fixed = denoise_array(model, card.model_copy(update={"normalization": "fixed"}), frame, PIXEL)
+    fixed3 = denoise_array(
+        model, card.model_copy(update={"normalization": "fixed"}), 3.0 * frame, PIXEL
+    )
+    assert not np.allclose(fixed3, 3.0 * fixed, rtol=1e-2)
+
+
+def test_frame_mean_model_refuses_an_empty_frame():
+    model, card = _model()
+    with pytest.raises(InputError, match="no dose to normalise by"):
+        denoise_array(model, _frame_mean_card(card), np.zeros((64, 64)), PIXEL)
+
+
+def test_card_dose_range_per_working_pixel():
+    _, card = _model()
+    assert card.dose_range_working == (pytest.approx(0.45 * 4), pytest.approx(0.45 * 4))
+    ranged = _frame_mean_card(card)
+    low, high = ranged.dose_range_working
+    assert low == pytest.approx(40.0 * SAMPLING**2) and high == pytest.approx(400.0 * SAMPLING**2)
+
+
+def test_dose_warning_follows_the_trained_range_per_area():
+    from sbdenoise.denoising import dose_notes
+
+    _, card = _model()
+    ranged = _frame_mean_card(card)
+    rng = np.random.default_rng(0)
+    # 0.45 e-/px at 0.061 A/px is 121 e-/A^2; at half the pixel size (a quarter of the area) the
+    # same dose per area is 0.11 e-/px: both inside 40-400 e-/A^2
+    for pixel, dose, warned in (
+        (PIXEL, 0.45, False),
+        (PIXEL, 1.4, False),
+        (PIXEL, 3.0, True),
+        (PIXEL, 0.05, True),
+        (PIXEL / 2, 0.11, False),
+    ):
+        frame = rng.poisson(dose, (128, 128))
+        notes = dose_notes(frame, ranged, pixel)
+        assert bool(notes) == warned, (pixel, dose, notes)
+        if warned:
+            assert "e-/A^2" in notes[0]

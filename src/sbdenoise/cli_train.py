@@ -46,8 +46,9 @@ def build_spec(
         YAML spec to start from.
     **options
         Overrides; None means "not given". Names: architecture, scales, base_channels, bias_free,
-        sampling, crop, batch, steps, epochs, lr, dose, seed, validate_every, checkpoint_minutes,
-        init_from, contrast, structures, defect, defocus, thickness, flips, rotation, scale_range.
+        sampling, crop, batch, steps, epochs, lr, dose, dose_range, normalization, precision, seed,
+        validate_every, checkpoint_minutes, init_from, contrast, structures, defect, defocus,
+        thickness, flips, rotation, scale_range.
 
     Returns
     -------
@@ -87,6 +88,16 @@ def build_spec(
         "checkpoint_minutes",
         "init_from",
     ):
+        if options.get(name) is not None:
+            data[name] = options[name]
+    dose_range = options.get("dose_range")
+    if dose_range is not None:
+        data["dose_range"] = (
+            None if dose_range.lower() == "none" else _floats(dose_range, "--dose-range")
+        )
+    elif options.get("dose") is not None:
+        data["dose_range"] = None  # a fixed dose asked for: every crop at it
+    for name in ("normalization", "precision"):
         if options.get(name) is not None:
             data[name] = options[name]
     if options.get("steps") is not None:
@@ -152,7 +163,22 @@ def train(
     epochs: Annotated[float | None, typer.Option(help="Epochs (instead of --steps).")] = None,
     lr: Annotated[float | None, typer.Option(help="Adam learning rate (default 1e-3).")] = None,
     dose: Annotated[
-        float | None, typer.Option(help="Dose, e-/px in vacuum (default: the dataset's).")
+        float | None,
+        typer.Option(help="One fixed dose, e-/px in vacuum, instead of a dose range."),
+    ] = None,
+    dose_range: Annotated[
+        str | None,
+        typer.Option(
+            help="Doses per area drawn per crop, e-/A^2, e.g. 40,400 (the default), or none."
+        ),
+    ] = None,
+    normalization: Annotated[
+        str | None,
+        typer.Option(help="frame_mean (default: counts / their mean) or fixed (single dose)."),
+    ] = None,
+    precision: Annotated[
+        str | None,
+        typer.Option(help="auto (default: bf16 where the hardware has it), bf16 or fp32."),
     ] = None,
     contrast: Annotated[
         list[str] | None, typer.Option(help="Contrast classes to train on (white, black, ...).")
@@ -213,6 +239,9 @@ def train(
             epochs=epochs,
             lr=lr,
             dose=dose,
+            dose_range=dose_range,
+            normalization=normalization,
+            precision=precision,
             seed=seed,
             validate_every=validate_every,
             checkpoint_minutes=checkpoint_minutes,

@@ -3,12 +3,13 @@
 A frame of counts goes through these steps (:func:`denoise_array`):
 
 1. binned to the model's working sampling (:func:`sbdenoise.nn.sampling.to_working_grid`);
-2. multiplied by the card's ``input_scale``;
+2. brought to network units (:meth:`sbdenoise.nn.card.ModelCard.scale_for`: the card's
+   ``input_scale``, or one over the frame's own mean count for dose-normalised models);
 3. padded by reflection to a multiple of the network's required size;
 4. denoised whole, or in tiles whose context on every side is at least half the card's measured
    receptive field (plus the network's size multiple), blended with raised-cosine weights over
    overlapping cores, so the tiled result equals the whole-image one up to float round-off;
-5. divided by ``input_scale`` and returned to the input grid and units, expected counts per input
+5. divided by that factor and returned to the input grid and units, expected counts per input
    pixel (:func:`sbdenoise.nn.sampling.from_working_grid`).
 
 Stacks (:func:`denoise_stack`) are processed one frame at a time, so a long memory-mapped series is
@@ -222,12 +223,16 @@ def denoise_array(
         raise InputError(f"batch_size must be at least 1, got {batch_size}")
     torch_device = choose_device(device)
     model.to(torch_device).eval()
-    scaled = (grid.counts * np.float32(card.input_scale)).astype(np.float32)
+    try:
+        scale = card.scale_for(grid.counts)
+    except ValueError as error:
+        raise InputError(str(error), source) from error
+    scaled = (grid.counts * np.float32(scale)).astype(np.float32)
     with torch.inference_mode():
         output = _run_network(
             model, scaled, card.receptive_field_px, tile, batch_size, torch_device
         )
-    working = output.astype(np.float64) / card.input_scale
+    working = output.astype(np.float64) / scale
     return from_working_grid(working, grid)
 
 

@@ -22,7 +22,15 @@ def tiny_spec(smoke_dataset: Path) -> TrainSpec:
         validate_every=4,
         log_every=2,
         val_crops=4,
+        dose_range=None,
+        normalization="fixed",
     )
+
+
+@pytest.fixture
+def range_spec(tiny_spec: TrainSpec) -> TrainSpec:
+    """:func:`tiny_spec` with the default dose handling: doses drawn per crop, frame-mean input."""
+    return tiny_spec.model_copy(update={"dose_range": (40.0, 400.0), "normalization": "frame_mean"})
 
 
 def tiny_cli_options(steps: int, validate_every: int) -> list[str]:

@@ -167,10 +167,11 @@ def test_validation_set_is_fixed_and_scored_at_detector_scale(tiny_spec):
     assert torch.equal(first.inputs, second.inputs)
     assert first.to_detector == pytest.approx(0.45)
     # binned Poisson noise at the detector scale: MSE = mean(clean) / 16
-    truth = first.targets.double() * first.to_detector
+    scale = torch.from_numpy(first.to_detector)[:, None, None, None]
+    truth = first.targets.double() * scale
     expected_db = 10 * math.log10(16 / truth.mean().item())
     assert first.noisy_psnr() == pytest.approx(expected_db, abs=0.3)
-    perfect = first.psnr_values(first.targets + 1e-3 / first.to_detector)
+    perfect = first.psnr_values(first.targets + 1e-3 / scale.float())
     assert np.allclose(perfect, 60.0, atol=0.01)
 
 
@@ -192,3 +193,58 @@ def test_train_spec_yaml_round_trip_and_checks(tmp_path):
     with pytest.raises(ValueError, match="early_stop_patience"):
         TrainSpec(dataset="x", lr_patience=5, early_stop_patience=5)
     assert spec.filters.criteria() == {"contrast": ["white"], "defocus_nm": (-20.0, -6.0)}
+
+
+def test_dose_range_draws_a_dose_per_crop_and_normalises_by_the_crop_mean(range_spec):
+    spec = range_spec.model_copy(update={"augmentation": PLAIN, "batch": 64, "crop": 32})
+    data = load_training_data(spec, multiple=2)
+    # stored at a vacuum of one count per working pixel; range in counts per working pixel
+    assert data.train_images.mean().item() == pytest.approx(1.0, rel=0.05)
+    low, high = data.dose_range_working
+    assert low == pytest.approx(40.0 * data.sampling**2)
+    assert high == pytest.approx(400.0 * data.sampling**2)
+    noisy, clean = data.batch(spec, step=0)
+    # inputs are normalised by their own mean: each crop's mean input is 1
+    assert torch.allclose(noisy.mean(dim=(1, 2, 3)), torch.ones(64), atol=1e-5)
+    # the crop's counts come back as whole electrons at a dose inside the range, log-spread
+    means = clean.mean(dim=(1, 2, 3)) / noisy.mean(dim=(1, 2, 3))  # target mean / input mean
+    assert torch.allclose(means, torch.ones(64), atol=0.1)
+    counts_mean = []
+    for k in range(64):
+        # recover counts: neighbouring input levels differ by one electron / mean count
+        levels = torch.unique(noisy[k].double())
+        one = torch.diff(levels).min()
+        counts = noisy[k].double() / one
+        assert torch.allclose(counts, torch.round(counts), atol=1e-3)
+        counts_mean.append(counts.mean().item())
+    counts_mean = np.array(counts_mean)
+    assert counts_mean.min() > 0.8 * low and counts_mean.max() < 1.25 * high
+    # log-uniform: about half the crops below the geometric middle
+    middle = math.sqrt(low * high)
+    assert 0.3 < np.mean(counts_mean < middle) < 0.7
+
+
+def test_dose_range_validation_scores_every_dose_on_one_scale(range_spec):
+    validation = load_training_data(range_spec, multiple=2).validation
+    low, high = 40.0, 400.0
+    assert len(set(np.round(validation.doses, 6))) == 4
+    # the clean targets at the detector scale of the reference dose have a vacuum near 0.45
+    scale = torch.from_numpy(validation.to_detector)[:, None, None, None]
+    truth = validation.targets.double() * scale
+    means = truth.mean(dim=(1, 2, 3)).numpy()
+    assert np.allclose(means, means[0], rtol=0.15)
+    # noisier crops (lower dose) score a lower raw PSNR
+    raw = [
+        float(validation.psnr_values(validation.inputs[[k]], np.array([k]))[0])
+        for k in range(len(validation))
+    ]
+    order = np.argsort(validation.doses)
+    assert raw[order[0]] < raw[order[-1]]
+    assert low < high
+
+
+def test_fixed_normalization_refuses_a_dose_range(tiny_spec):
+    with pytest.raises(ValueError, match="cannot serve a dose range"):
+        TrainSpec.model_validate(
+            {**tiny_spec.model_dump(), "dose_range": (40.0, 400.0), "normalization": "fixed"}
+        )

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch import nn
 
@@ -52,6 +53,21 @@ class ModelCard(BaseModel):
             "input_scale estimates the expected counts per working pixel."
         ),
     )
+    normalization: Literal["fixed", "frame_mean"] = Field(
+        "fixed",
+        description=(
+            "'fixed': the network sees counts times input_scale (single-dose models); "
+            "'frame_mean': counts divided by the frame's mean count on the working grid (its "
+            "dose estimate), the output multiplied back."
+        ),
+    )
+    dose_range_per_area: tuple[float, float] | None = Field(
+        None,
+        description=(
+            "Vacuum doses per area the model was trained for, e-/A^2 (None: the single dose "
+            "`dose` per working pixel)."
+        ),
+    )
     receptive_field_px: int = Field(ge=1, description="Measured receptive field, working pixels.")
     receptive_field_angstrom: float = Field(ge=0, description="Measured receptive field, A.")
     optics: dict[str, Any] = Field(
@@ -79,6 +95,42 @@ class ModelCard(BaseModel):
         if value not in ARCHITECTURES:
             raise ValueError(f"unknown architecture {value!r}; choose from {sorted(ARCHITECTURES)}")
         return value
+
+    def scale_for(self, working_counts: np.ndarray) -> float:
+        """Factor that brings a frame's counts per working pixel to network units.
+
+        Parameters
+        ----------
+        working_counts : numpy.ndarray
+            The frame on the working grid, counts per working pixel.
+
+        Returns
+        -------
+        float
+            ``input_scale`` for ``"fixed"`` models; one over the frame's mean count for
+            ``"frame_mean"`` models.
+
+        Raises
+        ------
+        ValueError
+            For a ``"frame_mean"`` model and a frame without a positive mean count.
+        """
+        if self.normalization == "fixed":
+            return float(self.input_scale)
+        mean = float(np.mean(working_counts, dtype=np.float64))
+        if not mean > 0:
+            raise ValueError(
+                f"the frame's mean count is {mean:.3g}: there is no dose to normalise by"
+            )
+        return 1.0 / mean
+
+    @property
+    def dose_range_working(self) -> tuple[float, float]:
+        """Vacuum counts per working pixel the model was trained for, ``(low, high)``, e-/px."""
+        if self.dose_range_per_area is not None:
+            low, high = self.dose_range_per_area
+            return low * self.sampling**2, high * self.sampling**2
+        return self.dose, self.dose
 
     def to_json(self, path: str | Path | None = None) -> str:
         """Serialise to indented JSON (and write it to ``path`` when given, not atomically)."""

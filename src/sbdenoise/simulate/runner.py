@@ -171,9 +171,10 @@ def simulate_structure(
 
 def warm_up_worker() -> None:
     """Pay abTEM's one-off costs (imports, numba JIT) once per worker."""
-    from sbdenoise.simulate.multislice import configure_abtem
+    from sbdenoise.simulate.multislice import configure_abtem, keep_freed_memory
 
     configure_abtem()
+    keep_freed_memory()
     import abtem
     from ase import Atoms
 

@@ -12,8 +12,14 @@ Poisson noise. A step's batch therefore depends on nothing but the seed, the ste
 a resumed run sees exactly the data an uninterrupted one would, and processes of a distributed
 run see different data.
 
-Network inputs and targets are ``counts * input_scale`` with ``input_scale = 1 / (dose * b**2)``,
-so vacuum is about 1 whatever the dose and binning.
+Dose is a nuisance. With a dose range (e-/A^2, the default), the clean images are stored with a
+vacuum of 1 count per working pixel and every crop gets its own dose, drawn log-uniformly over the
+range and converted to counts per working pixel through the working pixel's area. Network inputs
+and targets are then the crop's counts and expectations divided by the mean of its noisy counts
+(``normalization = "frame_mean"``): inference divides a frame by its own mean count, which in
+HRTEM is the vacuum dose within about 2 %, so one model serves every dose and pixel size of its
+range. Single-dose models (``"fixed"``) use ``counts * input_scale`` with ``input_scale =
+1 / (dose * b**2)`` instead, so vacuum is about 1 at the training dose.
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ _READ_CHUNK = 16
 _CUBIC_MARGIN = 2.0
 #: Stream ids mixed into the seeds, so training and validation draws never coincide.
 _TRAIN_STREAM, _VAL_STREAM = 0, 1
+#: Doses (log-spaced over the training range) the validation crops cycle through.
+VAL_DOSE_LEVELS = 4
 
 
 def bin_sum(image: np.ndarray, factor: int) -> np.ndarray:
@@ -218,13 +226,18 @@ class ValidationSet:
     ----------
     inputs, targets : torch.Tensor
         ``(n, 1, size, size)`` noisy input and clean target, in network units.
-    to_detector : float
-        Factor from network units to expected e- per detector pixel, ``1 / (input_scale b**2)``.
+    to_detector : numpy.ndarray
+        ``(n,)`` factor per crop from network units to expected e- per detector pixel at the
+        reference dose (the dataset's nominal dose), so that crops drawn at different doses are
+        scored on one scale (peak 1 e-/px at the reference dose).
+    doses : numpy.ndarray
+        ``(n,)`` vacuum counts per working pixel each crop was drawn at.
     """
 
     inputs: torch.Tensor
     targets: torch.Tensor
-    to_detector: float
+    to_detector: np.ndarray
+    doses: np.ndarray
 
     def __len__(self) -> int:
         return self.inputs.shape[0]
@@ -241,14 +254,16 @@ class ValidationSet:
         """
         if indices is None:
             indices = np.arange(len(self))
-        estimate = estimates.detach().double().cpu().numpy()[:, 0] * self.to_detector
-        truth = self.targets[indices].double().cpu().numpy()[:, 0] * self.to_detector
+        scale = self.to_detector[indices][:, None, None]
+        estimate = estimates.detach().double().cpu().numpy()[:, 0] * scale
+        truth = self.targets[indices].double().cpu().numpy()[:, 0] * scale
         return np.array([psnr(e, t) for e, t in zip(estimate, truth, strict=True)])
 
     def noisy_psnr(self) -> float:
         """Mean PSNR of the noisy inputs themselves (unclipped, as the papers' raw row), dB."""
-        estimate = self.inputs.double().numpy()[:, 0] * self.to_detector
-        truth = self.targets.double().numpy()[:, 0] * self.to_detector
+        scale = self.to_detector[:, None, None]
+        estimate = self.inputs.double().numpy()[:, 0] * scale
+        truth = self.targets.double().numpy()[:, 0] * scale
         return float(
             np.mean([psnr(e, t, clip=False) for e, t in zip(estimate, truth, strict=True)])
         )
@@ -261,7 +276,8 @@ class TrainingData:
     Attributes
     ----------
     train_images : torch.Tensor
-        ``(N, H, W)`` expected counts per working pixel (at the training dose), float32, CPU.
+        ``(N, H, W)`` float32, CPU: expected counts per working pixel at the training dose, or,
+        with a dose range, at a vacuum of 1 count per working pixel.
     validation : ValidationSet
         Fixed validation crops.
     factor : int
@@ -273,7 +289,13 @@ class TrainingData:
     dose : float
         Nominal dose, e-/px in vacuum on the detector grid.
     input_scale : float
-        Network input per expected count per working pixel, ``1 / (dose * factor**2)``.
+        Network input per expected count per working pixel, ``1 / (dose * factor**2)`` (used by
+        ``"fixed"`` normalization only).
+    normalization : str
+        ``"frame_mean"`` (inputs divided by their own mean count) or ``"fixed"``.
+    dose_range_working : tuple of float or None
+        Vacuum counts per working pixel between which crops' doses are drawn (log-uniform), or
+        None for the images' own dose.
     train_indices, val_indices : numpy.ndarray
         Dataset indices of the training and validation images.
     summary : dict
@@ -291,6 +313,8 @@ class TrainingData:
     input_scale: float
     train_indices: np.ndarray
     val_indices: np.ndarray
+    normalization: str = "fixed"
+    dose_range_working: tuple[float, float] | None = None
     summary: dict[str, Any] = field(default_factory=dict)
     dataset_spec: dict[str, Any] = field(default_factory=dict)
 
@@ -335,8 +359,60 @@ class TrainingData:
         clean = augmented_crops(
             self.train_images, rng, spec.batch, spec.crop, spec.augmentation, device
         )
+        if self.dose_range_working is not None:
+            doses = draw_doses(rng, spec.batch, self.dose_range_working)
+            clean = clean * torch.from_numpy(doses).to(clean)[:, None, None, None]
         noisy = poisson_noise(clean, int(rng.integers(2**62)))
-        return noisy * self.input_scale, clean * self.input_scale
+        return self.to_network(noisy, clean)
+
+    def to_network(
+        self, noisy: torch.Tensor, clean: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Counts and expectations per working pixel -> network inputs and targets.
+
+        Parameters
+        ----------
+        noisy, clean : torch.Tensor
+            ``(n, 1, h, w)`` counts and expected counts per working pixel.
+        """
+        scale = input_scales(noisy, self.normalization, self.input_scale)
+        return noisy * scale, clean * scale
+
+
+def draw_doses(rng: np.random.Generator, n: int, dose_range: tuple[float, float]) -> np.ndarray:
+    """``n`` doses drawn log-uniformly in ``dose_range`` (any unit; returned in it), float32."""
+    low, high = np.log(dose_range[0]), np.log(dose_range[1])
+    return np.exp(rng.uniform(low, high, size=n)).astype(np.float32)
+
+
+def input_scales(
+    counts: torch.Tensor, normalization: str, input_scale: float = 1.0
+) -> torch.Tensor:
+    """Factor per image that brings counts to network units.
+
+    Parameters
+    ----------
+    counts : torch.Tensor
+        ``(n, 1, h, w)`` noisy counts per working pixel.
+    normalization : str
+        ``"frame_mean"``: one over each image's mean count (at least one count over the image);
+        ``"fixed"``: ``input_scale`` for every image.
+    input_scale : float
+        The fixed factor.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(n, 1, 1, 1)`` factors.
+    """
+    n = counts.shape[0]
+    if normalization == "fixed":
+        return torch.full(
+            (n, 1, 1, 1), float(input_scale), dtype=counts.dtype, device=counts.device
+        )
+    pixels = counts.shape[-1] * counts.shape[-2]
+    mean = counts.mean(dim=(1, 2, 3), keepdim=True).clamp(min=1.0 / pixels)
+    return 1.0 / mean
 
 
 def select_indices(dataset: SimulatedDataset, spec: TrainSpec) -> tuple[np.ndarray, np.ndarray]:
@@ -365,6 +441,7 @@ def select_indices(dataset: SimulatedDataset, spec: TrainSpec) -> tuple[np.ndarr
 def _working_images(
     dataset: SimulatedDataset, indices: np.ndarray, factor: int, dose: float | None
 ) -> np.ndarray:
+    """Binned images rescaled to a vacuum of ``dose`` e- per *detector* pixel (None: as stored)."""
     parts = []
     for start in range(0, len(indices), _READ_CHUNK):
         chunk = indices[start : start + _READ_CHUNK]
@@ -376,8 +453,13 @@ def _working_images(
 
 
 def _validation_set(
-    images: np.ndarray, spec: TrainSpec, input_scale: float, factor: int, multiple: int
+    images: np.ndarray,
+    spec: TrainSpec,
+    *,
+    data: TrainingData,
+    multiple: int,
 ) -> ValidationSet:
+    """Fixed validation crops; with a dose range, crops cycle through doses spread over it."""
     n, height, width = images.shape
     size = spec.val_crop or spec.crop
     size = min(size, height, width)
@@ -391,11 +473,22 @@ def _validation_set(
     clean = np.stack(
         [images[i, r : r + size, c : c + size] for i, r, c in zip(which, rows, cols, strict=True)]
     )
-    clean_t = torch.from_numpy(clean)[:, None]
+    reference = data.dose_working
+    if data.dose_range_working is None:
+        doses = np.full(spec.val_crops, reference)
+    else:
+        low, high = data.dose_range_working
+        levels = np.geomspace(low, high, min(VAL_DOSE_LEVELS, spec.val_crops))
+        doses = levels[np.arange(spec.val_crops) % len(levels)]
+        clean = clean * doses[:, None, None].astype(np.float32)
+    clean_t = torch.from_numpy(np.ascontiguousarray(clean, dtype=np.float32))[:, None]
     noisy = poisson_noise(clean_t, int(rng.integers(2**62)))
-    return ValidationSet(
-        noisy * input_scale, clean_t * input_scale, 1.0 / (input_scale * factor**2)
-    )
+    inputs, targets = data.to_network(noisy, clean_t)
+    scale = input_scales(noisy, data.normalization, data.input_scale).double().numpy().ravel()
+    # network units -> counts per working pixel (1 / scale) -> vacuum of the reference dose on
+    # the detector grid (x reference / dose / b^2)
+    to_detector = (1.0 / scale) * (reference / doses) / data.factor**2
+    return ValidationSet(inputs, targets, to_detector, doses.astype(np.float64))
 
 
 def load_training_data(spec: TrainSpec, multiple: int = 1) -> TrainingData:
@@ -439,8 +532,20 @@ def load_training_data(spec: TrainSpec, multiple: int = 1) -> TrainingData:
             np.median(dataset.params["dose"][used])
         )
     input_scale = 1.0 / (nominal_dose * factor**2)
-    train_images = _working_images(dataset, train, factor, spec.dose)
-    val_images = _working_images(dataset, val, factor, spec.dose)
+    sampling_used = factor * nominal_pixel
+    if spec.dose_range is None:
+        dose_range_working = None
+        train_images = _working_images(dataset, train, factor, spec.dose)
+        val_images = _working_images(dataset, val, factor, spec.dose)
+    else:
+        # a vacuum of one count per working pixel; each crop is scaled to its drawn dose
+        dose_range_working = (
+            spec.dose_range[0] * sampling_used**2,
+            spec.dose_range[1] * sampling_used**2,
+        )
+        unit = 1.0 / factor**2
+        train_images = _working_images(dataset, train, factor, unit)
+        val_images = _working_images(dataset, val, factor, unit)
     _, height, width = train_images.shape
     if spec.crop % multiple:
         raise InputError(f"crop {spec.crop} px is not a multiple of {multiple} (the network's)")
@@ -450,7 +555,6 @@ def load_training_data(spec: TrainSpec, multiple: int = 1) -> TrainingData:
             f"crop {spec.crop} px does not fit the training images ({height}x{width} px at "
             f"{factor * nominal_pixel:.4f} A/px) with this augmentation: use --crop {fits} or less"
         )
-    validation = _validation_set(val_images, spec, input_scale, factor, multiple)
     params = dataset.params
     summary = {
         "dataset": str(dataset.path.parent),
@@ -467,22 +571,28 @@ def load_training_data(spec: TrainSpec, multiple: int = 1) -> TrainingData:
         ],
         "detector_pixel_size": nominal_pixel,
         "dose_detector": nominal_dose,
+        "dose_range_e_per_A2": list(spec.dose_range) if spec.dose_range is not None else None,
+        "normalization": spec.normalization,
         "binning": factor,
         "filters": spec.filters.model_dump(mode="json"),
     }
     if "support_thickness_nm" in params:
         thickness = params["support_thickness_nm"][train]
         summary["support_thickness_nm"] = [float(thickness.min()), float(thickness.max())]
-    return TrainingData(
+    data = TrainingData(
         train_images=torch.from_numpy(train_images),
-        validation=validation,
+        validation=None,  # type: ignore[arg-type]  # set below: it needs the data's scaling
         factor=factor,
         pixel_size=nominal_pixel,
-        sampling=factor * nominal_pixel,
+        sampling=sampling_used,
         dose=nominal_dose,
         input_scale=input_scale,
         train_indices=train,
         val_indices=val,
+        normalization=spec.normalization,
+        dose_range_working=dose_range_working,
         summary=summary,
         dataset_spec=dict(dataset.spec),
     )
+    data.validation = _validation_set(val_images, spec, data=data, multiple=multiple)
+    return data

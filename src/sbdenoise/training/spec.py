@@ -5,12 +5,13 @@ seed); options that only change how a run is executed (threads, progress bar, de
 so a run folder can be resumed on another machine with the same spec.
 
 Units: ``sampling`` in angstrom per pixel, ``dose`` in electrons per detector pixel in vacuum,
-``crop`` in pixels at the working sampling, ``checkpoint_minutes`` in minutes.
+``dose_range`` in electrons per square angstrom, ``crop`` in pixels at the working sampling,
+``checkpoint_minutes`` in minutes.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -150,6 +151,31 @@ class TrainSpec(_Model):
             "images are rescaled to it before the noise is drawn."
         ),
     )
+    dose_range: tuple[float, float] | None = Field(
+        (40.0, 400.0),
+        description=(
+            "Vacuum doses per area, e-/A^2, drawn log-uniformly for every crop (dose is a "
+            "nuisance: one model serves the whole range at any pixel size). None: every crop "
+            "at the images' own dose, or at `dose`. 40-400 e-/A^2 is 0.15-1.5 e-/px at 0.061 A/px."
+        ),
+    )
+    normalization: Literal["frame_mean", "fixed"] = Field(
+        "frame_mean",
+        description=(
+            "What the network sees: 'frame_mean' divides the counts by their own mean (the "
+            "frame's dose estimate; in HRTEM the mean is the vacuum dose within ~2 %) and "
+            "multiplies the output back; 'fixed' multiplies by 1 / (dose x binning^2) of the "
+            "training data (single-dose models)."
+        ),
+    )
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto",
+        description=(
+            "Arithmetic of the forward and backward passes: bf16 autocast with channels_last "
+            "(fp32 master weights and loss), fp32, or auto: bf16 where the hardware has it "
+            "(CUDA with bf16, CPUs with AVX512-BF16 or AMX), fp32 elsewhere."
+        ),
+    )
     augmentation: Augmentation = Field(default_factory=Augmentation)
     init_from: str | None = Field(
         None,
@@ -163,8 +189,20 @@ class TrainSpec(_Model):
         False, description="torch.use_deterministic_algorithms (bitwise-reproducible on CPU)."
     )
 
+    @field_validator("dose_range")
+    @classmethod
+    def _check_dose_range(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not 0 < value[0] <= value[1]:
+            raise ValueError(f"dose range must satisfy 0 < low <= high (e-/A^2), got {value}")
+        return value
+
     @model_validator(mode="after")
     def _check(self) -> TrainSpec:
+        if self.normalization == "fixed" and self.dose_range is not None:
+            raise ValueError(
+                "normalization 'fixed' scales every input by one training dose and cannot serve "
+                "a dose range: use normalization 'frame_mean' or dose_range None"
+            )
         if self.steps is not None and self.epochs is not None:
             raise ValueError("give steps or epochs, not both")
         if self.early_stop_patience <= self.lr_patience:

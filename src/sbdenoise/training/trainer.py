@@ -35,6 +35,7 @@ from sbdenoise.progress import progress_columns
 from sbdenoise.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from sbdenoise.training.data import TrainingData, ValidationSet, load_training_data
 from sbdenoise.training.distributed import DistributedContext, init_distributed, wrap_model
+from sbdenoise.training.precision import autocast, resolve_precision
 from sbdenoise.training.spec import TrainSpec
 
 #: File names inside a run folder.
@@ -201,6 +202,21 @@ def validate(
     return summed / count
 
 
+def _dose_text(spec: TrainSpec, data: TrainingData) -> str:
+    """How the run treats dose, for its first lines of output."""
+    if data.dose_range_working is None:
+        return (
+            f"dose {data.dose:.3g} e-/px ({data.dose_working:.3g} per working pixel), "
+            f"{data.normalization} normalization"
+        )
+    low, high = spec.dose_range or (0.0, 0.0)
+    wlow, whigh = data.dose_range_working
+    return (
+        f"doses {low:.3g}-{high:.3g} e-/A^2 ({wlow:.3g}-{whigh:.3g} per working pixel, drawn per "
+        f"crop), {data.normalization} normalization"
+    )
+
+
 def _card(
     spec: TrainSpec, data: TrainingData, state: dict[str, Any], world_size: int, total: int
 ) -> Any:
@@ -233,6 +249,8 @@ def _card(
         sampling=data.sampling,
         dose=data.dose_working,
         input_scale=data.input_scale,
+        normalization=data.normalization,
+        dose_range_per_area=list(spec.dose_range) if spec.dose_range is not None else None,
         receptive_field_px=rf,
         receptive_field_angstrom=rf * data.sampling,
         optics=optics,
@@ -400,6 +418,9 @@ def _train(
     total = spec.total_steps(steps_per_epoch)
     validate_every = spec.validate_every or steps_per_epoch
     network.to(context.device)
+    precision = resolve_precision(spec.precision, context.device)
+    if precision == "bf16":
+        network.to(memory_format=torch.channels_last)
     if context.device.type == "cuda" and not spec.deterministic:
         torch.backends.cudnn.benchmark = True  # fixed crop size: let cuDNN pick its kernels
     optimizer = torch.optim.Adam(network.parameters(), lr=spec.lr)
@@ -444,11 +465,11 @@ def _train(
         return result("already finished")
 
     description = context.describe()
-    say(description[0].upper() + description[1:] + ".")
+    say(description[0].upper() + description[1:] + f", {precision}.")
     say(
         f"{len(data.train_indices)} training and {len(data.val_indices)} validation images at "
-        f"{data.sampling:.4f} A/px (binning {data.factor}), dose {data.dose:.3g} e-/px "
-        f"({data.dose_working:.3g} per working pixel); {total} steps of {spec.batch} crops of "
+        f"{data.sampling:.4f} A/px (binning {data.factor}), {_dose_text(spec, data)}; "
+        f"{total} steps of {spec.batch} crops of "
         f"{spec.crop} px per process, validation every {validate_every} steps."
     )
     if resumed_from is not None:
@@ -487,8 +508,12 @@ def _train(
     try:
         while state["step"] < total:
             inputs, targets = data.batch(spec, int(state["step"]), context.rank, context.device)
+            if precision == "bf16":
+                inputs = inputs.contiguous(memory_format=torch.channels_last)
             optimizer.zero_grad(set_to_none=True)
-            loss = F.mse_loss(net(inputs), targets)
+            with autocast(precision, context.device):
+                outputs = net(inputs)
+            loss = F.mse_loss(outputs.float(), targets)
             loss.backward()
             optimizer.step()
             state["step"] += 1
