@@ -9,8 +9,8 @@ import torch
 
 from sbdenoise.nn.model_file import load_model
 from sbdenoise.training import run_folder, train
-from sbdenoise.training.trainer import LOG_NAME
 from sbdenoise.training.precision import cpu_has_bf16, resolve_precision
+from sbdenoise.training.trainer import LOG_NAME
 
 
 def test_cpu_flags_decide_bf16(tmp_path):

@@ -11,7 +11,6 @@ import numpy as np
 from sbdenoise.config import Optics, Simulation
 from sbdenoise.specimen.model import Specimen
 
-
 #: glibc ``mallopt`` parameters (malloc.h) and the values that keep freed arrays in the heap.
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
 _KEEP_HEAP = {_M_MMAP_THRESHOLD: 32 * 2**20, _M_TRIM_THRESHOLD: 2**31 - 1, _M_TOP_PAD: 256 * 2**20}
