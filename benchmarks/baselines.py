@@ -32,7 +32,7 @@ from rich.console import Console
 
 from sbdenoise.baselines import BASELINES, apply_baseline, tune_baseline
 from sbdenoise.metrics import psnr, ssim
-from sbdenoise.noise import sample_poisson
+from sbdenoise.noise.models import sample_poisson
 from sbdenoise.synthetic import synthetic_lattice
 
 PIXEL_SIZE = 0.061  # angstrom per pixel

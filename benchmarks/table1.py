@@ -58,10 +58,12 @@ import numpy as np
 import torch
 from rich.console import Console
 
-from sbdenoise.baselines import BASELINES, apply_baseline, tune_baseline
+from sbdenoise.baselines import BASELINES, tune_baseline
 from sbdenoise.config import DatasetSpec
+from sbdenoise.denoise.registry import SBD_METHOD, prepare
+from sbdenoise.io.atomic import atomic_write_text
 from sbdenoise.metrics import psnr, ssim
-from sbdenoise.noise import sample_poisson
+from sbdenoise.noise.models import sample_poisson
 from sbdenoise.progress import progress_bar
 from sbdenoise.simulate.store import STORE_NAME, SimulatedDataset
 
@@ -320,9 +322,7 @@ def select(data: SimulatedDataset, split: str, contrast: str) -> np.ndarray:
 
 def write_atomic(path: Path, text: str) -> None:
     """Write a text file through a temporary file and a rename."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic_write_text(path, text)
 
 
 def mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
@@ -351,25 +351,25 @@ class Method:
         return self.kind == "raw" or self.run is not None
 
 
-def baseline_denoiser(name: str, params: dict[str, Any]) -> Denoiser:
-    """A registry baseline with fixed parameters, as a :data:`Denoiser`."""
+def registry_denoiser(name: str, params: dict[str, Any]) -> Denoiser:
+    """A method of the registry with fixed parameters, as a :data:`Denoiser`."""
+    prepared = prepare(name, params)
 
     def run(counts: np.ndarray, pixel_size: float) -> np.ndarray:
-        return apply_baseline(name, counts, pixel_size=pixel_size, **params)
+        return prepared.denoise_frame(counts, pixel_size)
 
     return run
 
 
 def load_network(path: Path, device: str, shipped: Path | None) -> tuple[Denoiser, dict[str, Any]]:
-    """Load a model file: its denoiser and what the table says about it."""
-    from sbdenoise.inference import denoise_array
-    from sbdenoise.nn import load_model, parameter_count
+    """A model file through the registry's ``sbd`` method: its denoiser and what the table says."""
+    from sbdenoise.nn import parameter_count
 
-    module, card = load_model(path)
-    module.to(device).eval()
+    prepared = prepare(SBD_METHOD, {"device": device}, model=path)
+    card = prepared.card
 
     def run(counts: np.ndarray, pixel_size: float) -> np.ndarray:
-        return denoise_array(module, card, counts, pixel_size, device=device)
+        return prepared.denoise_frame(counts, pixel_size)
 
     training = card.training_data
     info = {
@@ -377,9 +377,11 @@ def load_network(path: Path, device: str, shipped: Path | None) -> tuple[Denoise
         "shipped": shipped is not None and Path(path).resolve() == shipped.resolve(),
         "architecture": card.architecture,
         "architecture_kwargs": card.architecture_kwargs,
-        "parameters": parameter_count(module),
+        "parameters": parameter_count(prepared.network),
         "sampling_A": card.sampling,
         "dose_working": card.dose,
+        "normalization": card.normalization,
+        "dose_range_e_per_A2": card.dose_range_per_area,
         "receptive_field_px": card.receptive_field_px,
         "receptive_field_nm": card.receptive_field_angstrom / 10.0,
         "trained_on": training.get("dataset_name"),
@@ -401,7 +403,7 @@ def build_methods(args: argparse.Namespace, params: dict[str, dict[str, Any]]) -
     for key, label, kind in ROWS:
         method = Method(key, label, kind)
         if kind == "baseline":
-            method.run = baseline_denoiser(key, params[key])
+            method.run = registry_denoiser(key, params[key])
             method.info = {"params": plain(params[key])}
         elif kind == "sbd" and files[key] is not None:
             method.run, method.info = load_network(Path(files[key]), args.device, shipped)

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from sbdenoise.cli import app
 from sbdenoise.io import Micrograph, read_image, write_image
 from sbdenoise.metrics import psnr
-from sbdenoise.noise import sample_poisson, sample_poisson_gaussian
+from sbdenoise.noise.models import sample_poisson, sample_poisson_gaussian
 from sbdenoise.synthetic import synthetic_lattice
 
 runner = CliRunner()
@@ -227,7 +227,7 @@ def test_noise_check_on_a_real_movie_and_a_single_real_frame(tmp_path, formats_d
 def test_sbd_method_runs_a_model_file_through_the_same_code_as_the_api(tmp_path, frame):
     import torch
 
-    from sbdenoise.inference import denoise_array
+    from sbdenoise.denoise.inference import denoise_array
     from sbdenoise.nn import build_model
     from sbdenoise.nn.card import make_card
     from sbdenoise.nn.model_file import load_model, save_model

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from sbdenoise.metrics import psnr, ssim
-from sbdenoise.noise import sample_poisson
+from sbdenoise.noise.models import sample_poisson
 
 
 def test_raw_frame_at_045_scores_about_35_db_unclipped():

@@ -10,11 +10,11 @@ from typer.testing import CliRunner
 
 from sbdenoise.cli import app
 from sbdenoise.demo import run_demo
-from sbdenoise.denoising import DEFAULT_METHOD, SBD_METHOD
+from sbdenoise.denoise.api import DEFAULT_METHOD, SBD_METHOD
 from sbdenoise.io import Micrograph, read_image, write_image
 from sbdenoise.metrics import psnr
 from sbdenoise.nn.model_file import load_model
-from sbdenoise.noise import sample_poisson
+from sbdenoise.noise.models import sample_poisson
 from sbdenoise.pretrained import SHIPPED_MODEL_NAME, shipped_model_path
 from sbdenoise.simulate.presets import get_preset
 
@@ -77,7 +77,7 @@ def test_demo_denoises_a_simulated_frame_with_the_shipped_model(shipped, tmp_pat
 
 
 def test_denoise_warns_when_the_frame_is_far_from_the_training_dose(shipped, tmp_path):
-    from sbdenoise.denoising import denoise_micrograph
+    from sbdenoise.denoise.api import denoise_micrograph
 
     rng = np.random.default_rng(3)
     for dose, warned in ((0.45, False), (0.5, False), (0.9, True), (0.3, True)):

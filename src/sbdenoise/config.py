@@ -13,7 +13,15 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from sbdenoise.specimen.defects import DEFECTS
+#: Surface defect classes of a structure (:func:`sbdenoise.specimen.defects.apply_defect`).
+DEFECTS: tuple[str, ...] = (
+    "none",
+    "remove_one",
+    "remove_two",
+    "half_occupancy",
+    "single_atom",
+    "adatom",
+)
 
 
 class _Model(BaseModel):

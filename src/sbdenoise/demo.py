@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from sbdenoise.denoising import DEFAULT_METHOD, DenoiseResult, denoise_file
+from sbdenoise.denoise.api import DEFAULT_METHOD, DenoiseResult, denoise_file
 from sbdenoise.errors import InputError
 from sbdenoise.io import Micrograph, write_image
 from sbdenoise.metrics import psnr, ssim
-from sbdenoise.noise import sample_poisson
+from sbdenoise.noise.models import sample_poisson
 from sbdenoise.report import side_by_side
 from sbdenoise.specimen.model import StructureParams
 from sbdenoise.synthetic import synthetic_lattice

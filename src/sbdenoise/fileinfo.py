@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sbdenoise.counts import CountsAssessment, assess_counts
 from sbdenoise.io import Micrograph, read_image
+from sbdenoise.noise.counts import CountsAssessment, assess_counts
 
 
 @dataclass

@@ -29,7 +29,9 @@ def progress_columns() -> tuple:
     )
 
 
-def progress_bar(items: Iterable[T], description: str, show: bool = True) -> Iterator[T]:
+def progress_bar(
+    items: Iterable[T], description: str, show: bool = True, total: int | None = None
+) -> Iterator[T]:
     """Iterate over ``items`` with a rich progress bar (count, elapsed and remaining time).
 
     Parameters
@@ -40,11 +42,14 @@ def progress_bar(items: Iterable[T], description: str, show: bool = True) -> Ite
         Label shown left of the bar.
     show : bool
         False to iterate silently.
+    total : int, optional
+        Number of items, for iterators without a length.
     """
     if not show:
         yield from items
         return
-    total = len(items) if hasattr(items, "__len__") else None  # type: ignore[arg-type]
+    if total is None:
+        total = len(items) if hasattr(items, "__len__") else None  # type: ignore[arg-type]
     with Progress(*progress_columns(), transient=False) as progress:
         task = progress.add_task(description, total=total)
         for item in items:

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from sbdenoise.cli import app
 from sbdenoise.io import Micrograph, write_image
-from sbdenoise.noise import sample_poisson
+from sbdenoise.noise.models import sample_poisson
 from sbdenoise.synthetic import synthetic_lattice
 from tests.analysis.test_evaluation import make_store
 

@@ -10,7 +10,8 @@ from scipy.ndimage import gaussian_filter
 
 from sbdenoise.analysis.evaluation import IMAGE_FIELDS, evaluate
 from sbdenoise.errors import InputError
-from sbdenoise.simulate.store import ImageRecord, column_table, consolidate, write_part
+from sbdenoise.simulate.store import ImageRecord, consolidate, write_part
+from sbdenoise.specimen.columns import column_table
 from sbdenoise.synthetic import synthetic_lattice
 
 PIXEL_SIZE = 0.08
@@ -92,7 +93,7 @@ def test_images_without_truth_are_scored_against_the_clean_image(tmp_path):
 
 
 def test_bad_requests_are_refused(store):
-    with pytest.raises(InputError, match="unknown baseline"):
+    with pytest.raises(InputError, match="unknown method"):
         evaluate(store, "no-such-method")
     with pytest.raises(InputError, match="no images"):
         evaluate(store, smoothing, split="val")

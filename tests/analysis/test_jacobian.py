@@ -7,7 +7,7 @@ from matplotlib.image import imread
 
 from sbdenoise.analysis.jacobian import equivalent_filter, plot_equivalent_filter
 from sbdenoise.errors import InputError
-from sbdenoise.noise import sample_poisson
+from sbdenoise.noise.models import sample_poisson
 from sbdenoise.synthetic import synthetic_lattice
 
 

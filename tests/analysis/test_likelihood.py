@@ -17,7 +17,7 @@ from sbdenoise.analysis.likelihood import (
     validate_likelihood,
 )
 from sbdenoise.errors import InputError
-from sbdenoise.noise import sample_poisson
+from sbdenoise.noise.models import sample_poisson
 from sbdenoise.synthetic import synthetic_lattice
 from tests.analysis.test_columns import render_columns
 

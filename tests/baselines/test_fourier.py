@@ -5,7 +5,7 @@ import pytest
 
 from sbdenoise.baselines import bragg_mask, find_bragg_peaks, low_pass
 from sbdenoise.metrics import psnr
-from sbdenoise.noise import sample_poisson
+from sbdenoise.noise.models import sample_poisson
 from sbdenoise.synthetic import synthetic_lattice
 
 PIXEL_SIZE = 0.061

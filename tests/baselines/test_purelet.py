@@ -13,7 +13,7 @@ from sbdenoise.baselines.purelet import (
     pure_subband,
 )
 from sbdenoise.metrics import psnr
-from sbdenoise.noise import sample_poisson
+from sbdenoise.noise.models import sample_poisson
 from sbdenoise.synthetic import synthetic_lattice
 
 

@@ -14,7 +14,7 @@ from sbdenoise.baselines import (
     tune_baseline,
 )
 from sbdenoise.metrics import psnr
-from sbdenoise.noise import sample_poisson
+from sbdenoise.noise.models import sample_poisson
 from sbdenoise.synthetic import synthetic_lattice
 
 PIXEL_SIZE = 0.061

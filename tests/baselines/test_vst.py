@@ -5,7 +5,7 @@ import pytest
 
 from sbdenoise.baselines import vst_bm3d, vst_nlm
 from sbdenoise.metrics import psnr
-from sbdenoise.noise import sample_poisson
+from sbdenoise.noise.models import sample_poisson
 from sbdenoise.synthetic import synthetic_lattice
 
 

@@ -15,7 +15,8 @@ from sbdenoise.simulate.contrast import classify_contrast
 from sbdenoise.simulate.plan import assign_splits, plan_dataset, structure_grid
 from sbdenoise.simulate.presets import get_preset
 from sbdenoise.simulate.runner import run_simulation
-from sbdenoise.simulate.store import PARTS_DIR, SimulatedDataset, column_table
+from sbdenoise.simulate.store import PARTS_DIR, SimulatedDataset
+from sbdenoise.specimen.columns import column_table
 
 
 @pytest.fixture(scope="module")

@@ -122,7 +122,8 @@ def test_kill_minus_nine_then_rerun_resumes(tiny_spec, tmp_path):
     command = [
         sys.executable,
         "-m",
-        "sbdenoise.training",
+        "sbdenoise",
+        "train",
         tiny_spec.dataset,
         "-o",
         str(model),

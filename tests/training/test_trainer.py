@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from typer.testing import CliRunner
 
-from sbdenoise.cli_train import build_spec, register
+from sbdenoise.cli.train import build_spec, register
 from sbdenoise.errors import InputError
 from sbdenoise.nn.model_file import load_model
 from sbdenoise.training import TrainSpec, run_folder, train

@@ -9,8 +9,6 @@ of :mod:`sbdenoise.simulate.store` and :mod:`sbdenoise.synthetic`.
 from __future__ import annotations
 
 import csv
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +21,8 @@ from scipy.spatial import cKDTree
 from skimage.feature import blob_log
 
 from sbdenoise.errors import InputError
+from sbdenoise.io.atomic import atomic_write
+from sbdenoise.io.validation import check_pixel_size
 
 #: Default smallest and largest Gaussian width of a column image searched for, in angstrom.
 DEFAULT_SIGMA_RANGE_A = (0.3, 0.8)
@@ -137,10 +137,7 @@ def _check_image(image: Any, name: str = "image") -> np.ndarray:
 def _check_pixel_size(pixel_size: Any) -> float:
     if pixel_size is None:
         raise InputError("the pixel size (angstrom per pixel) is needed: pass pixel_size")
-    value = float(pixel_size)
-    if not np.isfinite(value) or value <= 0:
-        raise InputError(f"pixel size must be a positive number of angstrom, got {pixel_size}")
-    return value
+    return check_pixel_size(pixel_size)
 
 
 def _patches3(field: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -388,21 +385,14 @@ def write_csv(path: str | Path, rows: Sequence[Mapping[str, Any]], fields: Seque
         The file written.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(fields), extrasaction="ignore")
-            writer.writeheader()
-            for row in rows:
-                writer.writerow(
-                    {
-                        k: (f"{v:.6g}" if isinstance(v, float | np.floating) else v)
-                        for k, v in row.items()
-                    }
-                )
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_write(path) as temporary, open(temporary, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(fields), extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(
+                {
+                    k: (f"{v:.6g}" if isinstance(v, float | np.floating) else v)
+                    for k, v in row.items()
+                }
+            )
     return path

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,8 +39,9 @@ from sbdenoise.analysis.likelihood import (
 from sbdenoise.analysis.structure_metrics import structure_scores
 from sbdenoise.analysis.surface import DEFAULT_ALPHA_A, alpha_shape
 from sbdenoise.errors import InputError
+from sbdenoise.io.atomic import atomic_write_text
 from sbdenoise.metrics import psnr, ssim
-from sbdenoise.noise import sample_poisson
+from sbdenoise.noise.models import sample_poisson
 from sbdenoise.progress import progress_bar
 from sbdenoise.simulate.store import SimulatedDataset
 
@@ -130,20 +129,22 @@ class EvaluationResult:
 
 
 def _resolve_method(
-    method: str | Denoiser, params: Mapping[str, Any] | None
+    method: str | Denoiser, params: Mapping[str, Any] | None, model: str | Path | None
 ) -> tuple[str, Denoiser]:
     if callable(method):
-        if params:
-            raise InputError("parameters are only for a named method; bind them in the callable")
+        if params or model is not None:
+            raise InputError(
+                "parameters and models are only for a named method; bind them in the callable"
+            )
         return getattr(method, "__name__", "callable"), method
-    from sbdenoise.baselines import apply_baseline, get_baseline
+    from sbdenoise.denoise.registry import prepare
 
-    baseline = get_baseline(method)
-    chosen = {**baseline.defaults, **dict(params or {})}
-    baseline.check_params(chosen)
+    prepared = prepare(str(method), params, model=model)
+    if prepared.method.needs_stack:
+        raise InputError(f"method {method!r} needs a stack; evaluate scores single frames")
 
     def run(counts: np.ndarray, pixel_size: float) -> np.ndarray:
-        return apply_baseline(method, counts, pixel_size=pixel_size, **chosen)
+        return prepared.denoise_frame(counts, pixel_size)
 
     return str(method), run
 
@@ -164,11 +165,13 @@ def _nanmean(values: Sequence[float]) -> float:
 def evaluate(
     dataset: SimulatedDataset | str | Path,
     method: str | Denoiser,
+    *,
     n_realisations: int = 3,
     split: str = "test",
     indices: Sequence[int] | None = None,
     max_images: int | None = None,
     params: Mapping[str, Any] | None = None,
+    model: str | Path | None = None,
     seed: int = 0,
     alpha: float = DEFAULT_ALPHA_A,
     max_distance: float = DEFAULT_MATCH_DISTANCE_A,
@@ -188,7 +191,8 @@ def evaluate(
     dataset : SimulatedDataset or str or Path
         The dataset store (or its folder).
     method : str or callable
-        A baseline name (see ``sbdenoise methods``) or ``denoiser(counts, pixel_size) -> image``.
+        A registry name (see ``sbdenoise methods``; ``sbd`` included) or
+        ``denoiser(counts, pixel_size) -> image``.
     n_realisations : int
         Poisson noise draws per image.
     split : str
@@ -199,6 +203,8 @@ def evaluate(
         Use at most this many images (the first ones).
     params : mapping, optional
         Parameters of a named method (defaults filled in).
+    model : str or Path, optional
+        Model file of a network method (default: the shipped model).
     seed : int
         Seed of the noise; draw ``r`` of image ``i`` uses ``(seed, i, r)``, so results do not
         depend on which other images are evaluated.
@@ -230,7 +236,7 @@ def evaluate(
         raise InputError(f"n_realisations must be at least 1, got {n_realisations}")
     if truth_surface not in ("alpha", "store"):
         raise InputError(f"truth_surface must be 'alpha' or 'store', got {truth_surface!r}")
-    name, denoiser = _resolve_method(method, params)
+    name, denoiser = _resolve_method(method, params, model)
     chosen = np.asarray(indices if indices is not None else data.indices(split=split), dtype=int)
     if max_images is not None:
         chosen = chosen[: max(int(max_images), 0)]
@@ -370,17 +376,8 @@ def evaluate(
 
 
 def _write_json(path: Path, payload: Mapping[str, Any]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle, indent=2, default=str, allow_nan=True)
-            handle.write("\n")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    text = json.dumps(payload, indent=2, default=str, allow_nan=True) + "\n"
+    return atomic_write_text(path, text)
 
 
 def plot_structure_boxplots(result: EvaluationResult, path: str | Path, title: str = "") -> Path:

@@ -7,8 +7,6 @@ folder can be moved, zipped or put on a web server as it is.
 from __future__ import annotations
 
 import html
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,6 +41,7 @@ from sbdenoise.analysis.likelihood import (
 from sbdenoise.analysis.structure_metrics import StructureScores, structure_scores
 from sbdenoise.analysis.surface import DEFAULT_ALPHA_A, alpha_shape
 from sbdenoise.errors import InputError
+from sbdenoise.io.atomic import atomic_write_text
 from sbdenoise.metrics import psnr, ssim
 
 #: Most column rows shown in the page (all are in the CSV).
@@ -223,14 +222,7 @@ def build_report(
     page = _render_page(
         title, image.shape, pixel_size, likelihood, surface, rows, files, metrics, scores, alpha
     )
-    fd, tmp = tempfile.mkstemp(prefix=".index.", suffix=".tmp", dir=out)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(page)
-        os.replace(tmp, html_path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write_text(html_path, page)
     if scores is not None:
         metrics.update({f"{k}": v for k, v in scores.as_dict().items() if not k.startswith("all_")})
     return Report(html_path, files, likelihood, surface, metrics, scores)

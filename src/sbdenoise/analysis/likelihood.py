@@ -16,8 +16,6 @@ Everything is vectorised over columns and pixels (disc offsets and :func:`numpy.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +28,7 @@ from skimage.filters import threshold_otsu
 
 from sbdenoise.analysis.columns import _check_image, _check_pixel_size, check_positions, write_csv
 from sbdenoise.errors import InputError
+from sbdenoise.io.atomic import atomic_write
 
 #: Default radius of a column region, in angstrom.
 DEFAULT_RADIUS_A = 0.7
@@ -305,7 +304,7 @@ def column_likelihood(
     ----------
     noisy : numpy.ndarray
         Noisy frame, electron counts per pixel (converted from detector units if need be; see
-        :func:`sbdenoise.counts.prepare_counts`).
+        :func:`sbdenoise.noise.counts.prepare_counts`).
     denoised : numpy.ndarray
         Denoised frame of the same shape, e-/px.
     positions : numpy.ndarray
@@ -466,18 +465,11 @@ def add_scale_bar(ax: Any, shape: tuple[int, int], pixel_size: float | None) -> 
 def save_figure(fig: Any, path: str | Path, dpi: int = 110) -> Path:
     """Save a matplotlib figure atomically (temporary file, then rename) and close it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{path.stem}.", suffix=path.suffix or ".png", dir=path.parent
-    )
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=dpi)
-        os.replace(tmp, path)
+        with atomic_write(path, suffix=f".tmp{path.suffix or '.png'}") as temporary:
+            fig.savefig(temporary, dpi=dpi)
     finally:
         _pyplot().close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 

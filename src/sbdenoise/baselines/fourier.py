@@ -14,6 +14,7 @@ from scipy import ndimage as ndi
 from skimage.feature import peak_local_max
 
 from sbdenoise.errors import InputError
+from sbdenoise.io.validation import check_pixel_size as positive_pixel_size
 
 #: Information limit of the reference microscope, in angstrom; signal beyond 1/0.7 1/A is noise.
 INFORMATION_LIMIT_A = 0.7
@@ -56,10 +57,7 @@ def check_pixel_size(pixel_size: float) -> float:
     """Validate a pixel size in angstrom per pixel and return it as a float."""
     if pixel_size is None:
         raise InputError("this filter needs the pixel size in angstrom (pass pixel_size)")
-    value = float(pixel_size)
-    if not np.isfinite(value) or value <= 0:
-        raise InputError(f"pixel_size must be a positive number of angstrom, got {pixel_size!r}")
-    return value
+    return positive_pixel_size(pixel_size)
 
 
 def _radial_frequency(shape: tuple[int, int], pixel_size: float, real: bool) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 The counts go through the Anscombe transform ``2 sqrt(y + 3/8)`` (noise standard deviation about
 1), a Gaussian denoiser is applied with noise level 1, and the exact unbiased inverse of Makitalo
-and Foi brings the result back to expected counts (:mod:`sbdenoise.noise`).
+and Foi brings the result back to expected counts (:mod:`sbdenoise.noise.models`).
 
 The Anscombe transform only stabilises the variance above a few counts per pixel; at 0.45 e-/px it
 does not (the transformed noise has a standard deviation well below 1 and is strongly skewed), and
@@ -22,7 +22,7 @@ from skimage.restoration import denoise_nl_means
 from sbdenoise.baselines.fourier import check_frame
 from sbdenoise.baselines.spatial import bin_counts, unbin
 from sbdenoise.errors import InputError
-from sbdenoise.noise import anscombe, inverse_anscombe_unbiased
+from sbdenoise.noise.models import anscombe, inverse_anscombe_unbiased
 
 #: BM3D parameter profiles by the names :func:`bm3d.bm3d` accepts.
 _BM3D_PROFILES = {

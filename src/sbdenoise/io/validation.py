@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,13 @@ import numpy as np
 
 from sbdenoise.errors import InputError
 
-__all__ = ["MAX_FRAME_SIZE", "MIN_FRAME_SIZE", "validate_image_array"]
+__all__ = [
+    "MAX_FRAME_SIZE",
+    "MIN_FRAME_SIZE",
+    "check_frame",
+    "check_pixel_size",
+    "validate_image_array",
+]
 
 #: Smallest frame side accepted, in pixels (smaller frames cannot hold a lattice or a context).
 MIN_FRAME_SIZE = 16
@@ -107,3 +114,39 @@ def validate_image_array(data: Any, source: str | Path | None = None) -> np.ndar
                 source,
             )
     return array
+
+
+def check_pixel_size(
+    pixel_size: Any, source: str | Path | None = None, name: str = "pixel size"
+) -> float:
+    """The pixel size as a float, or an :class:`InputError` when it is not a positive number.
+
+    Parameters
+    ----------
+    pixel_size : float
+        Angstrom per pixel.
+    source : str or Path, optional
+        Where it came from, named in the error.
+    name : str
+        What the value is called in the error (e.g. ``"working sampling"``).
+    """
+    try:
+        value = float(pixel_size)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise InputError(
+            f"the {name} must be a positive number of angstrom, got {pixel_size!r}", source
+        )
+    return value
+
+
+def check_frame(data: Any, source: str | Path | None = None) -> np.ndarray:
+    """One frame ``(y, x)`` checked by :func:`validate_image_array`; a stack is refused."""
+    frame = validate_image_array(data, source)
+    if frame.ndim != 2:
+        raise InputError(
+            f"expected one frame (y, x), got a stack of shape {frame.shape}; denoise it as a stack",
+            source,
+        )
+    return frame

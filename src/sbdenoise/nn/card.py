@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch import nn
 
 from sbdenoise import __version__
+from sbdenoise.nn.architectures import ARCHITECTURES
 from sbdenoise.nn.receptive_field import measure_receptive_field
 
 __all__ = ["ModelCard", "make_card"]
@@ -90,8 +91,6 @@ class ModelCard(BaseModel):
     @field_validator("architecture")
     @classmethod
     def _known_architecture(cls, value: str) -> str:
-        from sbdenoise.nn import ARCHITECTURES
-
         if value not in ARCHITECTURES:
             raise ValueError(f"unknown architecture {value!r}; choose from {sorted(ARCHITECTURES)}")
         return value

@@ -8,8 +8,6 @@ whoever made it. Both files are written atomically (temporary file, then rename)
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -19,6 +17,8 @@ from safetensors.torch import save_file
 from torch import nn
 
 from sbdenoise.errors import FileFormatError, InputError
+from sbdenoise.io.atomic import atomic_write
+from sbdenoise.nn.architectures import build_model
 from sbdenoise.nn.card import ModelCard
 
 __all__ = ["WEIGHTS_SUFFIX", "load_model", "model_paths", "read_card", "save_model"]
@@ -55,12 +55,6 @@ def _unwrap(module: nn.Module) -> nn.Module:
     return module
 
 
-def _atomic_target(target: Path) -> str:
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    return tmp
-
-
 def save_model(path: str | Path, module: nn.Module, card: ModelCard) -> Path:
     """Write a network's weights (safetensors) and its card (JSON), each atomically.
 
@@ -85,16 +79,10 @@ def save_model(path: str | Path, module: nn.Module, card: ModelCard) -> Path:
     state = _unwrap(module).state_dict()
     tensors = {name: value.detach().to("cpu").contiguous().clone() for name, value in state.items()}
     metadata = {"format": "pt", "architecture": card.architecture, "sbdenoise_card": "json"}
-    temporaries = [_atomic_target(weights_path), _atomic_target(card_path)]
-    try:
-        save_file(tensors, temporaries[0], metadata=metadata)
-        Path(temporaries[1]).write_text(card.to_json())
-        os.replace(temporaries[0], weights_path)
-        os.replace(temporaries[1], card_path)
-    finally:
-        for tmp in temporaries:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+    # the card is renamed first: weights never appear without the card that describes them
+    with atomic_write(weights_path) as weights_tmp, atomic_write(card_path) as card_tmp:
+        save_file(tensors, str(weights_tmp), metadata=metadata)
+        card_tmp.write_text(card.to_json())
     return weights_path
 
 
@@ -149,8 +137,6 @@ def load_model(path: str | Path) -> tuple[nn.Module, ModelCard]:
         If the weights or the card is missing, the card is invalid, the weights file is not
         safetensors, or its tensor names or shapes do not match the card's architecture.
     """
-    from sbdenoise.nn import build_model
-
     weights_path, card_path = model_paths(path)
     card = read_card(card_path)
     tensors = _read_tensors(weights_path)

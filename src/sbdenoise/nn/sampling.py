@@ -21,6 +21,7 @@ import numpy as np
 import scipy.fft
 
 from sbdenoise.errors import InputError
+from sbdenoise.io.validation import check_pixel_size
 
 __all__ = [
     "DEFAULT_TOLERANCE",
@@ -87,9 +88,8 @@ def binning_factor(pixel_size: float, sampling: float, tolerance: float = DEFAUL
     InputError
         If a size is not positive and finite, or no integer factor comes within ``tolerance``.
     """
-    for name, value in (("pixel size", pixel_size), ("working sampling", sampling)):
-        if not np.isfinite(value) or value <= 0:
-            raise InputError(f"the {name} must be a positive number of angstrom, got {value!r}")
+    pixel_size = check_pixel_size(pixel_size)
+    sampling = check_pixel_size(sampling, name="working sampling")
     ratio = sampling / pixel_size
     factor = max(round(ratio), 1)
     mismatch = abs(factor * pixel_size / sampling - 1.0)

@@ -39,7 +39,7 @@ class UNet(nn.Module):
     Notes
     -----
     ``H`` and ``W`` must be multiples of ``2**(scales - 1)`` (:attr:`required_multiple`); padding
-    is the caller's job (:func:`sbdenoise.inference.denoise_array` pads by reflection).
+    is the caller's job (:func:`sbdenoise.denoise.inference.denoise_array` pads by reflection).
     """
 
     def __init__(self, scales: int = 5, base_channels: int = 32, bias_free: bool = False) -> None:

@@ -23,8 +23,6 @@ gathers the parts into the store once all are present.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +33,8 @@ import numpy as np
 
 from sbdenoise import __version__
 from sbdenoise.errors import FileFormatError, SimulationError
+from sbdenoise.io.atomic import atomic_write
+from sbdenoise.specimen.columns import column_table
 
 STORE_NAME = "dataset.h5"
 PARTS_DIR = "parts"
@@ -64,23 +64,6 @@ class ImageRecord:
     columns: np.ndarray
 
 
-def column_table(
-    x: Sequence[float],
-    y: Sequence[float],
-    element: Sequence[str],
-    n_atoms: Sequence[int],
-    on_surface: Sequence[bool],
-) -> np.ndarray:
-    """Build the structured column array (x, y in angstrom)."""
-    table = np.zeros(
-        len(x),
-        dtype=[("x", "f4"), ("y", "f4"), ("element", "U2"), ("n_atoms", "i2"), ("on_surface", "?")],
-    )
-    table["x"], table["y"], table["element"] = x, y, element
-    table["n_atoms"], table["on_surface"] = n_atoms, on_surface
-    return table
-
-
 def part_path(directory: Path, index: int) -> Path:
     """Path of the part file of image ``index``."""
     return Path(directory) / PARTS_DIR / f"{index:06d}.npz"
@@ -90,19 +73,13 @@ def write_part(directory: str | Path, record: ImageRecord) -> Path:
     """Write one finished image atomically (temporary file, then rename)."""
     target = part_path(Path(directory), record.index)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp.npz", dir=target.parent)
-    os.close(fd)
-    try:
+    with atomic_write(target, suffix=".tmp.npz") as temporary:
         np.savez(
-            tmp,
+            temporary,
             image=record.image.astype(np.float32),
             columns=record.columns,
             params=np.array(json.dumps(dict(record.params))),
         )
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return target
 
 
@@ -156,14 +133,8 @@ def consolidate(
         raise SimulationError(f"{len(missing)} images are missing (first: {missing[:5]}): rerun")
     records = (read_part(part_path(directory, i)) for i in range(n_images))
     target = directory / STORE_NAME
-    fd, tmp = tempfile.mkstemp(prefix=".dataset.", suffix=".tmp.h5", dir=directory)
-    os.close(fd)
-    try:
-        _write_store(tmp, records, n_images, spec)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_write(target) as temporary:
+        _write_store(str(temporary), records, n_images, spec)
     if not keep_parts:
         for i in range(n_images):
             part_path(directory, i).unlink()

@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from ase import Atoms
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from sbdenoise.simulate.store import column_table
-
 #: Atoms closer than this in projection (angstrom) belong to the same column.
 COLUMN_TOLERANCE = 0.3
+
+
+def column_table(
+    x: Sequence[float],
+    y: Sequence[float],
+    element: Sequence[str],
+    n_atoms: Sequence[int],
+    on_surface: Sequence[bool],
+) -> np.ndarray:
+    """Build the structured column array (x, y in angstrom)."""
+    table = np.zeros(
+        len(x),
+        dtype=[("x", "f4"), ("y", "f4"), ("element", "U2"), ("n_atoms", "i2"), ("on_surface", "?")],
+    )
+    table["x"], table["y"], table["element"] = x, y, element
+    table["n_atoms"], table["on_surface"] = n_atoms, on_surface
+    return table
 
 
 def group_columns(atoms: Atoms, tolerance: float = COLUMN_TOLERANCE) -> np.ndarray:

@@ -7,18 +7,11 @@ from typing import Literal
 import numpy as np
 from ase import Atoms
 
+from sbdenoise.config import DEFECTS
 from sbdenoise.specimen.columns import group_columns, mark_surface, projected_columns
 from sbdenoise.specimen.crystals import projected_neighbour_vectors
 
 Defect = Literal["none", "remove_one", "remove_two", "half_occupancy", "single_atom", "adatom"]
-DEFECTS: tuple[str, ...] = (
-    "none",
-    "remove_one",
-    "remove_two",
-    "half_occupancy",
-    "single_atom",
-    "adatom",
-)
 #: Projected nearest-neighbour distance of Pt columns along [110], angstrom.
 PT_PROJECTED_NN = 2.40
 

@@ -74,7 +74,7 @@ class Specimen:
     atoms : ase.Atoms
         Model in the zone-axis frame (beam along z), orthogonal cell.
     columns : numpy.ndarray
-        True projected columns (see :func:`sbdenoise.simulate.store.column_table`).
+        True projected columns (see :func:`sbdenoise.specimen.columns.column_table`).
     tilt_mrad : tuple of float
         Beam tilt along x and y for abTEM, mrad.
     """

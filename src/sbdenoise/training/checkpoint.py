@@ -12,8 +12,6 @@ checkpoint, never a torn one. Loading never unpickles anything.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from sbdenoise.errors import FileFormatError
+from sbdenoise.io.atomic import atomic_write
 
 #: Format tag written into (and required from) every checkpoint.
 CHECKPOINT_FORMAT = "sbdenoise-checkpoint/1"
@@ -138,17 +137,8 @@ def save_checkpoint(
         "scheduler": encode_tree(scheduler.state_dict(), tensors, "scheduler"),
         "rng": encode_tree(rng_states(), tensors, "rng"),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata={"sbdenoise": json.dumps(header)})
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_write(path, fsync=True) as temporary:
+        save_file(tensors, str(temporary), metadata={"sbdenoise": json.dumps(header)})
     return path
 
 

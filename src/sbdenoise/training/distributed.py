@@ -2,7 +2,7 @@
 
 Run the usual command under torchrun to train on several GPUs (or CPU processes, or nodes)::
 
-    torchrun --nproc_per_node=4 -m sbdenoise.training DATASET -o MODEL [options]
+    torchrun --nproc_per_node=4 -m sbdenoise train DATASET -o MODEL [options]
 
 torchrun sets ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK`` (and the rendezvous address); the process
 group uses NCCL when CUDA is present and gloo otherwise. Each process draws its own crops and

@@ -14,7 +14,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from sbdenoise.cli_support import console, err_console, fail, parse_params
+from sbdenoise.cli.support import console, err_console, fail, parse_params
 from sbdenoise.errors import InputError, OutputError, SbdenoiseError
 
 
@@ -75,13 +75,13 @@ def _check_outputs(outputs: list[Path], inputs: list[Path]) -> None:
 
 
 def _counts(micrograph: Any, gain: float | None, offset: float | None, assume: bool) -> np.ndarray:
-    from sbdenoise.counts import prepare_counts
+    from sbdenoise.noise.counts import prepare_counts
 
     return prepare_counts(micrograph.data, micrograph.source, gain, offset, assume)
 
 
 def _denoised_counts(micrograph: Any, gain: float | None, offset: float | None) -> np.ndarray:
-    from sbdenoise.counts import detector_to_counts
+    from sbdenoise.noise.counts import detector_to_counts
 
     data = np.asarray(micrograph.data, dtype=np.float64)
     if gain is not None or offset is not None:
@@ -264,6 +264,10 @@ def register(app: typer.Typer) -> None:
         param: Annotated[
             list[str] | None, typer.Option("--param", "-p", help="Method parameter NAME=VALUE.")
         ] = None,
+        model: Annotated[
+            Path | None,
+            typer.Option(help="Model file of a network method (default: the shipped model)."),
+        ] = None,
         n_noise: Annotated[
             int, typer.Option("--n-noise", "-n", help="Noise realisations per image.")
         ] = 3,
@@ -292,6 +296,7 @@ def register(app: typer.Typer) -> None:
                 split=split,
                 max_images=max_images,
                 params=parse_params(param),
+                model=model,
                 seed=seed,
                 alpha=alpha,
                 max_distance=match_distance,

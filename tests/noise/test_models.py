@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sbdenoise.noise import (
+from sbdenoise.noise.models import (
     anscombe,
     generalized_anscombe,
     inverse_anscombe_algebraic,

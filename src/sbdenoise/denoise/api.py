@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sbdenoise.baselines import apply_baseline, get_baseline
-from sbdenoise.counts import counts_to_detector, prepare_counts
+from sbdenoise.denoise.registry import SBD_METHOD, prepare
 from sbdenoise.errors import InputError
 from sbdenoise.io import Micrograph, read_image, write_image
+from sbdenoise.io.validation import check_pixel_size
+from sbdenoise.noise.counts import counts_to_detector, prepare_counts
 from sbdenoise.pretrained import shipped_model_path
 from sbdenoise.progress import progress_bar
 
-#: The trained-network method: a UNet trained on simulated images (see ``sbdenoise train``).
-SBD_METHOD = "sbd"
 #: Used when no method is named and no trained model ships: the best classical method in
 #: benchmarks/results/baselines.md.
 BEST_CLASSICAL_METHOD = "vst-bm3d"
@@ -81,6 +79,7 @@ def denoise_micrograph(
     micrograph: Micrograph,
     method: str = DEFAULT_METHOD,
     params: dict[str, Any] | None = None,
+    *,
     pixel_size: float | None = None,
     gain: float | None = None,
     offset: float | None = None,
@@ -88,10 +87,10 @@ def denoise_micrograph(
     show_progress: bool = True,
     model: str | Path | None = None,
 ) -> DenoiseResult:
-    """Denoise a frame or a stack.
+    """Denoise a frame or a stack with any method of the registry.
 
-    Spatial methods denoise each frame of a stack on its own; temporal methods (time averaging)
-    use the whole stack.
+    The method is prepared once (parameters checked, model loaded); frame-by-frame methods then
+    see the frames of a stack one at a time, methods that need a stack see it whole.
 
     Parameters
     ----------
@@ -110,68 +109,54 @@ def denoise_micrograph(
     show_progress : bool
         Show a progress bar over the frames of a stack.
     model : str or Path, optional
-        Model file for ``method="sbd"`` (default: the shipped model).
+        Model file for network methods (default: the shipped model).
 
     Returns
     -------
     DenoiseResult
     """
+    source = micrograph.source
     pixel = micrograph.pixel_size if pixel_size is None else pixel_size
-    if pixel is not None and not pixel > 0:
-        raise InputError(f"pixel size must be positive, got {pixel} A", micrograph.source)
-    card = None
-    if method == SBD_METHOD:
-        denoise_frame, params, uses_pixel_size, temporal, card = _network_method(
-            model, params, pixel, micrograph.source
-        )
-    else:
-        if model is not None:
-            raise InputError(f"--model goes with --method {SBD_METHOD}, not {method!r}")
-        baseline = get_baseline(method)
-        params = {**baseline.defaults, **(params or {})}
-        baseline.check_params(params)
-        uses_pixel_size, temporal = baseline.uses_pixel_size, baseline.temporal
-
-        def denoise_frame(frame: np.ndarray) -> np.ndarray:
-            return apply_baseline(method, frame, pixel_size=pixel, **params)
-
-    if uses_pixel_size and pixel is None:
+    if pixel is not None:
+        pixel = check_pixel_size(pixel, source)
+    prepared = prepare(method, params, model=model, source=source)
+    if prepared.method.needs_pixel_size and pixel is None:
         raise InputError(
             f"method {method!r} needs the pixel size and the file does not give it: "
             "pass --pixel-size (angstrom per pixel)",
-            micrograph.source,
+            source,
         )
-    if temporal and not micrograph.is_stack:
-        raise InputError(
-            f"method {method!r} needs a stack of frames, got one frame", micrograph.source
-        )
+    if prepared.method.needs_stack and not micrograph.is_stack:
+        raise InputError(f"method {method!r} needs a stack of frames, got one frame", source)
 
-    counts = prepare_counts(micrograph.data, micrograph.source, gain, offset, assume_counts)
+    counts = prepare_counts(micrograph.data, source, gain, offset, assume_counts)
     if gain is not None or offset is not None:
         conversion = f"detector units converted with gain {gain or 1.0} and offset {offset or 0.0}"
     else:
         conversion = "assumed counts" if assume_counts else "electron counts (checked)"
 
     start = time.perf_counter()
-    if temporal or not micrograph.is_stack:
-        denoised = denoise_frame(counts)
+    if not micrograph.is_stack:
+        denoised = prepared.denoise_frame(counts, pixel, source)
     else:
         denoised = np.empty(counts.shape, dtype=np.float32)
-        for i in progress_bar(range(counts.shape[0]), f"{method}", show_progress):
-            denoised[i] = denoise_frame(counts[i])
+        frames = prepared.denoise_stack(counts, pixel, source)
+        total = counts.shape[0] if prepared.streams else None
+        for i, frame in enumerate(progress_bar(frames, method, show_progress, total=total)):
+            denoised[i] = frame
     seconds = time.perf_counter() - start
 
     if gain is not None or offset is not None:
         denoised = counts_to_detector(denoised, gain or 1.0, offset or 0.0)
     metadata = {
         **micrograph.metadata,
-        "sbdenoise": {"method": method, "params": params, "input_values": conversion},
+        "sbdenoise": {"method": method, "params": prepared.params, "input_values": conversion},
     }
     result = micrograph.with_data(
         np.asarray(denoised, dtype=np.float32), pixel_size=pixel, metadata=metadata
     )
-    notes = [] if card is None else dose_notes(counts, card, pixel)
-    return DenoiseResult(result, method, params, seconds, conversion, notes=notes)
+    notes = [] if prepared.card is None else dose_notes(counts, prepared.card, pixel)
+    return DenoiseResult(result, method, prepared.params, seconds, conversion, notes=notes)
 
 
 #: Relative distance of a frame's mean count outside a model's training doses above which
@@ -233,54 +218,16 @@ def denoise_file(
     output_path: str | Path,
     method: str = DEFAULT_METHOD,
     params: dict[str, Any] | None = None,
-    pixel_size: float | None = None,
-    gain: float | None = None,
-    offset: float | None = None,
-    assume_counts: bool = False,
-    show_progress: bool = True,
-    model: str | Path | None = None,
+    **options: Any,
 ) -> DenoiseResult:
     """Read a file, denoise it with :func:`denoise_micrograph` and write the result atomically.
 
-    The output path must differ from the input; its suffix chooses the format. Parameters are
-    those of :func:`denoise_micrograph`.
+    The output path must differ from the input; its suffix chooses the format. ``options`` are
+    the keyword options of :func:`denoise_micrograph` (pixel_size, gain, offset, assume_counts,
+    show_progress, model).
     """
     input_path, output_path = Path(input_path), Path(output_path)
     micrograph = read_image(input_path)
-    result = denoise_micrograph(
-        micrograph, method, params, pixel_size, gain, offset, assume_counts, show_progress, model
-    )
+    result = denoise_micrograph(micrograph, method, params, **options)
     result.output_path = write_image(result.denoised, output_path, inputs=(input_path,))
     return result
-
-
-def _network_method(
-    model: str | Path | None,
-    params: dict[str, Any] | None,
-    pixel_size: float | None,
-    source: Path | None,
-) -> tuple[Callable[[np.ndarray], np.ndarray], dict[str, Any], bool, bool, Any]:
-    """Load a trained model; return its frame denoiser, parameters, requirements and card."""
-    from sbdenoise.inference import denoise_array
-    from sbdenoise.nn.model_file import load_model
-
-    path = model if model is not None else shipped_model_path()
-    if path is None:
-        raise InputError(
-            "no trained model ships with this version yet: pass --model MODEL.safetensors "
-            "(train one with 'sbdenoise train') or choose a classical --method"
-        )
-    network, card = load_model(path)
-    allowed = {"tile": None, "batch_size": 4}
-    unknown = sorted(set(params or {}) - set(allowed))
-    if unknown:
-        raise InputError(
-            f"unknown parameter(s) {', '.join(unknown)} for method {SBD_METHOD!r}; "
-            f"valid: {', '.join(allowed)}"
-        )
-    settings = {**allowed, **(params or {})}
-
-    def denoise_frame(frame: np.ndarray) -> np.ndarray:
-        return denoise_array(network, card, frame, pixel_size, source=source, **settings)
-
-    return denoise_frame, {"model": str(path), **settings}, True, False, card

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from sbdenoise.analysis.noise_check import estimate_noise, plot_noise_check
-from sbdenoise.noise import sample_poisson, sample_poisson_gaussian
+from sbdenoise.noise.check import estimate_noise, plot_noise_check
+from sbdenoise.noise.models import sample_poisson, sample_poisson_gaussian
 from sbdenoise.synthetic import synthetic_lattice
 
 

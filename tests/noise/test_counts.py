@@ -3,9 +3,15 @@
 import numpy as np
 import pytest
 
-from sbdenoise.counts import assess_counts, detector_to_counts, prepare_counts
 from sbdenoise.errors import NotCountsError
-from sbdenoise.noise import sample_poisson, sample_poisson_gaussian
+from sbdenoise.noise.counts import (
+    assess_counts,
+    detector_to_counts,
+    prepare_counts,
+    quantisation_step,
+    zero_fraction_deficit,
+)
+from sbdenoise.noise.models import sample_poisson, sample_poisson_gaussian
 from sbdenoise.synthetic import synthetic_lattice
 
 
@@ -72,3 +78,36 @@ def test_assume_counts_skips_the_check(expectation):
 def test_detector_to_counts_rejects_non_positive_gain():
     with pytest.raises(ValueError, match="gain"):
         detector_to_counts(np.ones((4, 4)), gain=0.0)
+
+
+def test_gain_and_offset_that_mimic_poisson_dispersion_are_refused():
+    """2 x Poisson(0.5) + 1 has mean 2 and variance 2, yet moves in steps of 2 electrons."""
+    rng = np.random.default_rng(5)
+    frame = 2 * rng.poisson(0.5, (256, 256)) + 1
+    assert frame.var() / frame.mean() == pytest.approx(1.0, abs=0.05)
+    assessment = assess_counts(frame.astype(np.uint16))
+    assert not assessment.looks_like_counts
+    assert any("quantised in steps of 2" in reason for reason in assessment.reasons)
+    assert quantisation_step(frame) == 2
+
+
+def test_too_few_zeros_for_poisson_counts_are_refused():
+    """Counts plus a sparse dark signal: zeros fewer than exp(-mean) allows."""
+    rng = np.random.default_rng(6)
+    frame = rng.poisson(0.45, (256, 256)) + (rng.random((256, 256)) < 0.4)
+    assessment = assess_counts(frame.astype(np.uint16))
+    assert not assessment.looks_like_counts
+    reason = next(r for r in assessment.reasons if "of pixels are zero" in r)
+    observed, bound = zero_fraction_deficit(frame)
+    assert observed == pytest.approx(np.mean(frame == 0))
+    assert bound == pytest.approx(np.exp(-frame.mean()))
+    assert f"{observed:.2%}" in reason
+
+
+@pytest.mark.parametrize("dose", [0.05, 0.45, 1.5, 6.0])
+def test_real_poisson_frames_pass_the_zero_and_step_checks(expectation, dose):
+    """No false alarm over 20 seeds per dose, with structure (the bound holds for any image)."""
+    for seed in range(20):
+        frame = np.random.default_rng([seed, int(dose * 100)]).poisson(expectation * dose / 0.45)
+        assert zero_fraction_deficit(frame) is None, (dose, seed)
+        assert quantisation_step(frame) == 1

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
+from sbdenoise.denoise.inference import denoise_array, denoise_stack, tile_layout
 from sbdenoise.errors import InputError
-from sbdenoise.inference import denoise_array, denoise_stack, tile_layout
 from sbdenoise.metrics import psnr
 from sbdenoise.nn import build_model
 from sbdenoise.nn.card import ModelCard, make_card
@@ -227,7 +227,7 @@ def test_card_dose_range_per_working_pixel():
 
 
 def test_dose_warning_follows_the_trained_range_per_area():
-    from sbdenoise.denoising import dose_notes
+    from sbdenoise.denoise.api import dose_notes
 
     _, card = _model()
     ranged = _frame_mean_card(card)

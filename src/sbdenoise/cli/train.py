@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from sbdenoise.cli_support import console, fail
+from sbdenoise.cli.support import console, fail
 from sbdenoise.errors import SbdenoiseError
 
 
@@ -220,7 +220,7 @@ def train(
     """Train a denoiser on simulated data; run it again to resume; use torchrun for several GPUs.
 
     The run folder <MODEL>.run/ keeps the spec, the CSV log and the checkpoint. Several GPUs:
-    torchrun --nproc_per_node=4 -m sbdenoise.training DATASET -o MODEL, then the same options.
+    torchrun --nproc_per_node=4 -m sbdenoise train DATASET -o MODEL, then the same options.
     """
     from sbdenoise.training.trainer import train as run_training
 

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from sbdenoise.errors import InputError
-from sbdenoise.io.validation import validate_image_array
+from sbdenoise.io.validation import check_frame
 from sbdenoise.nn.card import ModelCard
 from sbdenoise.nn.receptive_field import required_multiple
 from sbdenoise.nn.sampling import DEFAULT_TOLERANCE, from_working_grid, to_working_grid
@@ -52,16 +52,6 @@ def choose_device(device: str | torch.device | None = None) -> torch.device:
     if device is not None:
         return torch.device(device)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def _check_frame(counts: Any, source: str | Path | None) -> np.ndarray:
-    frame = validate_image_array(counts, source)
-    if frame.ndim != 2:
-        raise InputError(
-            f"expected one frame (y, x), got a stack of shape {frame.shape}; use denoise_stack",
-            source,
-        )
-    return frame
 
 
 def tile_layout(
@@ -207,7 +197,7 @@ def denoise_array(
         does not fit the model's sampling, a frame too small on the working grid, or a tile too
         small for the receptive field.
     """
-    frame = _check_frame(counts, source)
+    frame = check_frame(counts, source)
     try:
         grid = to_working_grid(frame, pixel_size, card.sampling, tolerance)
     except InputError as error:

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from sbdenoise import __version__
-from sbdenoise.cli_support import console, fail, parse_params, show_warning
+from sbdenoise.cli.support import console, fail, parse_params, show_warning
 from sbdenoise.errors import SbdenoiseError
 
 app = typer.Typer(
@@ -55,24 +55,16 @@ def info(file: Annotated[Path, typer.Argument(help="Image or stack file.")]) -> 
 
 @app.command()
 def methods() -> None:
-    """List the denoising methods with their default parameters."""
-    from sbdenoise.baselines import BASELINES
-    from sbdenoise.denoising import SBD_METHOD
+    """List the denoising methods with their default parameters and what they need."""
+    from sbdenoise.denoise.registry import iter_methods
     from sbdenoise.pretrained import shipped_model_path
 
-    table = Table("method", "defaults", "needs", "what it does")
-    for name, baseline in BASELINES.items():
-        needs = ", ".join(
-            n
-            for n, flag in (("pixel size", baseline.uses_pixel_size), ("stack", baseline.temporal))
-            if flag
-        )
-        defaults = ", ".join(f"{k}={v}" for k, v in baseline.defaults.items())
-        table.add_row(name, defaults, needs, baseline.description)
-    shipped = "the shipped model" if shipped_model_path() else "no shipped model yet: --model"
-    table.add_row(
-        SBD_METHOD, "tile=None, batch_size=4", f"pixel size, {shipped}", "trained network (SBD)"
-    )
+    table = Table("method", "kind", "defaults", "needs", "what it does")
+    shipped = "shipped model" if shipped_model_path() else "no shipped model yet: --model"
+    for method in iter_methods():
+        needs = [shipped if word == "model" else word for word in method.needs()]
+        defaults = ", ".join(f"{k}={v}" for k, v in method.defaults.items())
+        table.add_row(method.name, method.kind, defaults, ", ".join(needs), method.description)
     console.print(table)
 
 
@@ -100,7 +92,7 @@ def denoise(
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Denoise a frame or a stack (each frame on its own unless the method is temporal)."""
-    from sbdenoise.denoising import DEFAULT_METHOD, denoise_file
+    from sbdenoise.denoise.api import DEFAULT_METHOD, denoise_file
 
     try:
         result = denoise_file(
@@ -128,8 +120,8 @@ def noise_check(
     ] = None,
 ) -> None:
     """Estimate gain and offset, plot mean-variance and histogram, say whether data are Poisson."""
-    from sbdenoise.analysis.noise_check import estimate_noise, plot_noise_check
     from sbdenoise.io import read_image
+    from sbdenoise.noise.check import estimate_noise, plot_noise_check
 
     try:
         micrograph = read_image(file)
@@ -168,7 +160,7 @@ def demo(
 ) -> None:
     """Run the main job: a simulated noisy Pt/CeO2 frame, denoised, with a side-by-side PNG."""
     from sbdenoise.demo import run_demo
-    from sbdenoise.denoising import DEFAULT_METHOD
+    from sbdenoise.denoise.api import DEFAULT_METHOD
 
     try:
         result = run_demo(
@@ -185,21 +177,12 @@ def demo(
     )
 
 
-def _register_more_commands() -> None:
-    """Add the commands that live in their own modules (analysis, simulation, training)."""
-    import importlib
+from sbdenoise.cli import analysis as _analysis  # noqa: E402  (commands register on app)
+from sbdenoise.cli import simulate as _simulate  # noqa: E402
+from sbdenoise.cli import train as _train  # noqa: E402
 
-    for name in ("sbdenoise.cli_analysis", "sbdenoise.cli_simulate", "sbdenoise.cli_train"):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as error:
-            if error.name != name:
-                raise
-            continue
-        module.register(app)
-
-
-_register_more_commands()
+for _group in (_analysis, _simulate, _train):
+    _group.register(app)
 
 if __name__ == "__main__":
     app()

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from sbdenoise.cli_support import console, fail
+from sbdenoise.cli.support import console, fail
 from sbdenoise.errors import SbdenoiseError
 
 

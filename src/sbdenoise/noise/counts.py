@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sbdenoise.analysis.noise_check import NoiseEstimate, estimate_noise
 from sbdenoise.errors import InputError, NotCountsError
+from sbdenoise.noise.check import NoiseEstimate, estimate_noise
 
 #: Below this noise variance (e-/px) a Poisson frame must contain zeros.
 LOW_DOSE_MEAN = 3.0
@@ -67,12 +67,72 @@ class CountsAssessment:
         return f"{head}: {seen}{why}"
 
 
+#: Standard errors below its Poisson lower bound at which a zero fraction is impossible.
+ZERO_FRACTION_SIGMAS = 6.0
+
+
+def quantisation_step(values: np.ndarray) -> float:
+    """Greatest common step between the distinct whole-number values (1 for electron counts).
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        Whole-number pixel values (any shape).
+
+    Returns
+    -------
+    float
+        The step, or 1 when fewer than two distinct values exist.
+    """
+    distinct = np.unique(np.asarray(values, dtype=np.float64))
+    if distinct.size < 2 or distinct.size > 1_000_000:
+        return 1.0
+    differences = np.diff(distinct)
+    if np.any(differences != np.round(differences)) or differences.max() > 2**62:
+        return 1.0
+    return float(np.gcd.reduce(differences.astype(np.int64)))
+
+
+def zero_fraction_deficit(values: np.ndarray) -> tuple[float, float] | None:
+    """The zero fraction when it is impossibly low for Poisson counts at the values' mean.
+
+    For Poisson counts with expectations ``mu_i`` the expected fraction of zeros is the mean of
+    ``exp(-mu_i)``, which by Jensen's inequality is at least ``exp(-mean(mu))`` whatever the image
+    shows. A fraction more than :data:`ZERO_FRACTION_SIGMAS` binomial standard errors below that
+    bound cannot come from counts: the data carry an offset, or a gain above 1 with read noise.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        Pixel values (any shape).
+
+    Returns
+    -------
+    tuple of float or None
+        ``(observed, lower_bound)`` when the fraction is impossible, else None.
+    """
+    flat = np.asarray(values, dtype=np.float64).ravel()
+    if flat.size == 0:
+        return None
+    mean = float(flat.mean())
+    if mean <= 0:
+        return None
+    bound = float(np.exp(-mean))
+    sigma = float(np.sqrt(bound * (1.0 - bound) / flat.size))
+    observed = float(np.mean(flat == 0))
+    if observed < bound - ZERO_FRACTION_SIGMAS * sigma - 1e-3:
+        return observed, bound
+    return None
+
+
 def assess_counts(data: np.ndarray) -> CountsAssessment:
     """Decide whether an image or stack looks like Poisson electron counts.
 
-    The values must be non-negative whole numbers, a low-dose frame must contain zeros, and the
-    noise variance must equal the mean (gain 1, offset 0) within
-    :data:`~sbdenoise.analysis.noise_check.POISSON_DISPERSION_RANGE`.
+    The values must be non-negative whole numbers in steps of 1 (:func:`quantisation_step`), a
+    low-dose frame must contain zeros, at least as many as Poisson counts at its mean can have
+    (:func:`zero_fraction_deficit`: this catches an offset even when gain and read noise happen to
+    give a variance/mean near 1), and the noise variance must equal the mean (gain 1, offset 0)
+    within :data:`~sbdenoise.noise.check.POISSON_DISPERSION_RANGE`.
 
     Parameters
     ----------
@@ -108,6 +168,20 @@ def assess_counts(data: np.ndarray) -> CountsAssessment:
             f"the noise variance ({low_dose_variance:.3g}) is that of a low dose but no pixel is "
             f"zero: an offset of about {minimum:.4g}?"
         )
+    if integer_valued:
+        step = quantisation_step(sample)
+        if step > 1:
+            reasons.append(
+                f"values are quantised in steps of {step:g}, not 1: detector units with a gain "
+                f"of about {step:g} per electron?"
+            )
+        zeros = zero_fraction_deficit(sample)
+        if zeros is not None:
+            observed, least = zeros
+            reasons.append(
+                f"only {observed:.2%} of pixels are zero where Poisson counts with mean "
+                f"{mean:.3g} have at least {least:.2%}: an offset or a gain above 1?"
+            )
     if noise is not None and not noise.looks_poisson:
         if noise.fit_from_one_level:
             reasons.append(f"noise variance/mean is {noise.dispersion:.3g}, not 1")
