@@ -2,7 +2,11 @@
 
 Usage (from the repository root)::
 
-    .venv/bin/python scripts/ship_model.py MODEL.safetensors            # install it
+    .venv/bin/python benchmarks/dose_sweep.py --dataset DATA --model shipped=SHIPPED \\
+        --model candidate=MODEL.safetensors                             # the gate table
+    .venv/bin/python scripts/ship_model.py MODEL.safetensors \\
+        --gate benchmarks/results/dose_sweep.json
+                                                    # install it if it beats the shipped model
     .venv/bin/python benchmarks/table1.py ...                           # test the shipped model
     .venv/bin/python scripts/ship_model.py src/sbdenoise/pretrained/sbd-unet-pt-ceo2.safetensors \
         --table1 benchmarks/results/table1.json                          # add its test metrics
@@ -62,6 +66,72 @@ def test_metrics(table1: dict, weights: Path) -> dict:
     }
 
 
+HISTORY = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "model_history.md"
+HISTORY_HEADER = (
+    "# Shipped models\n\n"
+    "Each row is a model installed with `scripts/ship_model.py --gate`: test PSNR on the gate "
+    "table of `benchmarks/dose_sweep.py` (every white test image of the `shipped` preset, one "
+    "Poisson draw at 0.45 e-/px, peak 1 e-/px), VST+BM3D on the same frames.\n\n"
+    "| version | date | architecture | steps | CPU hours | test PSNR (dB) | VST+BM3D (dB) | "
+    "gap (dB) | previous model (dB) | dose range (e-/A^2) |\n"
+    "|---|---|---|---|---|---|---|---|---|---|\n"
+)
+
+
+def gate_metrics(gate_file: Path, name: str, weights: Path) -> dict:
+    """The candidate's gate row as card metrics; refuses a model that does not beat the shipped.
+
+    The gate table (``benchmarks/dose_sweep.py``) must hold a row ``name`` computed with this very
+    file, a ``shipped`` row and a ``vst-bm3d`` row, all on the same frames.
+    """
+    result = json.loads(gate_file.read_text())
+    rows = result.get("gate", {}).get("rows", {})
+    used = result.get("models", {}).get(name)
+    if name not in rows or used is None:
+        raise SystemExit(f"{gate_file} has no gate row {name!r}: run benchmarks/dose_sweep.py")
+    if Path(used).resolve() != weights.resolve():
+        raise SystemExit(f"the gate row {name!r} was computed with {used}, not {weights}")
+    if "shipped" not in rows:
+        raise SystemExit(f"{gate_file} has no 'shipped' row to compare with")
+    candidate, shipped, bm3d = rows[name], rows["shipped"], rows["vst-bm3d"]
+    if not candidate["psnr"] > shipped["psnr"]:
+        raise SystemExit(
+            f"refused: {name} scores {candidate['psnr']:.2f} dB on the test split, not above the "
+            f"shipped model's {shipped['psnr']:.2f} dB"
+        )
+    return {
+        "test_dataset": result["dataset"],
+        "test_split": "test",
+        "test_contrast": "white",
+        "test_images": result["gate"]["n_images"],
+        "test_realisations": 1,
+        "test_psnr_db": candidate["psnr"],
+        "test_psnr_std_db": candidate["psnr_std"],
+        "test_ssim": candidate["ssim"],
+        "test_vst_bm3d_psnr_db": bm3d["psnr"],
+        "test_previous_model_psnr_db": shipped["psnr"],
+        "psnr_convention": "peak 1 e-/px, estimate clipped to [0, 1]",
+    }
+
+
+def append_history(card, metrics: dict, cpu_hours: float | None) -> None:
+    """Add the installed model to benchmarks/results/model_history.md."""
+    text = HISTORY.read_text() if HISTORY.exists() else HISTORY_HEADER
+    version = sum(1 for line in text.splitlines() if line.startswith("| v")) + 1
+    kwargs = ", ".join(f"{k} {v}" for k, v in card.architecture_kwargs.items())
+    dose = card.dose_range_per_area
+    row = (
+        f"| v{version} | {card.created[:10]} | {card.architecture} ({kwargs}) | "
+        f"{card.training_data.get('steps', '?')} | "
+        f"{'?' if cpu_hours is None else f'{cpu_hours:.2f}'} | {metrics['test_psnr_db']:.2f} | "
+        f"{metrics['test_vst_bm3d_psnr_db']:.2f} | "
+        f"{metrics['test_psnr_db'] - metrics['test_vst_bm3d_psnr_db']:+.2f} | "
+        f"{metrics['test_previous_model_psnr_db']:.2f} | "
+        f"{'single dose' if dose is None else f'{dose[0]:g}-{dose[1]:g}'} |\n"
+    )
+    HISTORY.write_text(text + row)
+
+
 def main(argv: list[str]) -> Path:
     """Copy the model into the package with the test metrics added to its card."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -69,9 +139,25 @@ def main(argv: list[str]) -> Path:
     parser.add_argument(
         "--table1", type=Path, default=None, help="table1.json computed with this model file"
     )
+    parser.add_argument(
+        "--gate",
+        type=Path,
+        default=None,
+        help="dose_sweep.json with this model's gate row: refuse unless it beats the shipped one",
+    )
+    parser.add_argument("--name", default="candidate", help="the model's row in the gate table")
+    parser.add_argument("--cpu-hours", type=float, default=None, help="training cost, for history")
     args = parser.parse_args(argv)
     weights, _ = model_paths(args.model)
     module, card = load_model(weights)
+    shipped = (TARGET / SHIPPED_MODEL_NAME).resolve()
+    if args.gate is None and args.table1 is None and shipped.exists():
+        if weights.resolve() != shipped:
+            raise SystemExit("a new model ships only through the gate: pass --gate dose_sweep.json")
+    gated = None
+    if args.gate is not None:
+        gated = gate_metrics(args.gate, args.name, weights)
+        card = card.model_copy(update={"metrics": {**card.metrics, **gated}})
     if args.table1 is not None:
         metrics = test_metrics(json.loads(args.table1.read_text()), weights)
         card = card.model_copy(update={"metrics": {**card.metrics, **metrics}})
@@ -82,6 +168,8 @@ def main(argv: list[str]) -> Path:
         target.with_suffix(".json").unlink()
         raise SystemExit(f"{target.name} is {size / 2**20:.1f} MiB, over the 20 MiB limit")
     load_model(target)  # the installed file loads
+    if gated is not None:
+        append_history(card, gated, args.cpu_hours)
     print(f"shipped {target} ({size / 2**20:.2f} MiB, sha256 {sha256(target)[:16]}...)")
     return target
 

@@ -106,6 +106,7 @@ def clean_frame(source: str, size: int, dose: float, defocus_nm: float = -12.0) 
 
 def run_demo(
     output_dir: str | Path = "demo_output",
+    *,
     size: int = 512,
     dose: float = 0.45,
     method: str = DEFAULT_METHOD,

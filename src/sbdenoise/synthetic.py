@@ -75,6 +75,7 @@ def _render(columns: np.ndarray, amplitude: np.ndarray, shape, pixel_size, sigma
 
 def synthetic_lattice(
     shape: tuple[int, int] = (512, 512),
+    *,
     pixel_size: float = 0.061,
     vacuum_level: float = 0.45,
     column_peak: float = 0.45,

@@ -204,6 +204,7 @@ def refine_peaks(field: np.ndarray, peaks: np.ndarray, max_steps: int = 4) -> np
 def detect_columns(
     image: np.ndarray,
     pixel_size: float,
+    *,
     sigma_range: tuple[float, float] = DEFAULT_SIGMA_RANGE_A,
     num_sigma: int = 5,
     min_contrast: float = 0.2,

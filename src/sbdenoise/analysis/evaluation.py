@@ -287,7 +287,13 @@ def evaluate(
         found = detect_columns(denoised, pixel_size, **detect_kwargs)
         positions = found.positions[inside_frame(found.positions, clean.shape, pixel_size, border)]
         scores = structure_scores(
-            positions, truth, alpha, max_distance, clean.shape, pixel_size, truth_surface=surface
+            positions,
+            truth,
+            alpha,
+            max_distance=max_distance,
+            shape=clean.shape,
+            pixel_size=pixel_size,
+            truth_surface=surface,
         )
         likelihood = column_likelihood(
             noisy,

@@ -121,6 +121,7 @@ def build_report(
     denoised: np.ndarray,
     pixel_size: float,
     output_dir: str | Path,
+    *,
     truth: np.ndarray | None = None,
     truth_columns: np.ndarray | None = None,
     name: str = "",
@@ -178,7 +179,14 @@ def build_report(
 
     found = detect_columns(image, pixel_size, **detect_kwargs)
     likelihood = column_likelihood(
-        counts, image, found.positions, pixel_size, vacuum_rate, radius, real, spurious
+        counts,
+        image,
+        found.positions,
+        pixel_size,
+        vacuum_rate,
+        radius=radius,
+        real=real,
+        spurious=spurious,
     )
     surface = alpha_shape(found.positions, alpha, shape=image.shape, pixel_size=pixel_size).surface
     files: dict[str, Path] = {}
@@ -206,7 +214,12 @@ def build_report(
             inside_frame(true_positions, image.shape, pixel_size, border)
         ]
         scores = structure_scores(
-            found.positions, true_positions, alpha, max_distance, image.shape, pixel_size
+            found.positions,
+            true_positions,
+            alpha,
+            max_distance=max_distance,
+            shape=image.shape,
+            pixel_size=pixel_size,
         )
         matched = match_columns(found.positions, true_positions, max_distance).detected_is_matched
 

@@ -126,6 +126,7 @@ def plot_equivalent_filter(
     result: EquivalentFilter,
     noisy: np.ndarray,
     path: str | Path,
+    *,
     pixel_size: float | None = None,
     half_width: float | None = None,
     denoised: np.ndarray | None = None,

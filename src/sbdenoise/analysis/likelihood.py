@@ -294,6 +294,7 @@ def column_likelihood(
     positions: np.ndarray,
     pixel_size: float,
     vacuum_rate: float | None = None,
+    *,
     radius: float = DEFAULT_RADIUS_A,
     real: float = DEFAULT_REAL,
     spurious: float = DEFAULT_SPURIOUS,
@@ -584,6 +585,7 @@ def plot_likelihood(
 def letter_value_plot(
     groups: Mapping[str, np.ndarray],
     path: str | Path | None = None,
+    *,
     ax: Any = None,
     ylabel: str = "",
     title: str = "",

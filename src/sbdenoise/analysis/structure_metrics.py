@@ -120,6 +120,7 @@ def structure_scores(
     estimated: np.ndarray,
     truth: np.ndarray,
     alpha: float = DEFAULT_ALPHA_A,
+    *,
     max_distance: float = DEFAULT_MATCH_DISTANCE_A,
     shape: tuple[int, int] | None = None,
     pixel_size: float | None = None,

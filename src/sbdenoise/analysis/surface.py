@@ -110,6 +110,7 @@ def _boundary(points: np.ndarray, triangles: np.ndarray) -> tuple[np.ndarray, np
 def alpha_shape(
     positions: np.ndarray,
     alpha: float = DEFAULT_ALPHA_A,
+    *,
     shape: tuple[int, int] | None = None,
     pixel_size: float | None = None,
     vacuum_mask: np.ndarray | None = None,
@@ -278,6 +279,7 @@ def _outside_raster(
 
 def surface_columns(
     positions: np.ndarray,
+    *,
     alpha: float = DEFAULT_ALPHA_A,
     shape: tuple[int, int] | None = None,
     pixel_size: float | None = None,
@@ -303,4 +305,6 @@ def surface_columns(
     numpy.ndarray
         Boolean array of length ``n``.
     """
-    return alpha_shape(positions, alpha, shape, pixel_size, vacuum_mask).surface
+    return alpha_shape(
+        positions, alpha, shape=shape, pixel_size=pixel_size, vacuum_mask=vacuum_mask
+    ).surface

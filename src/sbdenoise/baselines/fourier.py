@@ -133,6 +133,7 @@ def _local_background(image: np.ndarray, size: int) -> np.ndarray:
 def find_bragg_peaks(
     counts: np.ndarray,
     pixel_size: float,
+    *,
     threshold: float = 4.5,
     min_frequency: float = 0.1,
     max_frequency: float = 1.0 / INFORMATION_LIMIT_A,
@@ -224,6 +225,7 @@ def find_bragg_peaks(
 def bragg_mask(
     counts: np.ndarray,
     pixel_size: float,
+    *,
     spot_radius: float = 0.08,
     dc_radius: float | None = None,
     threshold: float = 4.5,

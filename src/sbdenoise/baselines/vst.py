@@ -54,6 +54,7 @@ def _check_positive_int(value: int, name: str) -> int:
 
 def vst_nlm(
     counts: np.ndarray,
+    *,
     h: float = 0.3,
     patch_size: int = 7,
     patch_distance: int = 8,

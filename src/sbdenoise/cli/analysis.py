@@ -77,7 +77,9 @@ def _check_outputs(outputs: list[Path], inputs: list[Path]) -> None:
 def _counts(micrograph: Any, gain: float | None, offset: float | None, assume: bool) -> np.ndarray:
     from sbdenoise.noise.counts import prepare_counts
 
-    return prepare_counts(micrograph.data, micrograph.source, gain, offset, assume)
+    return prepare_counts(
+        micrograph.data, micrograph.source, gain=gain, offset=offset, assume_counts=assume
+    )
 
 
 def _denoised_counts(micrograph: Any, gain: float | None, offset: float | None) -> np.ndarray:
@@ -172,7 +174,14 @@ def register(app: typer.Typer) -> None:
             image = _denoised_counts(denoised_mic, gain, offset)
             found = detect_columns(image, size)
             result = column_likelihood(
-                counts, image, found.positions, size, vacuum_rate, radius, real, spurious
+                counts,
+                image,
+                found.positions,
+                size,
+                vacuum_rate,
+                radius=radius,
+                real=real,
+                spurious=spurious,
             )
         except (SbdenoiseError, ValueError) as error:
             raise fail(error) from None

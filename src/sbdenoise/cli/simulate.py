@@ -38,7 +38,9 @@ def simulate(
         spec = get_preset(preset) if preset else DatasetSpec.from_yaml(spec_file)
         if seed is not None:
             spec = spec.model_copy(update={"seed": seed})
-        summary = run_simulation(spec, output, scheduler, workers, show_progress=not quiet)
+        summary = run_simulation(
+            spec, output, scheduler, n_workers=workers, show_progress=not quiet
+        )
     except (SbdenoiseError, ValueError) as error:
         raise fail(error) from None
     console.print(

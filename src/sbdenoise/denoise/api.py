@@ -129,7 +129,9 @@ def denoise_micrograph(
     if prepared.method.needs_stack and not micrograph.is_stack:
         raise InputError(f"method {method!r} needs a stack of frames, got one frame", source)
 
-    counts = prepare_counts(micrograph.data, source, gain, offset, assume_counts)
+    counts = prepare_counts(
+        micrograph.data, source, gain=gain, offset=offset, assume_counts=assume_counts
+    )
     if gain is not None or offset is not None:
         conversion = f"detector units converted with gain {gain or 1.0} and offset {offset or 0.0}"
     else:

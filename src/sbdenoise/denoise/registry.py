@@ -347,3 +347,72 @@ def iter_methods(kind: Kind | None = None) -> Iterable[Method]:
 
 _register_baselines()
 _register_network()
+
+
+# -- self-supervised networks, trained on the input ------------------------------------------
+
+
+def _register_self_supervised() -> None:
+    """The self-supervised comparisons of SBD (:mod:`sbdenoise.denoise.selfsupervised`).
+
+    ``minutes`` is the wall-clock training budget of one call (a frame or a whole stack);
+    the defaults keep a 40-frame 1024 x 1024 stack under about 5 minutes on 2 CPU cores.
+    """
+
+    def setup_for(name: str) -> Setup:
+        def setup(params: dict[str, Any], model: Any, source: Any) -> tuple[Any, Any, Any]:
+            from sbdenoise.denoise.selfsupervised import setup_method
+
+            return setup_method(name, params)
+
+        return setup
+
+    network = {
+        "max_steps": None,
+        "seed": 0,
+        "sampling": 0.244,
+        "scales": 4,
+        "base_channels": 16,
+        "patch": 64,
+        "batch_size": 8,
+        "learning_rate": 1e-3,
+    }
+    entries = [
+        (
+            "blind-spot",
+            "Noise2Void: UNet trained on the input with masked pixels (self-supervised)",
+            {"minutes": 4.0, **network, "mask_fraction": 0.01},
+        ),
+        (
+            "blind-spot-es",
+            "Noise2Void with early stopping on held-out noisy frames or patches",
+            {"minutes": 4.0, **network, "mask_fraction": 0.01},
+        ),
+        (
+            "self2self",
+            "Self2Self: dropout UNet per frame, mean of dropout samples (budget shared by frames)",
+            {"minutes": 2.5, **network, "base_channels": 8, "dropout": 0.3, "n_predictions": 20},
+        ),
+        (
+            "udvd",
+            "UDVD-style video denoiser: 5 frames in, centre frame masked (needs a stack)",
+            {"minutes": 4.0, **network, "mask_fraction": 0.01, "frames": 5},
+        ),
+    ]
+    for name, description, defaults in entries:
+        register(
+            Method(
+                name=name,
+                kind="self-supervised",
+                description=description,
+                defaults=defaults,
+                needs_pixel_size=True,
+                needs_stack=name == "udvd",
+                uses_model=False,
+                trains_on_input=True,
+                setup=setup_for(name),
+            )
+        )
+
+
+_register_self_supervised()

@@ -46,6 +46,7 @@ def required_multiple(module: nn.Module) -> int:
 def gradient_support(
     module: nn.Module,
     size: int = 256,
+    *,
     threshold: float = 1e-30,
     seed: int = 0,
     dtype: torch.dtype = torch.float64,
@@ -87,6 +88,7 @@ def gradient_support(
 
 def measure_receptive_field(
     module: nn.Module,
+    *,
     size: int = 256,
     threshold: float = 1e-30,
     seed: int = 0,
@@ -127,7 +129,9 @@ def measure_receptive_field(
         for attempt in range(DEAD_PROBE_RETRIES + 1):
             # A freshly initialised narrow network can have every ReLU path to the centre pixel
             # switched off for one probe; another random probe then finds the live paths.
-            support = gradient_support(module, size, threshold, seed + attempt, dtype)
+            support = gradient_support(
+                module, size, threshold=threshold, seed=seed + attempt, dtype=dtype
+            )
             if support.any():
                 break
         else:

@@ -232,6 +232,7 @@ def counts_to_detector(counts: np.ndarray, gain: float, offset: float = 0.0) -> 
 def prepare_counts(
     data: np.ndarray,
     source: str | Path | None = None,
+    *,
     gain: float | None = None,
     offset: float | None = None,
     assume_counts: bool = False,

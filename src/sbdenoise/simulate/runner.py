@@ -205,6 +205,7 @@ def run_simulation(
     spec: DatasetSpec,
     out_dir: str | Path,
     scheduler: str | None = None,
+    *,
     n_workers: int = 2,
     show_progress: bool = True,
     keep_parts: bool = False,

@@ -113,6 +113,7 @@ def select_device(local_rank: int = 0, device: str | None = None) -> torch.devic
 
 def init_distributed(
     rank: int | None = None,
+    *,
     world_size: int | None = None,
     init_method: str | None = None,
     device: str | None = None,

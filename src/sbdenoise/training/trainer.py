@@ -346,7 +346,7 @@ def train(
         fit, or an architecture that does not exist.
     """
     console = console or Console()
-    context = init_distributed(rank, world_size, init_method, device)
+    context = init_distributed(rank, world_size=world_size, init_method=init_method, device=device)
     deterministic_before = torch.are_deterministic_algorithms_enabled()
     threads_before = torch.get_num_threads()
     try:
