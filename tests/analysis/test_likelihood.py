@@ -1,6 +1,5 @@
-"""Likelihood map: definition, verdicts, vacuum estimate, statistics over noise draws, speed."""
+"""Likelihood map: definition, verdicts, vacuum estimate, statistics over noise draws."""
 
-import time
 
 import numpy as np
 import pytest
