@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+# Tests simulate into temporary folders and test resumption: the machine's dataset cache is off
+# for them (and for the processes they start); tests/simulate/test_cache.py turns it on itself.
+os.environ["SBDENOISE_CACHE"] = "off"
+
 # The real microscope files live in shared/data/formats beside the checkout (../shared); a clone
 # elsewhere finds them through SBDENOISE_FORMATS_DIR or the workspace's /work/shared.
 _CANDIDATES = (

@@ -1,6 +1,5 @@
 """Likelihood map: definition, verdicts, vacuum estimate, statistics over noise draws."""
 
-
 import numpy as np
 import pytest
 from matplotlib.image import imread

@@ -25,6 +25,14 @@ def simulate(
     ] = None,
     workers: Annotated[int, typer.Option(help="Workers of the local cluster.")] = 2,
     seed: Annotated[int | None, typer.Option(help="Override the spec's seed.")] = None,
+    cache: Annotated[
+        bool,
+        typer.Option(
+            "--cache/--no-cache",
+            help="Reuse a finished dataset of the same spec from this machine's cache "
+            "($SBDENOISE_CACHE or ~/.cache/sbdenoise/datasets) and add new ones to it.",
+        ),
+    ] = True,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Simulate a dataset (resumable: run the same command again after an interruption)."""
@@ -39,7 +47,12 @@ def simulate(
         if seed is not None:
             spec = spec.model_copy(update={"seed": seed})
         summary = run_simulation(
-            spec, output, scheduler, n_workers=workers, show_progress=not quiet
+            spec,
+            output,
+            scheduler,
+            n_workers=workers,
+            show_progress=not quiet,
+            use_cache=cache,
         )
     except (SbdenoiseError, ValueError) as error:
         raise fail(error) from None

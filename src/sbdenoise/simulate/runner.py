@@ -19,6 +19,7 @@ import numpy as np
 
 from sbdenoise.config import DatasetSpec
 from sbdenoise.errors import InputError, SimulationError
+from sbdenoise.simulate import cache
 from sbdenoise.simulate.contrast import classify_contrast
 from sbdenoise.simulate.plan import StructureTask, default_image_size, plan_dataset
 from sbdenoise.simulate.store import (
@@ -209,6 +210,7 @@ def run_simulation(
     n_workers: int = 2,
     show_progress: bool = True,
     keep_parts: bool = False,
+    use_cache: bool = True,
 ) -> SimulationSummary:
     """Simulate a dataset into ``out_dir`` (resuming a previous run of the same spec).
 
@@ -227,6 +229,9 @@ def run_simulation(
         Show a progress bar over images.
     keep_parts : bool
         Keep the per-image part files after consolidation.
+    use_cache : bool
+        Take a finished store of the same spec from the machine's dataset cache, and add the
+        store made here to it (:mod:`sbdenoise.simulate.cache`).
 
     Returns
     -------
@@ -240,7 +245,7 @@ def run_simulation(
     tasks = plan_dataset(spec)
     n_images = sum(len(task.images) for task in tasks)
     store = out_dir / STORE_NAME
-    if store.exists():
+    if store.exists() or (use_cache and cache.lookup(spec, store)):
         return SimulationSummary(store, n_images, 0, time.perf_counter() - start)
     done = finished_indices(out_dir)
     pending = [t for t in tasks if any(i.index not in done for i in t.images)]
@@ -261,6 +266,8 @@ def run_simulation(
                 pending, spec_json, out_dir, skip, scheduler, n_workers, advance
             )
     path = consolidate(out_dir, n_images, json.loads(spec_json), keep_parts=keep_parts)
+    if use_cache:
+        cache.remember(spec, path)
     return SimulationSummary(path, n_images, n_todo, time.perf_counter() - start, timings)
 
 

@@ -40,8 +40,11 @@ from sbdenoise.errors import InputError
 __all__ = [
     "SELF_SUPERVISED_METHODS",
     "Settings",
+    "TrainedBlindSpot",
     "blind_spot_denoise",
+    "fit_blind_spot",
     "held_out_frames",
+    "method_settings",
     "self2self_denoise",
     "settings_from_params",
     "setup_method",
@@ -165,6 +168,13 @@ def settings_from_params(method: str, params: Mapping[str, Any]) -> Settings:
             raise InputError(f"{method}: frames must be odd and at least 3, got {frames}")
         values["frames"] = frames
     return Settings(**values)
+
+
+def method_settings(name: str, **params: Any) -> Settings:
+    """Checked settings of registry method ``name``: its defaults overridden by ``params``."""
+    from sbdenoise.denoise.registry import get_method
+
+    return settings_from_params(name, get_method(name).resolve_params(params))
 
 
 @contextlib.contextmanager
@@ -301,10 +311,43 @@ def _early_stopping_split(
     return sampler, _validation_set(crops, settings, settings.seed)
 
 
-def blind_spot_denoise(
+@dataclass
+class TrainedBlindSpot:
+    """A blind-spot network trained by :func:`fit_blind_spot`, ready for more frames.
+
+    Attributes
+    ----------
+    network : SelfSupervisedUNet
+        The trained network (one input channel).
+    settings : Settings
+        The parameters it was trained with (its working sampling among them).
+    report : TrainReport
+        What the training did.
+    """
+
+    network: SelfSupervisedUNet
+    settings: Settings
+    report: TrainReport
+
+    def denoise(self, stack: np.ndarray, pixel_size: float) -> np.ndarray:
+        """Denoise ``(T, H, W)`` counts with the trained network (no training).
+
+        Returns ``(T, H, W)`` float32 expected counts per input pixel.
+        """
+        working = to_working_stack(stack, pixel_size, self.settings.sampling)
+        return working.to_input_grid(_predict_frames(self.network, working))
+
+
+def _predict_frames(network: SelfSupervisedUNet, working: WorkingStack) -> np.ndarray:
+    return np.stack(
+        [predict(network, torch.from_numpy(frame[None, None])).numpy()[0] for frame in working.data]
+    )
+
+
+def fit_blind_spot(
     stack: np.ndarray, pixel_size: float, settings: Settings, early_stopping: bool = False
-) -> tuple[np.ndarray, TrainReport]:
-    """Noise2Void: one UNet trained on masked crops of all frames, then applied to every frame.
+) -> TrainedBlindSpot:
+    """Train a Noise2Void UNet on masked crops of every frame of ``stack``.
 
     Parameters
     ----------
@@ -320,9 +363,7 @@ def blind_spot_denoise(
 
     Returns
     -------
-    denoised : numpy.ndarray
-        ``(T, H, W)`` float32 expected counts per input pixel.
-    report : TrainReport
+    TrainedBlindSpot
     """
     name = "blind-spot-es" if early_stopping else "blind-spot"
     working = to_working_stack(stack, pixel_size, settings.sampling)
@@ -348,14 +389,34 @@ def blind_spot_denoise(
             description=name,
             validate=validate,
         )
-        estimates = np.stack(
-            [
-                predict(network, torch.from_numpy(frame[None, None])).numpy()[0]
-                for frame in working.data
-            ]
-        )
     _log(name, report)
-    return working.to_input_grid(estimates), report
+    return TrainedBlindSpot(network, settings, report)
+
+
+def blind_spot_denoise(
+    stack: np.ndarray, pixel_size: float, settings: Settings, early_stopping: bool = False
+) -> tuple[np.ndarray, TrainReport]:
+    """Noise2Void: one UNet trained on masked crops of all frames, then applied to every frame.
+
+    Parameters
+    ----------
+    stack : numpy.ndarray
+        ``(T, H, W)`` counts per input pixel (``T = 1`` for one frame).
+    pixel_size : float
+        Input pixel size, angstrom.
+    settings : Settings
+        Checked parameters.
+    early_stopping : bool
+        Train with early stopping (``blind-spot-es``), see :func:`fit_blind_spot`.
+
+    Returns
+    -------
+    denoised : numpy.ndarray
+        ``(T, H, W)`` float32 expected counts per input pixel.
+    report : TrainReport
+    """
+    trained = fit_blind_spot(stack, pixel_size, settings, early_stopping)
+    return trained.denoise(stack, pixel_size), trained.report
 
 
 def udvd_denoise(

@@ -151,9 +151,9 @@ def train_network(
     description : str
         Label of the progress bar.
     validate : callable, optional
-        ``validate(network) -> loss`` on held-out data, called :data:`VALIDATIONS` times over
-        the run and after the last step; the weights with the lowest loss are restored at the
-        end (early stopping).
+        ``validate(network) -> loss`` on held-out data, called before the first step, then
+        each time another ``1 / VALIDATIONS`` of the run is done, and after the last step; the
+        weights with the lowest loss are restored at the end (early stopping).
     show_progress : bool, optional
         Show a transient rich progress bar (default: unless ``SBDENOISE_NO_PROGRESS`` is set).
 
@@ -171,7 +171,7 @@ def train_network(
     total = max_steps if by_steps else max(1, math.ceil(budget))
     label = description if by_steps else f"{description} (s)"
     losses: list[float] = []
-    next_validation = 1.0 / VALIDATIONS
+    next_validation = 0.0  # the initial weights are validated too
     step = 0
     stopped_by = "budget"
     start = time.perf_counter()
