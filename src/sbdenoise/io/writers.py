@@ -21,7 +21,7 @@ import numpy as np
 from sbdenoise.errors import InputError, OutputError
 from sbdenoise.io.micrograph import Micrograph
 from sbdenoise.io.readers import SIDECAR_SUFFIX
-from sbdenoise.io.validation import validate_image_array
+from sbdenoise.io.validation import check_pixel_size, validate_image_array
 
 __all__ = ["SUPPORTED_WRITE_SUFFIXES", "write_image"]
 
@@ -326,13 +326,8 @@ def write_image(
             final,
         )
     data = validate_image_array(micrograph.data, micrograph.source or final)
-    if micrograph.pixel_size is not None and not (
-        math.isfinite(micrograph.pixel_size) and micrograph.pixel_size > 0
-    ):
-        raise InputError(
-            f"pixel size must be a positive number of angstrom, not {micrograph.pixel_size!r}",
-            micrograph.source or final,
-        )
+    if micrograph.pixel_size is not None:
+        check_pixel_size(micrograph.pixel_size, micrograph.source or final)
     sidecar = final.with_name(final.name + SIDECAR_SUFFIX) if suffix == ".npy" else None
     protected = [Path(p) for p in inputs]
     if micrograph.source is not None:
