@@ -23,7 +23,7 @@ PSNR against the truth, with the SBD network's PSNR on the same frames as a hori
 
 Writes ``selfsupervised.json``, ``selfsupervised.md`` and ``selfsupervised_curve.png`` into
 ``benchmarks/results`` (``selfsupervised_quick.*`` and ``selfsupervised_quick_curve.png`` with
-``--quick``: 6 frames of 256 px, tiny networks trained 20 steps, curve sizes 8 and 32 of 32 px
+``--quick``: 5 frames of 256 px, tiny networks trained 20 steps, curve sizes 8 and 32 of 32 px
 crops from the series' own clean frame; a smoke test of the script, not a result)::
 
     .venv/bin/python benchmarks/selfsupervised.py            # about 45-60 min on 2 cores
@@ -110,7 +110,7 @@ _TINY = {"max_steps": 20, "scales": 3, "base_channels": 8, "patch": 32, "batch_s
 QUICK = Config(
     name="selfsupervised_quick",
     series_size=256,
-    frames=6,
+    frames=5,
     curve_sizes=(8, 32),
     curve_crop=32,
     curve_frame_size=256,
@@ -253,6 +253,9 @@ def summarise_training(reports: list[dict[str, Any]]) -> dict[str, Any]:
     }
     if "best_step" in reports[0]:
         out["best_step"] = reports[0]["best_step"]
+    if "n_predictions" in reports[0]:
+        out["n_predictions"] = min(r["n_predictions"] for r in reports)
+    out["budget_seconds"] = round(sum(r["budget_seconds"] for r in reports), 1)
     return out
 
 
@@ -378,7 +381,16 @@ def run_curve(
     return {
         "crop_working_px": config.curve_crop,
         "working_sampling": working_pixel,
-        "training_models": config.curve_models or "the test frame's own model (quick)",
+        "training_models": (
+            f"{config.curve_models} clean frames of other atomic models and defoci"
+            if config.curve_models
+            else "the test frame's own clean frame (quick)"
+        ),
+        "budget": ", ".join(
+            f"{k}={v}"
+            for k, v in method_settings("blind-spot", **config.curve_params).__dict__.items()
+            if k in ("minutes", "max_steps")
+        ),
         "test_realisations": config.test_realisations,
         "sbd_psnr": sbd_psnr,
         "points": points,
@@ -398,9 +410,11 @@ def plot_curve(curve: dict[str, Any], path: Path) -> None:
     axes.plot(counts, values, "o-", label="blind-spot (N2V), trained on noisy crops")
     axes.axhline(curve["sbd_psnr"], color="black", linestyle="--", label="SBD (simulations)")
     axes.set_xscale("log")
+    axes.set_xticks(counts, [str(c) for c in counts])
+    axes.minorticks_off()
     axes.set_xlabel(f"noisy training images ({curve['crop_working_px']}² px working grid)")
     axes.set_ylabel("PSNR on held-out frames (dB)")
-    axes.legend(loc="lower right", fontsize=8)
+    axes.legend(loc="best", fontsize=8)
     axes.grid(alpha=0.3)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -410,7 +424,9 @@ def plot_curve(curve: dict[str, Any], path: Path) -> None:
 
 def _fmt(value: Any, digits: int = 2) -> str:
     if isinstance(value, float):
-        return "n/a" if not np.isfinite(value) else f"{value:.{digits}f}"
+        if np.isnan(value):
+            return "n/a"
+        return "inf" if np.isinf(value) else f"{value:.{digits}f}"
     return str(value)
 
 
@@ -448,6 +464,8 @@ def markdown(result: dict[str, Any], curve_png: str) -> str:
         )
         if "best_step" in training:
             note += f", best step {training['best_step']}"
+        if "n_predictions" in training:
+            note += f", {training['n_predictions']} samples/frame"
         lines.append(
             f"| {name} | {_fmt(row['psnr_centre'])} | {_fmt(row['psnr_mean'])} | "
             f"{_fmt(row['ssim_centre'], 3)} | {_fmt(row['ssim_mean'], 3)} | "
@@ -464,8 +482,8 @@ def markdown(result: dict[str, Any], curve_png: str) -> str:
         f"{curve['crop_working_px']} crops at {curve['working_sampling']:.4f} Å/px)",
         "",
         f"Held-out: {curve['test_realisations']} noisy realisations of the series' clean frame; "
-        f"training crops from: {curve['training_models']} other models. SBD on the same frames: "
-        f"{curve['sbd_psnr']:.2f} dB.",
+        f"training crops from: {curve['training_models']}. Every size trains for the same "
+        f"budget ({curve['budget']}). SBD on the same frames: {curve['sbd_psnr']:.2f} dB.",
         "",
         "| noisy training images | PSNR (dB) | s | steps |",
         "|---|---|---|---|",

@@ -5,11 +5,16 @@ Each trains a UNet (:mod:`.networks`) on the data it denoises, on the working gr
 parameters and defaults live in the method registry (:mod:`sbdenoise.denoise.registry`); this
 module checks them (:func:`settings_from_params`) and runs the methods.
 
-Budget semantics: ``minutes`` is the wall-clock budget of the training loop of one call (one
-frame for ``denoise_frame``, the whole stack for ``denoise_stack``), validation included;
-binning, prediction and the return to the input grid come on top. ``max_steps`` caps the
-optimiser steps of each trained network. Self2Self trains one network per frame and divides
-``minutes`` evenly over the frames of a stack (``max_steps`` is per frame).
+Budget semantics: ``minutes`` is the wall-clock budget of one call (one frame for
+``denoise_frame``, the whole stack for ``denoise_stack``): binning, training (validation
+included), prediction and the return to the input grid. Before training, one prediction pass
+and one return to the input grid are timed on the first frame; the time of all the passes the
+call will make (one per frame, ``n_predictions`` per frame for Self2Self) is set aside, and
+training stops when the rest is spent (at least one step is taken, so a budget too small for
+the prediction alone is overrun and a warning is logged). ``max_steps`` caps the optimiser
+steps of each trained network (per frame for Self2Self, which trains one network per frame and
+shares the training time evenly among the frames, and averages fewer than ``n_predictions``
+dropout samples when they would take more than half of the budget).
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -36,6 +42,7 @@ from sbdenoise.denoise.selfsupervised.masking import bernoulli_mask, mask_spacin
 from sbdenoise.denoise.selfsupervised.networks import SelfSupervisedUNet, build_network, predict
 from sbdenoise.denoise.selfsupervised.training import TrainReport, train_network
 from sbdenoise.errors import InputError
+from sbdenoise.nn.sampling import from_working_grid
 
 __all__ = [
     "SELF_SUPERVISED_METHODS",
@@ -88,7 +95,8 @@ class Settings:
     dropout : float
         Self2Self: probability that an input pixel is hidden, and dropout rate of the network.
     n_predictions : int
-        Self2Self: dropout samples averaged per frame.
+        Self2Self: dropout samples averaged per frame (fewer when they do not fit in half of
+        the budget, see :func:`self2self_denoise`).
     frames : int
         UDVD: frames per input window (odd).
     """
@@ -223,9 +231,10 @@ def _tiles(shape: tuple[int, int], size: int) -> list[tuple[int, int]]:
 def _validation_set(
     crops: np.ndarray, settings: Settings, seed: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Held-out crops ``(V, P, P)`` repeated to :data:`VALIDATION_PATCHES` with fixed masks."""
+    """Held-out crops ``(V, P, P)``, each repeated (with another fixed mask) when there are fewer
+    than :data:`VALIDATION_PATCHES`: ``(inputs, targets, masks)``."""
     repeat = max(1, VALIDATION_PATCHES // len(crops))
-    target = torch.from_numpy(np.repeat(crops, repeat, axis=0)[: VALIDATION_PATCHES * repeat])
+    target = torch.from_numpy(np.repeat(crops, repeat, axis=0))
     generator = torch.Generator().manual_seed(seed + 1)
     masked, mask = n2v_mask(target, settings.mask_fraction, generator)
     return masked[:, None], target, mask
@@ -245,7 +254,7 @@ def _validator(
     return validate
 
 
-def _log(name: str, report: TrainReport) -> None:
+def _log(name: str, report: TrainReport, **details: Any) -> None:
     logger.info(
         "%s: %d steps in %.1f s (stopped by %s, %s)",
         name,
@@ -253,7 +262,7 @@ def _log(name: str, report: TrainReport) -> None:
         report.seconds,
         report.stopped_by,
         report.precision,
-        extra={"train_report": {"method": name, **report.as_dict()}},
+        extra={"train_report": {"method": name, **report.as_dict(), **details}},
     )
 
 
@@ -312,6 +321,59 @@ def _early_stopping_split(
 
 
 @dataclass
+class _Clock:
+    """The wall-clock budget of one call, and what is left of it for training.
+
+    Attributes
+    ----------
+    seconds : float
+        Budget of the whole call, s.
+    start : float
+        :func:`time.perf_counter` at the start of the call.
+    """
+
+    seconds: float
+    start: float = field(default_factory=time.perf_counter)
+    warned: bool = False
+
+    def left(self) -> float:
+        """Seconds of the budget not yet spent (negative once overrun)."""
+        return self.seconds - (time.perf_counter() - self.start)
+
+    def training_minutes(self, reserve: float, name: str) -> float:
+        """Minutes left for training once ``reserve`` seconds (prediction) are set aside."""
+        left = self.left() - reserve
+        if left <= 0 and not self.warned:
+            self.warned = True
+            logger.warning(
+                "%s: no time of the budget (minutes=%.3g) is left for training once %.0f s "
+                "are set aside for prediction; training takes one step per network and the "
+                "budget is overrun",
+                name,
+                self.seconds / 60.0,
+                reserve,
+            )
+        return max(left, 0.0) / 60.0
+
+
+def _pass_seconds(network: SelfSupervisedUNet, inputs: torch.Tensor) -> float:
+    """Seconds of one prediction pass of ``network`` over ``inputs`` (the faster of two)."""
+    times = []
+    for _ in range(2):
+        start = time.perf_counter()
+        predict(network, inputs)
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def _return_seconds(working: WorkingStack) -> float:
+    """Seconds to return one frame's estimate to the input grid."""
+    start = time.perf_counter()
+    from_working_grid(working.data[0] * working.means[0], working.grids[0])
+    return time.perf_counter() - start
+
+
+@dataclass
 class TrainedBlindSpot:
     """A blind-spot network trained by :func:`fit_blind_spot`, ready for more frames.
 
@@ -334,39 +396,26 @@ class TrainedBlindSpot:
 
         Returns ``(T, H, W)`` float32 expected counts per input pixel.
         """
-        working = to_working_stack(stack, pixel_size, self.settings.sampling)
-        return working.to_input_grid(_predict_frames(self.network, working))
+        return self._denoise_working(to_working_stack(stack, pixel_size, self.settings.sampling))
+
+    def _denoise_working(self, working: WorkingStack) -> np.ndarray:
+        estimates = np.stack(
+            [
+                predict(self.network, torch.from_numpy(frame[None, None])).numpy()[0]
+                for frame in working.data
+            ]
+        )
+        return working.to_input_grid(estimates)
 
 
-def _predict_frames(network: SelfSupervisedUNet, working: WorkingStack) -> np.ndarray:
-    return np.stack(
-        [predict(network, torch.from_numpy(frame[None, None])).numpy()[0] for frame in working.data]
-    )
-
-
-def fit_blind_spot(
-    stack: np.ndarray, pixel_size: float, settings: Settings, early_stopping: bool = False
+def _fit_blind_spot(
+    working: WorkingStack,
+    settings: Settings,
+    early_stopping: bool,
+    clock: _Clock,
+    reserve_frames: int,
 ) -> TrainedBlindSpot:
-    """Train a Noise2Void UNet on masked crops of every frame of ``stack``.
-
-    Parameters
-    ----------
-    stack : numpy.ndarray
-        ``(T, H, W)`` counts per input pixel (``T = 1`` for one frame).
-    pixel_size : float
-        Input pixel size, angstrom.
-    settings : Settings
-        Checked parameters.
-    early_stopping : bool
-        Hold out data (:func:`held_out_frames` frames of a stack, 1/8 of the patches of one
-        frame), monitor the masked loss on it and keep the best weights (``blind-spot-es``).
-
-    Returns
-    -------
-    TrainedBlindSpot
-    """
     name = "blind-spot-es" if early_stopping else "blind-spot"
-    working = to_working_stack(stack, pixel_size, settings.sampling)
     with _seeded(settings.seed) as (rng, generator):
         network = build_network(1, settings.scales, settings.base_channels)
         multiple = network.required_multiple
@@ -380,10 +429,14 @@ def fit_blind_spot(
             validate = _validator(*validation)
         else:
             sampler = CropSampler(working.data, np.arange(len(working.data))[:, None], patch, rng)
+        reserve = 0.0
+        if reserve_frames > 0:
+            one = torch.from_numpy(working.data[0][None, None])
+            reserve = reserve_frames * (_pass_seconds(network, one) + _return_seconds(working))
         report = train_network(
             network,
             _n2v_step(sampler, settings, generator, 0),
-            minutes=settings.minutes,
+            minutes=clock.training_minutes(reserve, name),
             max_steps=settings.max_steps,
             learning_rate=settings.learning_rate,
             description=name,
@@ -393,10 +446,47 @@ def fit_blind_spot(
     return TrainedBlindSpot(network, settings, report)
 
 
+def fit_blind_spot(
+    stack: np.ndarray,
+    pixel_size: float,
+    settings: Settings,
+    early_stopping: bool = False,
+    reserve_frames: int = 0,
+) -> TrainedBlindSpot:
+    """Train a Noise2Void UNet on masked crops of every frame of ``stack``.
+
+    Parameters
+    ----------
+    stack : numpy.ndarray
+        ``(T, H, W)`` counts per input pixel (``T = 1`` for one frame).
+    pixel_size : float
+        Input pixel size, angstrom.
+    settings : Settings
+        Checked parameters; ``minutes`` is the budget of this call.
+    early_stopping : bool
+        Hold out data (:func:`held_out_frames` frames of a stack, 1/8 of the patches of one
+        frame), monitor the masked loss on it and keep the best weights (``blind-spot-es``).
+    reserve_frames : int
+        Frames (of the size of ``stack``'s) whose later prediction is to fit in the budget too:
+        their estimated prediction time is taken from the training time (0: all of the budget
+        left after binning trains).
+
+    Returns
+    -------
+    TrainedBlindSpot
+    """
+    clock = _Clock(60.0 * settings.minutes)
+    working = to_working_stack(stack, pixel_size, settings.sampling)
+    return _fit_blind_spot(working, settings, early_stopping, clock, reserve_frames)
+
+
 def blind_spot_denoise(
     stack: np.ndarray, pixel_size: float, settings: Settings, early_stopping: bool = False
 ) -> tuple[np.ndarray, TrainReport]:
     """Noise2Void: one UNet trained on masked crops of all frames, then applied to every frame.
+
+    Training stops early enough for the prediction of every frame to fit in ``minutes`` too
+    (see the module's budget semantics).
 
     Parameters
     ----------
@@ -415,8 +505,10 @@ def blind_spot_denoise(
         ``(T, H, W)`` float32 expected counts per input pixel.
     report : TrainReport
     """
-    trained = fit_blind_spot(stack, pixel_size, settings, early_stopping)
-    return trained.denoise(stack, pixel_size), trained.report
+    clock = _Clock(60.0 * settings.minutes)
+    working = to_working_stack(stack, pixel_size, settings.sampling)
+    trained = _fit_blind_spot(working, settings, early_stopping, clock, len(working.data))
+    return trained._denoise_working(working), trained.report
 
 
 def udvd_denoise(
@@ -425,9 +517,10 @@ def udvd_denoise(
     """UDVD-style video denoising: ``frames`` consecutive frames in, the centre frame out.
 
     The blind spot is made by N2V masking of the centre frame (:func:`.masking.n2v_mask`) while
-    the neighbour frames are given whole; the loss is the squared error at the masked pixels.
-    At the ends of the series the window is reflected about the centre frame
-    (:func:`.data.temporal_windows`).
+    the neighbour frames are given whole (no blind-spot architecture); the loss is the squared
+    error at the masked pixels. At the ends of the series the window is reflected about the
+    centre frame (:func:`.data.temporal_windows`). Training stops early enough for the
+    prediction of every frame to fit in ``minutes`` too.
 
     Parameters
     ----------
@@ -454,6 +547,7 @@ def udvd_denoise(
         raise InputError(
             f"udvd needs a stack of at least 2 frames (frames, y, x), got shape {array.shape}"
         )
+    clock = _Clock(60.0 * settings.minutes)
     working = to_working_stack(array, pixel_size, settings.sampling)
     windows = temporal_windows(len(working.data), settings.frames)
     centre = settings.frames // 2
@@ -466,10 +560,12 @@ def udvd_denoise(
             mask_spacing(settings.mask_fraction),
         )
         sampler = CropSampler(working.data, windows, patch, rng)
+        one = torch.from_numpy(working.data[windows[0]][None])
+        reserve = len(windows) * (_pass_seconds(network, one) + _return_seconds(working))
         report = train_network(
             network,
             _n2v_step(sampler, settings, generator, centre),
-            minutes=settings.minutes,
+            minutes=clock.training_minutes(reserve, "udvd"),
             max_steps=settings.max_steps,
             learning_rate=settings.learning_rate,
             description="udvd",
@@ -484,18 +580,21 @@ def udvd_denoise(
     return working.to_input_grid(estimates), report
 
 
+def _self2self_network(settings: Settings) -> SelfSupervisedUNet:
+    return build_network(2, settings.scales, settings.base_channels, dropout=settings.dropout)
+
+
 def _self2self_frame(
     frame: np.ndarray,
     settings: Settings,
     minutes: float,
+    samples: int,
     rng: np.random.Generator,
     generator: torch.Generator,
     label: str,
 ) -> tuple[np.ndarray, TrainReport]:
     """Train a fresh dropout UNet on one normalised working frame; average dropout samples."""
-    network: SelfSupervisedUNet = build_network(
-        2, settings.scales, settings.base_channels, dropout=settings.dropout
-    )
+    network = _self2self_network(settings)
     patch = fit_patch(settings.patch, frame.shape, network.required_multiple, 1)
     sampler = CropSampler(frame[None], np.zeros((1, 1), dtype=np.int64), patch, rng)
 
@@ -515,10 +614,10 @@ def _self2self_frame(
     )
     image = torch.from_numpy(frame[None, None])
     total = torch.zeros(frame.shape, dtype=torch.float32)
-    for _ in range(settings.n_predictions):
+    for _ in range(samples):
         keep = bernoulli_mask(tuple(image.shape), settings.dropout, generator)
         total += predict(network, torch.cat([image * keep, keep], dim=1), dropout=True)[0]
-    return (total / settings.n_predictions).numpy(), report
+    return (total / samples).numpy(), report
 
 
 def self2self_denoise(
@@ -532,6 +631,13 @@ def self2self_denoise(
     by the squared error on the hidden pixels. Prediction: the mean of ``n_predictions`` runs,
     each with a fresh Bernoulli sample of the input and active dropout.
 
+    Budget: ``minutes`` covers the whole stack. The time of the ``T x n_predictions``
+    prediction passes is estimated first (one timed pass) and set aside; what is left is shared
+    evenly by the frames still to do when each frame starts (from the second frame on, the time
+    a frame takes besides training is the one measured on the frame before). When the passes
+    would take more than half of the budget, fewer samples are averaged (as many as fit in that
+    half, at least one; a warning is logged), so that training keeps half of the budget.
+
     Parameters
     ----------
     stack : numpy.ndarray
@@ -539,7 +645,7 @@ def self2self_denoise(
     pixel_size : float
         Input pixel size, angstrom.
     settings : Settings
-        Checked parameters; ``minutes`` is shared evenly by the ``T`` frames.
+        Checked parameters.
 
     Returns
     -------
@@ -548,17 +654,41 @@ def self2self_denoise(
     reports : list of TrainReport
         One per frame.
     """
+    clock = _Clock(60.0 * settings.minutes)
     working = to_working_stack(stack, pixel_size, settings.sampling)
     count = len(working.data)
     estimates = np.empty_like(working.data)
     reports = []
     with _seeded(settings.seed) as (rng, generator):
-        for index, frame in enumerate(working.data):
-            label = "self2self" if count == 1 else f"self2self frame {index + 1}/{count}"
-            estimates[index], report = _self2self_frame(
-                frame, settings, settings.minutes / count, rng, generator, label
+        image = torch.from_numpy(working.data[0][None, None])
+        probe = torch.cat([image, torch.ones_like(image)], dim=1)
+        one_pass = _pass_seconds(_self2self_network(settings), probe)
+        returning = _return_seconds(working)
+        samples = settings.n_predictions
+        share = 0.5 * clock.left() / count - returning  # prediction's share per frame, s
+        if samples * one_pass > share:
+            samples = max(1, min(samples, math.floor(share / one_pass)))
+            logger.warning(
+                "self2self: averaging %d dropout samples per frame instead of %d to fit the "
+                "budget (minutes=%.3g; one pass takes %.2f s)",
+                samples,
+                settings.n_predictions,
+                settings.minutes,
+                one_pass,
             )
-            _log("self2self", report)
+        # Seconds a frame takes outside its training loop (network, samples, return): estimated
+        # first, then measured on the frame before.
+        overhead = samples * one_pass + returning
+        for index, frame in enumerate(working.data):
+            left = count - index
+            label = "self2self" if count == 1 else f"self2self frame {index + 1}/{count}"
+            minutes = clock.training_minutes(left * overhead, "self2self") / left
+            began = time.perf_counter()
+            estimates[index], report = _self2self_frame(
+                frame, settings, minutes, samples, rng, generator, label
+            )
+            overhead = time.perf_counter() - began - report.seconds + returning
+            _log("self2self", report, n_predictions=samples)
             reports.append(report)
     return working.to_input_grid(estimates), reports
 

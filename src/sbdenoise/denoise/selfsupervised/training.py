@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
+from rich import get_console
 from rich.progress import Progress
 from torch import nn
 
@@ -35,8 +36,8 @@ FINAL_LR_FRACTION = 0.1
 
 
 def progress_enabled() -> bool:
-    """False when ``SBDENOISE_NO_PROGRESS`` is set (to anything but an empty string)."""
-    return not os.environ.get(NO_PROGRESS_ENV)
+    """True on a terminal unless ``SBDENOISE_NO_PROGRESS`` is set (to a non-empty string)."""
+    return not os.environ.get(NO_PROGRESS_ENV) and get_console().is_terminal
 
 
 @dataclass
@@ -98,6 +99,8 @@ class TrainReport:
         Mean training loss of the last 10 % of steps.
     best : BestWeights or None
         Early-stopping record when there was a validation.
+    budget_seconds : float
+        Wall-clock budget the loop was given, s.
     """
 
     steps: int
@@ -106,6 +109,7 @@ class TrainReport:
     precision: str
     final_loss: float
     best: BestWeights | None = None
+    budget_seconds: float = math.nan
 
     def as_dict(self) -> dict[str, object]:
         """Plain numbers for reports."""
@@ -115,6 +119,7 @@ class TrainReport:
             "stopped_by": self.stopped_by,
             "precision": self.precision,
             "final_loss": self.final_loss,
+            "budget_seconds": round(self.budget_seconds, 2),
         }
         if self.best is not None:
             out["best_step"] = self.best.best_step
@@ -143,7 +148,8 @@ def train_network(
         ``step_loss(network) -> loss``: draws a batch, runs the network and returns the scalar
         loss (called under autocast; the loop does the backward pass and the step).
     minutes : float
-        Wall-clock budget of the loop, minutes (validation included, prediction not).
+        Wall-clock budget of the loop, minutes (validation included). At least one step is
+        taken, even with a budget of 0.
     max_steps : int, optional
         Stop after this many steps even if time is left.
     learning_rate : float
@@ -155,7 +161,7 @@ def train_network(
         each time another ``1 / VALIDATIONS`` of the run is done, and after the last step; the
         weights with the lowest loss are restored at the end (early stopping).
     show_progress : bool, optional
-        Show a transient rich progress bar (default: unless ``SBDENOISE_NO_PROGRESS`` is set).
+        Show a transient rich progress bar (default: :func:`progress_enabled`).
 
     Returns
     -------
@@ -163,7 +169,7 @@ def train_network(
     """
     device = torch.device("cpu")
     precision = resolve_precision("auto", device)
-    budget = 60.0 * float(minutes)
+    budget = max(60.0 * float(minutes), 0.0)
     optimiser = torch.optim.Adam(network.parameters(), lr=learning_rate)
     best = BestWeights() if validate is not None else None
     show = progress_enabled() if show_progress is None else show_progress
@@ -179,7 +185,7 @@ def train_network(
         task = progress.add_task(label, total=total)
         while True:
             elapsed = time.perf_counter() - start
-            fraction = elapsed / budget
+            fraction = min(elapsed / budget, 1.0) if budget > 0 else 1.0
             if by_steps:
                 fraction = max(fraction, step / max_steps)  # type: ignore[operator]
             if by_steps and step >= max_steps:  # type: ignore[operator]
@@ -192,7 +198,7 @@ def train_network(
                 while next_validation <= fraction:
                     next_validation += 1.0 / VALIDATIONS
             scale = FINAL_LR_FRACTION + (1.0 - FINAL_LR_FRACTION) * 0.5 * (
-                1.0 + math.cos(math.pi * min(fraction, 1.0))
+                1.0 + math.cos(math.pi * fraction)
             )
             for group in optimiser.param_groups:
                 group["lr"] = learning_rate * scale
@@ -212,4 +218,4 @@ def train_network(
     seconds = time.perf_counter() - start
     tail = losses[-max(1, len(losses) // 10) :]
     final = float(sum(tail) / len(tail)) if tail else math.nan
-    return TrainReport(step, seconds, stopped_by, precision, final, best)
+    return TrainReport(step, seconds, stopped_by, precision, final, best, budget)
