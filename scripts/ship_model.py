@@ -72,8 +72,8 @@ HISTORY_HEADER = (
     "Each row is a model installed with `scripts/ship_model.py --gate`: test PSNR on the gate "
     "table of `benchmarks/dose_sweep.py` (every white test image of the `shipped` preset, one "
     "Poisson draw at 0.45 e-/px, peak 1 e-/px), VST+BM3D on the same frames.\n\n"
-    "| version | date | architecture | steps | CPU hours | test PSNR (dB) | VST+BM3D (dB) | "
-    "gap (dB) | previous model (dB) | dose range (e-/A^2) |\n"
+    "| version | date | architecture | steps | wall hours (2 cores) | test PSNR (dB) | "
+    "VST+BM3D (dB) | gap (dB) | previous model (dB) | dose range (e-/A^2) |\n"
     "|---|---|---|---|---|---|---|---|---|---|\n"
 )
 
@@ -114,7 +114,7 @@ def gate_metrics(gate_file: Path, name: str, weights: Path) -> dict:
     }
 
 
-def append_history(card, metrics: dict, cpu_hours: float | None) -> None:
+def append_history(card, metrics: dict, cpu_hours: float | None, steps: int | None) -> None:
     """Add the installed model to benchmarks/results/model_history.md."""
     text = HISTORY.read_text() if HISTORY.exists() else HISTORY_HEADER
     version = sum(1 for line in text.splitlines() if line.startswith("| v")) + 1
@@ -122,7 +122,7 @@ def append_history(card, metrics: dict, cpu_hours: float | None) -> None:
     dose = card.dose_range_per_area
     row = (
         f"| v{version} | {card.created[:10]} | {card.architecture} ({kwargs}) | "
-        f"{card.training_data.get('steps', '?')} | "
+        f"{steps if steps is not None else card.metrics.get('best_step', '?')} | "
         f"{'?' if cpu_hours is None else f'{cpu_hours:.2f}'} | {metrics['test_psnr_db']:.2f} | "
         f"{metrics['test_vst_bm3d_psnr_db']:.2f} | "
         f"{metrics['test_psnr_db'] - metrics['test_vst_bm3d_psnr_db']:+.2f} | "
@@ -146,7 +146,12 @@ def main(argv: list[str]) -> Path:
         help="dose_sweep.json with this model's gate row: refuse unless it beats the shipped one",
     )
     parser.add_argument("--name", default="candidate", help="the model's row in the gate table")
-    parser.add_argument("--cpu-hours", type=float, default=None, help="training cost, for history")
+    parser.add_argument(
+        "--cpu-hours", type=float, default=None, help="training wall hours on the machine"
+    )
+    parser.add_argument(
+        "--steps", type=int, default=None, help="optimisation steps of the model's lineage"
+    )
     args = parser.parse_args(argv)
     weights, _ = model_paths(args.model)
     module, card = load_model(weights)
@@ -169,7 +174,7 @@ def main(argv: list[str]) -> Path:
         raise SystemExit(f"{target.name} is {size / 2**20:.1f} MiB, over the 20 MiB limit")
     load_model(target)  # the installed file loads
     if gated is not None:
-        append_history(card, gated, args.cpu_hours)
+        append_history(card, gated, args.cpu_hours, args.steps)
     print(f"shipped {target} ({size / 2**20:.2f} MiB, sha256 {sha256(target)[:16]}...)")
     return target
 

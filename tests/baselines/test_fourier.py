@@ -63,7 +63,7 @@ def test_fourier_filters_reject_bad_frames(bad):
 def test_fourier_filters_reject_bad_pixel_size():
     frame = np.ones((16, 16))
     for bad in (0.0, -1.0, np.nan):
-        with pytest.raises(ValueError, match="pixel_size"):
+        with pytest.raises(ValueError, match="pixel size"):
             low_pass(frame, bad)
     with pytest.raises(ValueError, match="cutoff"):
         low_pass(frame, PIXEL_SIZE, cutoff=0.0)
