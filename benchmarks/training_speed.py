@@ -19,6 +19,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -146,7 +147,7 @@ def main() -> None:
         f"{info['torch_threads']} threads, AVX512-BF16/AMX: {info['cpu_bf16']}. Batch "
         f"{args.batch} of {args.crop} px crops; median of {args.steps} steps after "
         f"{args.warmup} warm-up steps. Command: `python benchmarks/training_speed.py"
-        f"{' --compile' if args.compile else ''}`.",
+        f"{''.join(' ' + a for a in sys.argv[1:])}`.",
         "",
         "| base channels | precision | torch.compile | s/step | pixels/s | speed-up vs fp32 |",
         "|---|---|---|---|---|---|",
