@@ -19,15 +19,6 @@ PIXEL = 0.0609  # detector pixel, angstrom
 SAMPLING = 2 * PIXEL  # working sampling of the test models: 2 x 2 binning
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: the test machine's cores are shared, and contention slows torch a lot."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _model(
     architecture: str = "unet", seed: int = 0, **kwargs
 ) -> tuple[torch.nn.Module, ModelCard]:

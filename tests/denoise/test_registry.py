@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from sbdenoise.analysis.evaluation import evaluate
@@ -18,14 +17,6 @@ from sbdenoise.metrics import psnr
 from sbdenoise.synthetic import synthetic_lattice
 
 PIXEL = 0.0609
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_every_baseline_and_the_network_are_registered():

@@ -40,15 +40,6 @@ PIXEL = 0.061
 TINY = {"scales": 3, "base_channels": 8, "patch": 32, "batch_size": 4}
 
 
-@pytest.fixture(autouse=True)
-def one_thread(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("SBDENOISE_NO_PROGRESS", "1")
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def lattice():
     """A 256 x 256 synthetic frame at 0.061 A/px (64 x 64 on the working grid), 0.45 e-/px."""
