@@ -10,9 +10,7 @@ from typing import Any
 import numpy as np
 
 from sbdenoise.denoise.registry import SBD_METHOD, prepare
-from sbdenoise.errors import InputError
 from sbdenoise.io import Micrograph, read_image, write_image
-from sbdenoise.io.validation import check_pixel_size
 from sbdenoise.noise.counts import counts_to_detector, prepare_counts
 from sbdenoise.pretrained import shipped_model_path
 from sbdenoise.progress import progress_bar
@@ -116,18 +114,11 @@ def denoise_micrograph(
     DenoiseResult
     """
     source = micrograph.source
-    pixel = micrograph.pixel_size if pixel_size is None else pixel_size
-    if pixel is not None:
-        pixel = check_pixel_size(pixel, source)
     prepared = prepare(method, params, model=model, source=source)
-    if prepared.method.needs_pixel_size and pixel is None:
-        raise InputError(
-            f"method {method!r} needs the pixel size and the file does not give it: "
-            "pass --pixel-size (angstrom per pixel)",
-            source,
-        )
-    if prepared.method.needs_stack and not micrograph.is_stack:
-        raise InputError(f"method {method!r} needs a stack of frames, got one frame", source)
+    # checked before the counts are converted, so a bad request costs nothing
+    pixel = prepared.check_input(
+        micrograph.pixel_size if pixel_size is None else pixel_size, micrograph.is_stack, source
+    )
 
     counts = prepare_counts(
         micrograph.data, source, gain=gain, offset=offset, assume_counts=assume_counts

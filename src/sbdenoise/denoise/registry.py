@@ -149,7 +149,22 @@ class PreparedMethod:
         """The method's registry name."""
         return self.method.name
 
-    def _pixel(self, pixel_size: float | None, source: str | Path | None) -> float | None:
+    def check_input(
+        self, pixel_size: float | None, is_stack: bool, source: str | Path | None = None
+    ) -> float | None:
+        """Refuse an input the method cannot take; return the checked pixel size (or None).
+
+        Parameters
+        ----------
+        pixel_size : float or None
+            Angstrom per pixel, if known.
+        is_stack : bool
+            The input is a stack ``(frames, y, x)`` rather than one frame.
+        source : str or Path, optional
+            The input's origin, for error messages.
+        """
+        if not is_stack and self._frame_fn is None:
+            raise InputError(f"method {self.name!r} needs a stack of frames, got one frame", source)
         if pixel_size is None:
             if self.method.needs_pixel_size:
                 raise InputError(
@@ -164,9 +179,8 @@ class PreparedMethod:
         self, frame: np.ndarray, pixel_size: float | None = None, source: str | Path | None = None
     ) -> np.ndarray:
         """Denoise one frame of counts ``(y, x)``; returns expected counts per pixel (float32)."""
-        pixel = self._pixel(pixel_size, source)
-        if self._frame_fn is None:
-            raise InputError(f"method {self.name!r} needs a stack of frames, got one frame", source)
+        pixel = self.check_input(pixel_size, False, source)
+        assert self._frame_fn is not None  # check_input refused stack-only methods
         frame = np.asarray(frame)
         if frame.ndim != 2:
             raise InputError(f"expected one frame (y, x), got shape {frame.shape}", source)
@@ -183,7 +197,7 @@ class PreparedMethod:
         Frame-by-frame methods read one frame at a time (a memory-mapped stack is never loaded
         whole); methods that need the stack receive it whole.
         """
-        pixel = self._pixel(pixel_size, source)
+        pixel = self.check_input(pixel_size, True, source)
         if self._stack_fn is not None:
             result = np.asarray(self._stack_fn(np.asarray(frames), pixel), dtype=np.float32)
             yield from result

@@ -483,8 +483,9 @@ def _validation_set(
         clean = clean * doses[:, None, None].astype(np.float32)
     clean_t = torch.from_numpy(np.ascontiguousarray(clean, dtype=np.float32))[:, None]
     noisy = poisson_noise(clean_t, int(rng.integers(2**62)))
-    inputs, targets = data.to_network(noisy, clean_t)
-    scale = input_scales(noisy, data.normalization, data.input_scale).double().numpy().ravel()
+    scales = input_scales(noisy, data.normalization, data.input_scale)
+    inputs, targets = noisy * scales, clean_t * scales
+    scale = scales.double().numpy().ravel()
     # network units -> counts per working pixel (1 / scale) -> vacuum of the reference dose on
     # the detector grid (x reference / dose / b^2)
     to_detector = (1.0 / scale) * (reference / doses) / data.factor**2
