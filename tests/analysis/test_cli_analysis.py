@@ -47,46 +47,63 @@ def files(tmp_path_factory):
     return paths
 
 
-def test_likelihood_writes_map_and_column_table(files, tmp_path):
+def test_likelihood_with_the_papers_thresholds_writes_figure_and_table(files, tmp_path):
     png = tmp_path / "map.png"
     result = invoke(
-        "likelihood",
-        files["noisy"],
-        files["denoised"],
-        "-o",
-        png,
-        "--radius",
-        "0.6",
-        "--real",
-        "0.004",
-        "--spurious",
-        "-0.005",
-    )
+        "likelihood", files["noisy"], files["denoised"], "-o", png, "--verdicts", "thresholds",
+        "--radius", "0.6", "--real", "0.004", "--spurious", "-0.005", "--quiet",
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "columns:" in result.output and "real" in result.output
+    assert "candidates:" in result.output and "fixed thresholds" in flat(result.output)
     assert imread(png).ndim == 3
     with open(tmp_path / "map.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) > 10
-    assert {"y_A", "x_A", "row_px", "col_px", "value", "verdict"} <= set(rows[0])
+    assert {"y_A", "x_A", "row_px", "col_px", "likelihood_ratio", "verdict", "q_value"} <= set(
+        rows[0]
+    )
     for row in rows:
-        value = float(row["value"])
+        value = float(row["likelihood_ratio"])
         expected = "real" if value >= 0.004 else "spurious" if value <= -0.005 else "uncertain"
-        assert row["verdict"] == expected
+        assert row["verdict"] == expected == row["threshold_verdict"]
         assert float(row["row_px"]) * PIXEL_SIZE == pytest.approx(float(row["y_A"]), abs=1e-4)
     # A given vacuum rate is used as given.
     result = invoke(
-        "likelihood",
-        files["noisy"],
-        files["denoised"],
-        "-o",
-        tmp_path / "b.png",
-        "--vacuum-rate",
-        "0.45",
-        "--csv",
-        tmp_path / "b.csv",
-    )
+        "likelihood", files["noisy"], files["denoised"], "-o", tmp_path / "b.png",
+        "--vacuum-rate", "0.45", "--csv", tmp_path / "b.csv", "--verdicts", "thresholds",
+    )  # fmt: skip
     assert result.exit_code == 0 and "vacuum 0.45 e-/px, given" in flat(result.output)
+
+
+def test_likelihood_calibrates_verdicts_on_the_method_that_denoised(files, tmp_path, monkeypatch):
+    monkeypatch.setenv("SBDENOISE_NULL_CACHE", str(tmp_path / "null"))
+    sigma = str(0.35 / PIXEL_SIZE)  # the fixture's denoised frame is this Gaussian filter
+    png = tmp_path / "v.png"
+    result = invoke(
+        "likelihood", files["noisy"], files["denoised"], "-o", png, "--method", "gaussian",
+        "--param", f"sigma={sigma}", "--fdr", "0.1", "--quiet",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    text = flat(result.output)
+    assert "calibrated on gaussian in simulated vacuum, FDR 0.1" in text and "null:" in text
+    with open(tmp_path / "v.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    verdicts = {row["verdict"] for row in rows}
+    assert verdicts <= {"supported", "not supported", "contradicted"} and "supported" in verdicts
+    for row in rows:
+        assert (row["verdict"] == "supported") == (float(row["q_value"]) <= 0.1)
+    assert len(list((tmp_path / "null").glob("gaussian-*.npz"))) == 1
+    # a method that trains on its input cannot be calibrated: said, and nothing written
+    result = invoke(
+        "likelihood", files["noisy"], files["denoised"], "-o", tmp_path / "w.png",
+        "--method", "self2self",
+    )  # fmt: skip
+    assert result.exit_code == 2 and "trains on its input" in flat(result.output)
+    assert not (tmp_path / "w.png").exists()
+    result = invoke(
+        "likelihood", files["noisy"], files["denoised"], "-o", tmp_path / "w.png", "--fdr", "2"
+    )
+    assert result.exit_code == 2 and "false discovery rate" in flat(result.output)
 
 
 def test_likelihood_refuses_bad_input_naming_the_file(files, tmp_path):
@@ -104,17 +121,32 @@ def test_likelihood_refuses_bad_input_naming_the_file(files, tmp_path):
     assert result.exit_code == 2 and "denoised.npy" in flat(result.output)
 
 
-def test_report_builds_one_page_with_metrics(files, tmp_path):
+def test_report_builds_one_page_with_metrics_and_verdicts(files, tmp_path, monkeypatch):
+    monkeypatch.setenv("SBDENOISE_NULL_CACHE", str(tmp_path / "null"))
     out = tmp_path / "report"
     result = invoke(
-        "report", files["noisy"], files["denoised"], "-o", out, "--truth", files["truth"]
-    )
+        "report", files["noisy"], files["denoised"], "-o", out, "--truth", files["truth"],
+        "--method", "gaussian", "--param", f"sigma={0.35 / PIXEL_SIZE}", "--quiet",
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     page = (out / "index.html").read_text()
-    for name in ("noisy.png", "denoised.png", "likelihood.png", "truth.png", "columns.csv"):
+    for name in (
+        "noisy.png", "denoised.png", "likelihood.png", "truth.png", "columns.csv",
+        "verdicts.png", "candidates.csv",
+    ):  # fmt: skip
         assert (out / name).exists() and name in page
     assert "Jaccard" in page and "PSNR denoised" in page and "surface" in page
-    assert "surface_jaccard" in result.output
+    assert "Verdicts on every candidate" in page and "about 2 sigma" in page
+    assert "surface_jaccard" in result.output and "supported" in result.output
+    with open(out / "candidates.csv") as handle:
+        assert {row["verdict"] for row in csv.DictReader(handle)} <= {
+            "supported", "not supported", "contradicted"
+        }  # fmt: skip
+    # without verdicts the page is the likelihood map alone
+    result = invoke(
+        "report", files["noisy"], files["denoised"], "-o", tmp_path / "r2", "--verdicts", "none"
+    )
+    assert result.exit_code == 0 and not (tmp_path / "r2" / "verdicts.png").exists()
 
 
 def test_evaluate_command(tmp_path):

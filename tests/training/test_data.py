@@ -13,6 +13,8 @@ from sbdenoise.simulate.store import SimulatedDataset
 from sbdenoise.training.data import (
     augmented_crops,
     bin_sum,
+    dose_weights,
+    draw_doses,
     largest_crop,
     load_training_data,
     select_indices,
@@ -248,3 +250,24 @@ def test_fixed_normalization_refuses_a_dose_range(tiny_spec):
         TrainSpec.model_validate(
             {**tiny_spec.model_dump(), "dose_range": (40.0, 400.0), "normalization": "fixed"}
         )
+
+
+def test_dose_weights_follow_each_crops_dose_and_average_one(range_spec):
+    rng = np.random.default_rng(3)
+    dose_range = (2.0, 20.0)
+    doses = draw_doses(rng, 20000, dose_range)
+    weights = dose_weights(doses, dose_range)
+    # proportional to dose, mean one over the log-uniform draw
+    assert np.allclose(weights / doses, weights[0] / doses[0], rtol=1e-5)
+    assert weights.mean() == pytest.approx(1.0, rel=0.02)
+    assert weights.max() / weights.min() == pytest.approx(doses.max() / doses.min(), rel=1e-4)
+    # the batch carries them: same crops as batch(), weights rise with the crop's dose
+    spec = range_spec.model_copy(update={"augmentation": PLAIN, "batch": 16, "crop": 32})
+    data = load_training_data(spec, multiple=2)
+    uniform = data.weighted_batch(spec, step=3)
+    assert torch.equal(uniform[2], torch.ones(16))
+    weighted = data.weighted_batch(spec.model_copy(update={"loss_weighting": "dose"}), step=3)
+    assert torch.equal(weighted[0], uniform[0]) and torch.equal(weighted[1], data.batch(spec, 3)[1])
+    assert weighted[2].max() > 3 * weighted[2].min()
+    with pytest.raises(ValueError, match="loss_weighting 'dose'"):
+        TrainSpec(dataset="x", dose_range=None, normalization="fixed", loss_weighting="dose")

@@ -33,8 +33,15 @@ def test_resolve_precision_keeps_explicit_choices():
 
 
 def test_bf16_training_learns_and_saves_fp32_weights(range_spec, tmp_path):
+    # with the dose-weighted loss of the campaign (crops weighted by their dose)
     spec = range_spec.model_copy(
-        update={"precision": "bf16", "steps": 40, "validate_every": 40, "log_every": 10}
+        update={
+            "precision": "bf16",
+            "steps": 40,
+            "validate_every": 40,
+            "log_every": 10,
+            "loss_weighting": "dose",
+        }
     )
     result = train(spec, tmp_path / "m", show_progress=False, threads=1)
     assert result.step == 40

@@ -46,9 +46,9 @@ def build_spec(
         YAML spec to start from.
     **options
         Overrides; None means "not given". Names: architecture, scales, base_channels, bias_free,
-        sampling, crop, batch, steps, epochs, lr, dose, dose_range, normalization, precision, seed,
-        validate_every, checkpoint_minutes, init_from, contrast, structures, defect, defocus,
-        thickness, flips, rotation, scale_range.
+        sampling, crop, batch, steps, epochs, lr, dose, dose_range, normalization, precision,
+        loss_weighting, seed, validate_every, checkpoint_minutes, init_from, contrast,
+        structures, defect, defocus, thickness, flips, rotation, scale_range.
 
     Returns
     -------
@@ -97,7 +97,7 @@ def build_spec(
         )
     elif options.get("dose") is not None:
         data["dose_range"] = None  # a fixed dose asked for: every crop at it
-    for name in ("normalization", "precision"):
+    for name in ("normalization", "precision", "loss_weighting"):
         if options.get(name) is not None:
             data[name] = options[name]
     if options.get("steps") is not None:
@@ -180,6 +180,10 @@ def train(
         str | None,
         typer.Option(help="auto (default: bf16 where the hardware has it), bf16 or fp32."),
     ] = None,
+    loss_weighting: Annotated[
+        str | None,
+        typer.Option(help="uniform (default: plain MSE) or dose (each crop's MSE x its dose)."),
+    ] = None,
     contrast: Annotated[
         list[str] | None, typer.Option(help="Contrast classes to train on (white, black, ...).")
     ] = None,
@@ -242,6 +246,7 @@ def train(
             dose_range=dose_range,
             normalization=normalization,
             precision=precision,
+            loss_weighting=loss_weighting,
             seed=seed,
             validate_every=validate_every,
             checkpoint_minutes=checkpoint_minutes,

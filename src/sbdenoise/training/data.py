@@ -355,15 +355,35 @@ class TrainingData:
         inputs, targets : torch.Tensor
             ``(batch, 1, crop, crop)`` float32.
         """
+        inputs, targets, _ = self.weighted_batch(spec, step, rank, device)
+        return inputs, targets
+
+    def weighted_batch(
+        self, spec: TrainSpec, step: int, rank: int = 0, device: torch.device | str = "cpu"
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """:meth:`batch` and the loss weight of each crop (same draws, same crops).
+
+        Returns
+        -------
+        inputs, targets : torch.Tensor
+            ``(batch, 1, crop, crop)`` float32, as :meth:`batch`.
+        weights : torch.Tensor
+            ``(batch,)`` float32: ones, or with ``spec.loss_weighting == "dose"`` each crop's dose
+            over the mean dose of the range (:func:`dose_weights`).
+        """
         rng = step_generator(spec.seed, step, rank)
         clean = augmented_crops(
             self.train_images, rng, spec.batch, spec.crop, spec.augmentation, device
         )
+        weights = torch.ones(spec.batch, dtype=torch.float32, device=device)
         if self.dose_range_working is not None:
             doses = draw_doses(rng, spec.batch, self.dose_range_working)
             clean = clean * torch.from_numpy(doses).to(clean)[:, None, None, None]
+            if spec.loss_weighting == "dose":
+                weights = torch.from_numpy(dose_weights(doses, self.dose_range_working)).to(device)
         noisy = poisson_noise(clean, int(rng.integers(2**62)))
-        return self.to_network(noisy, clean)
+        inputs, targets = self.to_network(noisy, clean)
+        return inputs, targets, weights
 
     def to_network(
         self, noisy: torch.Tensor, clean: torch.Tensor
@@ -383,6 +403,31 @@ def draw_doses(rng: np.random.Generator, n: int, dose_range: tuple[float, float]
     """``n`` doses drawn log-uniformly in ``dose_range`` (any unit; returned in it), float32."""
     low, high = np.log(dose_range[0]), np.log(dose_range[1])
     return np.exp(rng.uniform(low, high, size=n)).astype(np.float32)
+
+
+def dose_weights(doses: np.ndarray, dose_range: tuple[float, float]) -> np.ndarray:
+    """Loss weight of crops drawn log-uniformly in ``dose_range``: dose over the range's mean dose.
+
+    In network units (counts over the frame mean) the error of a denoiser falls with dose, so an
+    unweighted loss is ruled by the lowest doses. Weighting each crop's MSE by its dose balances
+    them; dividing by the mean dose of the log-uniform draw, ``(high - low) / ln(high / low)``,
+    keeps the average weight at one so the learning rate keeps its meaning.
+
+    Parameters
+    ----------
+    doses : numpy.ndarray
+        Doses of the crops (any unit, that of ``dose_range``).
+    dose_range : tuple of float
+        ``(low, high)`` of the draw.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 weights, same shape as ``doses``.
+    """
+    low, high = dose_range
+    mean = low if high <= low else (high - low) / np.log(high / low)
+    return (np.asarray(doses, dtype=np.float64) / mean).astype(np.float32)
 
 
 def input_scales(

@@ -168,6 +168,15 @@ class TrainSpec(_Model):
             "training data (single-dose models)."
         ),
     )
+    loss_weighting: Literal["uniform", "dose"] = Field(
+        "uniform",
+        description=(
+            "How crops drawn at different doses count in the loss. 'uniform': plain MSE in "
+            "network units, where the noisier low-dose crops dominate; 'dose': each crop's MSE "
+            "weighted by its dose over the range's mean dose, which balances the per-dose error "
+            "(the PSNR averaged over doses is what validation scores). Needs a dose range."
+        ),
+    )
     precision: Literal["auto", "fp32", "bf16"] = Field(
         "auto",
         description=(
@@ -202,6 +211,11 @@ class TrainSpec(_Model):
             raise ValueError(
                 "normalization 'fixed' scales every input by one training dose and cannot serve "
                 "a dose range: use normalization 'frame_mean' or dose_range None"
+            )
+        if self.loss_weighting == "dose" and self.dose_range is None:
+            raise ValueError(
+                "loss_weighting 'dose' weights crops drawn over a dose range: set dose_range or "
+                "use loss_weighting 'uniform'"
             )
         if self.steps is not None and self.epochs is not None:
             raise ValueError("give steps or epochs, not both")

@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from rich.console import Console
 from rich.progress import Progress, TextColumn
 from torch import nn
@@ -213,7 +212,7 @@ def _dose_text(spec: TrainSpec, data: TrainingData) -> str:
     wlow, whigh = data.dose_range_working
     return (
         f"doses {low:.3g}-{high:.3g} e-/A^2 ({wlow:.3g}-{whigh:.3g} per working pixel, drawn per "
-        f"crop), {data.normalization} normalization"
+        f"crop), {data.normalization} normalization, {spec.loss_weighting} loss weighting"
     )
 
 
@@ -507,13 +506,16 @@ def _train(
         task = progress.add_task("train", total=total, completed=first_step, status="")
     try:
         while state["step"] < total:
-            inputs, targets = data.batch(spec, int(state["step"]), context.rank, context.device)
+            inputs, targets, crop_weights = data.weighted_batch(
+                spec, int(state["step"]), context.rank, context.device
+            )
             if precision == "bf16":
                 inputs = inputs.contiguous(memory_format=torch.channels_last)
             optimizer.zero_grad(set_to_none=True)
             with autocast(precision, context.device):
                 outputs = net(inputs)
-            loss = F.mse_loss(outputs.float(), targets)
+            per_crop = (outputs.float() - targets).square().mean(dim=(1, 2, 3))
+            loss = (per_crop * crop_weights).mean()
             loss.backward()
             optimizer.step()
             state["step"] += 1

@@ -1,0 +1,128 @@
+"""Figure of the calibrated verdicts: every candidate marked on the denoised frame."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from sbdenoise.analysis.likelihood import _pyplot, add_scale_bar, grey_limits, save_figure
+from sbdenoise.analysis.trust import FrameVerdicts
+
+#: Marker colour of each verdict (colour-blind safe: blue, grey, vermilion; the papers' three).
+VERDICT_STYLE = {
+    "supported": "#0072b2",
+    "not supported": "#bdbdbd",
+    "contradicted": "#d55e00",
+    "real": "#0072b2",
+    "uncertain": "#bdbdbd",
+    "spurious": "#d55e00",
+}
+
+
+def plot_verdicts(
+    result: FrameVerdicts,
+    denoised: np.ndarray,
+    path: str | Path,
+    *,
+    noisy: np.ndarray | None = None,
+    title: str = "",
+) -> Path:
+    """Noisy frame, denoised frame with every candidate by verdict, and the evidence map.
+
+    The third panel shows each candidate's q-value (calibrated) as ``-log10 q`` on its region, or
+    the bootstrap spread of the re-denoised frames when a bootstrap was run (then markers are
+    sized by how often the candidate reappeared).
+
+    Parameters
+    ----------
+    result : FrameVerdicts
+        From :func:`sbdenoise.analysis.trust.judge_frame`.
+    denoised : numpy.ndarray
+        The denoised frame, e-/px.
+    path : str or Path
+        PNG to write.
+    noisy : numpy.ndarray, optional
+        The noisy frame, shown first.
+    title : str
+        Figure title.
+
+    Returns
+    -------
+    Path
+    """
+    plt = _pyplot()
+    from matplotlib.lines import Line2D
+
+    image = np.asarray(denoised, dtype=np.float64)
+    panels = (["noisy"] if noisy is not None else []) + ["verdicts", "evidence"]
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(5.0 * len(panels), 5.5), constrained_layout=True, squeeze=False
+    )
+    pixel = result.candidates.pixel_size
+    pix = result.candidates.positions / pixel
+    lo, hi = grey_limits(image)
+    tally = result.counts()
+    sizes = np.full(len(result), 30.0)
+    if result.stability is not None:
+        sizes = 8.0 + 60.0 * result.stability.reappearance
+    for ax, panel in zip(axes[0], panels, strict=True):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if panel == "noisy":
+            nlo, nhi = grey_limits(noisy)
+            ax.imshow(noisy, cmap="gray", vmin=nlo, vmax=nhi, interpolation="antialiased")
+            ax.set_title("noisy counts")
+        elif panel == "verdicts":
+            ax.imshow(image, cmap="gray", vmin=lo, vmax=hi, interpolation="antialiased")
+            handles = []
+            for name in reversed(result.verdict_names):
+                chosen = result.verdict == name
+                colour = VERDICT_STYLE[name]
+                ax.scatter(
+                    pix[chosen, 1],
+                    pix[chosen, 0],
+                    s=sizes[chosen],
+                    facecolors="none",
+                    edgecolors=colour,
+                    linewidths=1.4,
+                )
+                handles.append(
+                    Line2D([], [], ls="", marker="o", mfc="none", mec=colour,
+                           label=f"{name} ({tally[name]})")
+                )  # fmt: skip
+            ax.legend(handles=handles, loc="upper right", fontsize=8, framealpha=0.85)
+            how = f"FDR {result.fdr:g}" if result.mode == "calibrated" else "fixed thresholds"
+            extra = (
+                f", size: reappears in {result.stability.draws} re-noised draws"
+                if result.stability is not None
+                else ""
+            )
+            ax.set_title(f"every candidate by verdict ({how}{extra})", fontsize=10)
+        elif result.stability is not None:
+            shown = ax.imshow(result.stability.spread, cmap="magma", interpolation="antialiased")
+            bar = fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.02)
+            bar.set_label("spread of re-denoised frames (e⁻/px)")
+            ax.set_title(f"bootstrap spread ({result.stability.draws} draws)", fontsize=10)
+        else:
+            ax.imshow(image, cmap="gray", vmin=lo, vmax=hi, interpolation="antialiased")
+            evidence = (
+                -np.log10(np.clip(result.q_value, 1e-6, 1.0))
+                if result.mode == "calibrated"
+                else result.likelihood.values
+            )
+            shown = ax.scatter(
+                pix[:, 1], pix[:, 0], c=evidence, s=36, cmap="viridis", edgecolors="white",
+                linewidths=0.4,
+            )  # fmt: skip
+            bar = fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.02)
+            if result.mode == "calibrated":
+                bar.set_label("-log10 q (counts vs vacuum)")
+                bar.ax.axhline(-np.log10(result.fdr), color="white", lw=1.2, ls="--")
+            else:
+                bar.set_label("log-likelihood ratio (nats/px)")
+            ax.set_title(f"evidence (vacuum {result.vacuum.rate:.3g} e⁻/px)", fontsize=10)
+        add_scale_bar(ax, image.shape, pixel)
+    if title:
+        fig.suptitle(title, fontsize=12)
+    return save_figure(fig, path)

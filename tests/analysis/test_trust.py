@@ -1,0 +1,269 @@
+"""Calibrated verdicts on every candidate: candidates, null calibration, FDR, bootstrap, series."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+from scipy import stats
+
+from sbdenoise.analysis.bootstrap import bootstrap_stability
+from sbdenoise.analysis.calibration import (
+    NullTable,
+    candidate_scores,
+    null_table,
+    simulate_null,
+)
+from sbdenoise.analysis.candidates import CandidateRule, find_candidates
+from sbdenoise.analysis.likelihood import classify
+from sbdenoise.analysis.trust import (
+    CALIBRATED_VERDICTS,
+    benjamini_hochberg,
+    calibrated_verdicts,
+    judge_frame,
+    judge_series,
+)
+from sbdenoise.denoise.registry import prepare
+from sbdenoise.errors import InputError
+from sbdenoise.synthetic import synthetic_lattice
+
+PIXEL = 0.061
+SIGMA_PX = 6.0  # the gaussian baseline's width: the test frames' "denoiser"
+
+
+def gaussian_blob(shape, centre_px, sigma_px, height):
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    squared = (yy - centre_px[0]) ** 2 + (xx - centre_px[1]) ** 2
+    return height * np.exp(-squared / (2 * sigma_px**2))
+
+
+def smooth(counts):
+    return ndi.gaussian_filter(np.asarray(counts, dtype=np.float64), SIGMA_PX)
+
+
+def deep_vacuum(frame, count):
+    """``count`` vacuum pixels (row, col) >= 1.5 A from the specimen and 10 px from the edge."""
+    inside = np.pad(frame.vacuum_mask[10:-10, 10:-10], 10)
+    depth = ndi.distance_transform_edt(inside)
+    spots = np.argwhere(depth * PIXEL >= 1.5)
+    assert len(spots) >= count
+    return spots[np.linspace(0, len(spots) - 1, count).astype(int)].astype(float)
+
+
+@pytest.fixture(scope="module")
+def lattice():
+    return synthetic_lattice((256, 256), pixel_size=PIXEL)
+
+
+def test_every_candidate_is_found_faint_ones_included_ripples_not():
+    shape = (200, 200)
+    image = np.full(shape, 1.0)
+    strong = [(50.0, 50.0), (50.0, 120.0), (130.0, 80.0)]
+    for centre in strong:
+        image += gaussian_blob(shape, centre, 6, 0.4)
+    image += gaussian_blob(shape, (140.0, 160.0), 6, 0.06)  # faint: 6 % of the level
+    image += gaussian_blob(shape, (30.0, 170.0), 6, 0.01)  # a ripple: 1 %
+    found = find_candidates(image, 0.05)
+    positions_px = found.positions / 0.05
+    expected = np.array([*strong, (140.0, 160.0)])
+    assert len(found) == 4
+    distance = np.linalg.norm(positions_px[:, None] - expected[None], axis=2).min(axis=0)
+    assert np.all(distance <= 1.0)
+    faint = np.argmin(np.linalg.norm(positions_px - [140, 160], axis=1))
+    assert found.prominence[faint] == pytest.approx(0.06, abs=0.015)
+    assert np.all(np.delete(found.prominence, faint) > 0.3)
+    # the same ripple passes a lower prominence; a wide separation merges nothing here
+    assert len(find_candidates(image, 0.05, CandidateRule(min_prominence=0.005))) == 5
+    with pytest.raises(InputError, match="2-D and finite"):
+        find_candidates(np.full((3, 8, 8), 1.0), 0.05)
+    with pytest.raises(InputError, match="min_separation"):
+        CandidateRule(min_separation=0)
+
+
+def test_scores_are_standard_normal_under_vacuum_for_a_profile_chosen_without_the_counts():
+    rng = np.random.default_rng(4)
+    shape = (400, 400)
+    profile = np.full(shape, 0.45)
+    centres = np.array([(y, x) for y in range(40, 380, 40) for x in range(40, 380, 40)], float)
+    for centre in centres:
+        profile += gaussian_blob(shape, centre, 7, 0.2) - gaussian_blob(shape, centre, 14, 0.05)
+    scores = np.concatenate(
+        [
+            candidate_scores(rng.poisson(0.45, shape), profile, centres, 25.0, 0.45)
+            for _ in range(12)
+        ]
+    )
+    assert abs(scores.mean()) < 0.1 and scores.std() == pytest.approx(1.0, abs=0.08)
+    # counts drawn from the profile itself (a real column, 44 % contrast) score about 2.5 sigma
+    real = candidate_scores(rng.poisson(profile), profile, centres, 25.0, 0.45)
+    assert 1.5 < np.median(real) < 4
+
+
+def test_a_candidate_keeps_only_its_own_voronoi_cell():
+    shape = (120, 120)
+    counts = np.full(shape, 0.45)
+    counts += gaussian_blob(shape, (60, 40), 6, 2.0)  # a strong column
+    profile = counts.copy() + gaussian_blob(shape, (60, 70), 6, 0.2)  # a blob drawn 30 px away
+    alone = candidate_scores(counts, profile, np.array([[60.0, 70.0]]), 35.0, 0.45)
+    shared = candidate_scores(counts, profile, np.array([[60.0, 70.0], [60.0, 40.0]]), 35.0, 0.45)
+    # alone, the blob's disc reaches into the column's counts; with the column a candidate too,
+    # the blob keeps the pixels nearer to itself and its evidence drops
+    assert alone[0] > shared[0] + 1.0
+
+
+def test_null_table_p_values_are_empirical_with_a_joined_gaussian_tail(tmp_path):
+    rng = np.random.default_rng(0)
+    table = NullTable(np.sort(rng.normal(0.5, 1.2, 400)), 20, 0.45, PIXEL, 2.0, "x")
+    grid = np.linspace(-3, 8, 200)
+    p = table.p_values(grid)
+    assert np.all(np.diff(p) <= 1e-12) and np.all((p > 0) & (p <= 1))
+    inside = 0.7
+    k = np.sum(table.scores >= inside)
+    assert table.p_values(np.array([inside]))[0] == pytest.approx((1 + k) / 401)
+    anchor = table.scores[-10]
+    below, above = table.p_values(np.array([anchor - 1e-9, anchor + 1e-9]))
+    assert above == pytest.approx(below, rel=0.15)
+    assert table.p_values(np.array([9.0]))[0] < 1e-4  # extrapolated below 1 / (N + 1)
+    assert np.isnan(table.p_values(np.array([np.nan]))[0])
+    again = NullTable.load(table.save(tmp_path / "t.npz"))
+    assert np.array_equal(again.scores, table.scores) and again.method == "x"
+    with pytest.raises(InputError, match="no candidates"):
+        NullTable(np.zeros(0), 3, 0.45, PIXEL, 2.0, "x").p_values(np.array([1.0]))
+
+
+def test_simulated_null_is_calibrated_on_fresh_vacuum_and_the_plain_tail_is_not():
+    def run(seed):
+        return simulate_null(
+            smooth, dose=0.45, pixel_size=PIXEL, radius=2.0, side=256, candidates=1500,
+            max_frames=120, seed=seed, show_progress=False,
+        )  # fmt: skip
+
+    null, fresh = run(0), run(1)
+    assert len(null.scores) >= 500 and len(fresh.scores) >= 500
+    # selection: candidates sit where noise piled up counts, so their scores are not N(0, 1)
+    assert null.scores.mean() > 0.3
+    p = null.p_values(fresh.scores)
+    for level in (0.01, 0.05, 0.2):
+        error = 3 * np.sqrt(level * (1 - level) / len(p)) + 0.01
+        assert abs(np.mean(p <= level) - level) <= error
+    assert np.mean(stats.norm.sf(fresh.scores) <= 0.05) > 0.1
+
+
+def test_benjamini_hochberg_matches_the_step_up_rule_and_skips_nan():
+    p = np.array([0.001, 0.04, 0.03, np.nan, 0.2, 0.01])
+    q = benjamini_hochberg(p)
+    finite = p[~np.isnan(p)]
+    m = len(finite)
+    order = np.argsort(finite)
+    adjusted = np.minimum.accumulate((finite[order] * m / np.arange(1, m + 1))[::-1])[::-1]
+    expected = np.empty(m)
+    expected[order] = np.minimum(adjusted, 1)
+    assert np.allclose(q[~np.isnan(p)], expected) and np.isnan(q[3])
+    q, _, verdict = calibrated_verdicts(
+        np.array([0.001, 0.9, 0.9]), np.array([0.5, 0.001, 0.001]), np.array([0.1, -0.1, 0.1]), 0.05
+    )
+    # supported; contradicted (too few counts and favours vacuum); too few counts but not vacuum
+    assert list(verdict) == ["supported", "contradicted", "not supported"]
+
+
+@pytest.fixture(scope="module")
+def judged(lattice, tmp_path_factory):
+    rng = np.random.default_rng(1)
+    counts = rng.poisson(lattice.expectation).astype(np.float64)
+    denoised = smooth(counts)
+    # a blob the "denoiser" invents in vacuum, 1.5 A or more from the specimen
+    spot = deep_vacuum(lattice, 1)[0]
+    denoised += gaussian_blob(denoised.shape, spot, 6, 0.15)
+    cache = tmp_path_factory.mktemp("null")
+    result = judge_frame(
+        counts, denoised, PIXEL, method="gaussian", params={"sigma": SIGMA_PX},
+        cache=cache, show_progress=False, bootstrap=6,
+    )  # fmt: skip
+    return result, denoised, spot * PIXEL, cache
+
+
+def test_judge_frame_supports_real_columns_and_not_the_invented_blob(judged, lattice):
+    result, _, spot, _ = judged
+    assert set(result.verdict) <= set(CALIBRATED_VERDICTS)
+    positions = result.candidates.positions
+    size = np.array(lattice.expectation.shape) * PIXEL
+    inside = np.all((lattice.columns >= 0.6) & (lattice.columns <= size - 0.6), axis=1)
+    to_truth = np.linalg.norm(positions[:, None] - lattice.columns[None], axis=2).min(axis=1)
+    real = to_truth < 0.5
+    assert real.sum() >= 0.8 * inside.sum()
+    assert np.mean(result.verdict[real] == "supported") >= 0.8
+    # the ripples the smoothing leaves in vacuum are candidates too, and none is supported
+    assert np.sum(~real) >= 5 and not np.any(result.verdict[~real] == "supported")
+    blob = np.argmin(np.linalg.norm(positions - spot, axis=1))
+    assert np.linalg.norm(positions[blob] - spot) < 0.3
+    assert result.verdict[blob] == "contradicted"
+    records = result.records()
+    assert len(records) == len(result) and records[blob]["verdict"] == "contradicted"
+    assert records[blob]["q_contradicted"] <= 0.05 < records[blob]["q_value"]
+    assert sum(result.counts().values()) == len(result)
+
+
+def test_bootstrap_follows_real_columns_and_reports_a_spread_map(judged, lattice):
+    result, denoised, _, _ = judged
+    stability = result.stability
+    assert stability is not None and stability.draws == 6
+    assert stability.spread.shape == denoised.shape
+    to_truth = np.linalg.norm(
+        result.candidates.positions[:, None] - lattice.columns[None], axis=2
+    ).min(axis=1)
+    assert np.median(stability.reappearance[to_truth < 0.5]) >= 0.8
+    # a faint ripple made by one noise draw does not come back
+    faint = result.candidates.prominence < 0.05
+    if faint.any():
+        assert np.median(stability.reappearance[faint]) < np.median(
+            stability.reappearance[to_truth < 0.5]
+        )
+    with pytest.raises(InputError, match="at least one draw"):
+        bootstrap_stability(denoised, PIXEL, smooth, np.zeros((0, 2)), draws=0)
+
+
+def test_thresholds_mode_gives_the_papers_verdicts_without_a_method(judged, lattice):
+    _, denoised, _, _ = judged
+    counts = np.random.default_rng(1).poisson(lattice.expectation).astype(np.float64)
+    papers = judge_frame(counts, denoised, PIXEL, verdicts="thresholds", show_progress=False)
+    assert papers.method == "" and papers.null is None
+    assert list(papers.verdict) == list(classify(papers.likelihood.values))
+    assert np.all(np.isnan(papers.p_value))
+    with pytest.raises(InputError, match="false discovery rate"):
+        judge_frame(counts, denoised, PIXEL, verdicts="thresholds", fdr=1.5)
+
+
+def test_null_tables_are_cached_and_methods_that_train_on_input_refused(judged, tmp_path):
+    _, _, _, cache = judged
+    files = list(cache.glob("gaussian-*.npz"))
+    assert len(files) == 1
+    prepared = prepare("gaussian", {"sigma": SIGMA_PX})
+    table = NullTable.load(files[0])
+    again = null_table(
+        prepared, dose=table.dose, pixel_size=PIXEL, radius=2.0, cache=cache, show_progress=False
+    )
+    assert np.array_equal(again.scores, table.scores)
+    with pytest.raises(InputError, match="trains on its input"):
+        null_table(prepare("self2self"), dose=0.45, pixel_size=PIXEL, radius=2.0, cache=False)
+
+
+def test_a_series_adds_evidence_up_until_real_columns_are_supported():
+    # isolated columns of 22 % contrast: about 1.5 sigma in one frame at 0.45 e-/px
+    shape = (256, 256)
+    columns = np.array([(y, x) for y in (60, 128, 196) for x in (60, 128, 196)], float)
+    vacuum = np.array([(94, 94), (94, 162), (162, 94), (162, 162)], float)
+    truth = np.full(shape, 0.45)
+    for centre in columns:
+        truth += gaussian_blob(shape, centre, 0.4 / PIXEL, 0.1)
+    rng = np.random.default_rng(1)
+    frames = [rng.poisson(truth) for _ in range(15)]
+    profile = smooth(np.mean(frames[:5], axis=0))  # chosen on 5 frames, the next 10 tested
+    positions = np.concatenate([columns, vacuum]) * PIXEL
+    is_real = np.arange(len(positions)) < len(columns)
+    _, one = judge_series(frames[5:6], profile, positions, PIXEL, 0.45)
+    _, ten = judge_series(frames[5:], profile, positions, PIXEL, 0.45)
+    assert np.mean(one[is_real]) <= 0.5
+    assert np.mean(ten[is_real]) >= 0.95
+    assert not ten[~is_real].any()
+    with pytest.raises(InputError, match="at least one frame"):
+        judge_series([], profile, positions, PIXEL, 0.45)
