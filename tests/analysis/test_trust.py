@@ -267,3 +267,19 @@ def test_a_series_adds_evidence_up_until_real_columns_are_supported():
     assert not ten[~is_real].any()
     with pytest.raises(InputError, match="at least one frame"):
         judge_series([], profile, positions, PIXEL, 0.45)
+
+
+def test_the_figure_marks_every_candidate_and_sums_counts_for_the_eye(judged, tmp_path):
+    from matplotlib.image import imread
+
+    from sbdenoise.analysis.trust_plot import display_counts, plot_verdicts
+
+    counts = np.random.default_rng(0).poisson(0.45, (512, 512)).astype(float)
+    shown, factor = display_counts(counts)
+    assert factor == 4 and shown.shape == (128, 128)
+    assert shown.sum() == pytest.approx(counts.sum())
+    assert display_counts(counts[:150, :150])[1] == 1
+    result, denoised, _, _ = judged
+    path = plot_verdicts(result, denoised, tmp_path / "v.png", noisy=counts[:256, :256])
+    image = imread(path)
+    assert image.ndim == 3 and image.shape[1] > 2 * image.shape[0]

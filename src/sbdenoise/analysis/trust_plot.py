@@ -20,6 +20,23 @@ VERDICT_STYLE = {
 }
 
 
+def display_counts(noisy: np.ndarray, target: int = 100) -> tuple[np.ndarray, int]:
+    """Counts summed in ``b x b`` blocks so that shot noise at < 1 e-/px shows structure.
+
+    ``b`` is the largest power of two that keeps at least ``target`` pixels on the short side
+    (1 for small frames). Returns the summed image and ``b``.
+    """
+    counts = np.asarray(noisy, dtype=np.float64)
+    factor = 1
+    while min(counts.shape) // (2 * factor) >= target:
+        factor *= 2
+    if factor == 1:
+        return counts, 1
+    rows, cols = (counts.shape[0] // factor) * factor, (counts.shape[1] // factor) * factor
+    blocks = counts[:rows, :cols].reshape(rows // factor, factor, cols // factor, factor)
+    return blocks.sum(axis=(1, 3)), factor
+
+
 def plot_verdicts(
     result: FrameVerdicts,
     denoised: np.ndarray,
@@ -70,9 +87,19 @@ def plot_verdicts(
         ax.set_xticks([])
         ax.set_yticks([])
         if panel == "noisy":
-            nlo, nhi = grey_limits(noisy)
-            ax.imshow(noisy, cmap="gray", vmin=nlo, vmax=nhi, interpolation="antialiased")
-            ax.set_title("noisy counts")
+            shown_counts, factor = display_counts(noisy)
+            nlo, nhi = grey_limits(shown_counts)
+            ax.imshow(
+                shown_counts,
+                cmap="gray",
+                vmin=nlo,
+                vmax=nhi,
+                interpolation="nearest",
+                extent=(-0.5, image.shape[1] - 0.5, image.shape[0] - 0.5, -0.5),
+            )
+            ax.set_title(
+                "noisy counts" + (f" ({factor}x{factor} sums, for the eye)" if factor > 1 else "")
+            )
         elif panel == "verdicts":
             ax.imshow(image, cmap="gray", vmin=lo, vmax=hi, interpolation="antialiased")
             handles = []

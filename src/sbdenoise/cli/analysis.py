@@ -100,6 +100,14 @@ def _same_shape(a: Any, b: Any) -> None:
         )
 
 
+def _judge(counts: np.ndarray, image: np.ndarray, size: float, options: dict[str, Any]) -> Any:
+    """Verdicts on every candidate (:func:`sbdenoise.analysis.trust.judge_frame`), as the
+    ``likelihood`` and ``report`` commands ask for them."""
+    from sbdenoise.analysis.trust import judge_frame
+
+    return judge_frame(counts, image, size, **options)
+
+
 def _card_pixel_size(card: Any) -> float | None:
     """The training pixel size (Å) recorded in a model card, if it records one."""
     for key in ("pixel_size", "pixel_size_angstrom", "sampling"):
@@ -200,7 +208,6 @@ def register(app: typer.Typer) -> None:
         2 sigma: "not supported" means the counts cannot tell, not that the column is false.
         Writes the figure (PNG) and a CSV of every candidate.
         """
-        from sbdenoise.analysis.trust import judge_frame
         from sbdenoise.analysis.trust_plot import plot_verdicts
 
         csv_path = csv or output.with_suffix(".csv")
@@ -212,23 +219,25 @@ def register(app: typer.Typer) -> None:
             size = _pixel_size(pixel_size, noisy_mic, denoised_mic)
             counts = _counts(noisy_mic, gain, offset, assume_counts)
             image = _denoised_counts(denoised_mic, gain, offset)
-            result = judge_frame(
+            result = _judge(
                 counts,
                 image,
                 size,
-                method=method,
-                params=parse_params(param),
-                model=model,
-                vacuum_rate=vacuum_rate,
-                radius=radius,
-                region=region,
-                fdr=fdr,
-                verdicts=verdicts,  # type: ignore[arg-type]
-                real=real,
-                spurious=spurious,
-                bootstrap=draws if bootstrap else 0,
-                seed=seed,
-                show_progress=not quiet,
+                dict(
+                    method=method,
+                    params=parse_params(param),
+                    model=model,
+                    vacuum_rate=vacuum_rate,
+                    radius=radius,
+                    region=region,
+                    fdr=fdr,
+                    verdicts=verdicts,
+                    real=real,
+                    spurious=spurious,
+                    bootstrap=draws if bootstrap else 0,
+                    seed=seed,
+                    show_progress=not quiet,
+                ),
             )
         except (SbdenoiseError, ValueError) as error:
             raise fail(error) from None
@@ -295,22 +304,22 @@ def register(app: typer.Typer) -> None:
             image = _denoised_counts(denoised_mic, gain, offset)
             trust = None
             if verdicts != "none":
-                from sbdenoise.analysis.trust import judge_frame
-
-                trust = judge_frame(
+                trust = _judge(
                     counts,
                     image,
                     size,
-                    method=method,
-                    params=parse_params(param),
-                    model=model,
-                    vacuum_rate=vacuum_rate,
-                    radius=radius,
-                    fdr=fdr,
-                    verdicts=verdicts,  # type: ignore[arg-type]
-                    real=real,
-                    spurious=spurious,
-                    show_progress=not quiet,
+                    dict(
+                        method=method,
+                        params=parse_params(param),
+                        model=model,
+                        vacuum_rate=vacuum_rate,
+                        radius=radius,
+                        fdr=fdr,
+                        verdicts=verdicts,
+                        real=real,
+                        spurious=spurious,
+                        show_progress=not quiet,
+                    ),
                 )
             result = build_report(
                 counts,

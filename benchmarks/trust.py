@@ -1,0 +1,286 @@
+"""How well the trust signals separate real from spurious candidates, against the oracle limit.
+
+On white test images of a simulated dataset (one Poisson draw per image and realisation at the
+dataset dose), each method denoises the frame and :func:`sbdenoise.analysis.trust.judge_frame`
+judges every candidate. A candidate is *real* when a true column (the store's projected columns)
+lies within 0.5 A, *spurious* when none lies within 1.0 A (in between: not scored). *Surface*
+candidates are those whose nearest true column is a surface column (store flag).
+
+Signals compared by ROC AUC (real vs spurious), all candidates and surface ones:
+
+- ``thresholds``: the papers' log-likelihood ratio (0.7 A disc, flat column rate vs vacuum);
+- ``calibrated``: the calibrated score (p-value order);
+- ``bootstrap``: reappearance over re-noised draws;
+- ``combined``: the calibrated score where the candidate reappears in at least half the draws,
+  minus infinity elsewhere (ties broken by the score);
+- ``oracle``: the Neyman-Pearson statistic with the *true* profile known: the counts in the
+  candidate's disc weighted by ``log(t / v)``, where ``t`` is the image's mean true surface-column
+  profile placed on the candidate and ``v`` the true vacuum rate. No test that sees only these
+  counts can do better.
+
+Also: the realised false discovery rate of "supported" (spurious among supported) and the share of
+real candidates supported. Writes ``trust.json`` and ``trust.md``::
+
+    .venv/bin/python benchmarks/trust.py --dataset /work/data/shipped --images 6 --draws 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from dose_sweep import bm3d_params
+from table1 import RESULTS, machine, noise_rng, select, spread, write_atomic
+
+from sbdenoise.analysis.likelihood import roc_auc
+from sbdenoise.analysis.trust import judge_frame
+from sbdenoise.denoise.registry import prepare
+from sbdenoise.noise.models import sample_poisson
+from sbdenoise.progress import progress_bar
+from sbdenoise.simulate.store import SimulatedDataset
+
+#: Seed stream of this benchmark's noise.
+STREAM = 11
+REAL_A, SPURIOUS_A = 0.5, 1.0
+SIGNALS = ("thresholds", "calibrated", "bootstrap", "combined", "oracle")
+
+
+def true_columns(data: SimulatedDataset, index: int) -> tuple[np.ndarray, np.ndarray]:
+    """Projected true column positions ``(y, x)`` in angstrom and their surface flags."""
+    table = data.columns(index)
+    if len(table) == 0:
+        return np.zeros((0, 2)), np.zeros(0, dtype=bool)
+    positions = np.stack([table["y"], table["x"]], axis=1).astype(np.float64)
+    return positions, np.asarray(table["on_surface"], dtype=bool)
+
+
+def surface_template(clean: np.ndarray, surface_px: np.ndarray, radius_px: float) -> np.ndarray:
+    """Mean clean profile (disc offsets -> rate) around the true surface columns of one image."""
+    half = int(np.ceil(radius_px))
+    dy, dx = np.mgrid[-half : half + 1, -half : half + 1]
+    inside = np.hypot(dy, dx) <= radius_px
+    patches = []
+    for row, col in np.rint(surface_px).astype(int):
+        if half <= row < clean.shape[0] - half and half <= col < clean.shape[1] - half:
+            patches.append(clean[row - half : row + half + 1, col - half : col + half + 1])
+    if not patches:
+        return np.zeros(0)
+    return np.where(inside, np.mean(patches, axis=0), np.nan)
+
+
+def oracle_scores(
+    counts: np.ndarray, positions_px: np.ndarray, template: np.ndarray, vacuum: float
+) -> np.ndarray:
+    """Standardised NP statistic of each candidate with the true surface-column profile known."""
+    if template.size == 0:
+        return np.full(len(positions_px), np.nan)
+    half = template.shape[0] // 2
+    weight = np.log(np.maximum(template, 1e-3 * vacuum) / vacuum)
+    scores = np.full(len(positions_px), np.nan)
+    for k, (row, col) in enumerate(np.rint(positions_px).astype(int)):
+        if half <= row < counts.shape[0] - half and half <= col < counts.shape[1] - half:
+            patch = counts[row - half : row + half + 1, col - half : col + half + 1]
+            ok = np.isfinite(weight)
+            w = weight[ok]
+            scores[k] = (np.sum(patch[ok] * w) - vacuum * np.sum(w)) / np.sqrt(
+                vacuum * np.sum(w * w)
+            )
+    return scores
+
+
+def labels(
+    positions: np.ndarray, truth: np.ndarray, surface: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per candidate: real, spurious, on the surface (nearest true column is a surface one)."""
+    if len(truth) == 0 or len(positions) == 0:
+        empty = np.zeros(len(positions), dtype=bool)
+        return empty, ~empty, empty
+    distance, nearest = cKDTree(truth).query(positions)
+    return distance <= REAL_A, distance > SPURIOUS_A, surface[nearest]
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    data = SimulatedDataset(args.dataset)
+    indices = spread(select(data, "test", "white"), args.images)
+    model = None if args.model is None else str(args.model)
+    methods = {}
+    for name in args.methods:
+        if name == "sbd":
+            methods[name] = prepare("sbd", model=model)
+        elif name == "vst-bm3d":
+            methods[name] = prepare(name, bm3d_params(RESULTS / "table1.json"))
+        else:
+            methods[name] = prepare(name)
+    columns = ["method", "image", "realisation", "real", "spurious", "surface", "supported"]
+    columns += [f"signal_{s}" for s in SIGNALS]
+    rows: list[list[Any]] = []
+    seconds = dict.fromkeys(methods, 0.0)
+    jobs = [(int(i), r) for i in indices for r in range(args.draws)]
+    for index, realisation in progress_bar(jobs, "trust", show=not args.quiet):
+        clean = data.image(index).astype(np.float64)
+        pixel = float(data.params["pixel_size"][index])
+        vacuum = float(data.params["dose"][index])
+        noisy = sample_poisson(clean, noise_rng(STREAM, index, realisation)).astype(np.float64)
+        truth, on_surface = true_columns(data, index)
+        template = surface_template(clean, truth[on_surface] / pixel, args.region / pixel)
+        for name, prepared in methods.items():
+            start = time.perf_counter()
+            denoised = prepared.denoise_frame(noisy, pixel)
+            result = judge_frame(
+                noisy,
+                denoised,
+                pixel,
+                method=prepared,
+                region=args.region,
+                bootstrap=args.bootstrap,
+                seed=realisation,
+                show_progress=False,
+            )
+            seconds[name] += time.perf_counter() - start
+            positions = result.candidates.positions
+            real, spurious, surface = labels(positions, truth, on_surface)
+            reappear = result.stability.reappearance
+            combined = np.where(reappear >= 0.5, result.score, -1e6 + result.score)
+            oracle = oracle_scores(noisy, positions / pixel, template, vacuum)
+            signals = (result.likelihood.values, result.score, reappear, combined, oracle)
+            for k in range(len(result)):
+                rows.append(
+                    [name, index, realisation, bool(real[k]), bool(spurious[k]),
+                     bool(surface[k]), result.verdict[k] == "supported"]
+                    + [float(s[k]) for s in signals]
+                )  # fmt: skip
+    return summarise(rows, columns, methods, seconds, len(jobs), args)
+
+
+def auc(table: dict[str, np.ndarray], signal: str, keep: np.ndarray) -> float | None:
+    """ROC AUC of a signal, real vs spurious candidates among ``keep`` (None when one is empty)."""
+    values = table[f"signal_{signal}"]
+    finite = np.isfinite(values)
+    real = values[keep & table["real"] & finite]
+    fake = values[keep & table["spurious"] & finite]
+    if len(real) == 0 or len(fake) == 0:
+        return None
+    return float(roc_auc(real, fake))
+
+
+def summarise(
+    rows: list[list[Any]],
+    columns: list[str],
+    methods: dict[str, Any],
+    seconds: dict[str, float],
+    frames: int,
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    table_all = {c: np.array([r[i] for r in rows]) for i, c in enumerate(columns)}
+    summary = {}
+    for name in methods:
+        mine = table_all["method"] == name
+        table = {c: v[mine] for c, v in table_all.items()}
+        every = np.ones(int(mine.sum()), dtype=bool)
+        scored = table["real"] | table["spurious"]
+        supported = table["supported"] & scored
+        entry: dict[str, Any] = {
+            "candidates": int(mine.sum()),
+            "real": int(table["real"].sum()),
+            "spurious": int(table["spurious"].sum()),
+            "surface_real": int((table["real"] & table["surface"]).sum()),
+            "surface_spurious": int((table["spurious"] & table["surface"]).sum()),
+            "realised_fdr": float(np.sum(supported & table["spurious"]) / max(supported.sum(), 1)),
+            "supported_among_real": float(np.mean(table["supported"][table["real"]]))
+            if table["real"].any()
+            else None,
+            "supported_among_surface_real": float(
+                np.mean(table["supported"][table["real"] & table["surface"]])
+            )
+            if (table["real"] & table["surface"]).any()
+            else None,
+            "seconds_per_frame": seconds[name] / max(frames, 1),
+        }
+        for signal in SIGNALS:
+            entry[f"auc_{signal}"] = auc(table, signal, every)
+            entry[f"auc_surface_{signal}"] = auc(table, signal, table["surface"])
+        summary[name] = entry
+    return {
+        "command": " ".join(sys.argv),
+        "dataset": str(args.dataset),
+        "images": args.images,
+        "draws": args.draws,
+        "bootstrap": args.bootstrap,
+        "region_A": args.region,
+        "machine": machine("cpu"),
+        "methods": summary,
+    }
+
+
+def markdown(result: dict[str, Any]) -> str:
+    def cell(value: Any) -> str:
+        return "-" if value is None else f"{value:.3f}"
+
+    lines = [
+        "# Trust signals: real vs spurious candidates, against the oracle",
+        "",
+        f"Dataset `{result['dataset']}`, white test images: {result['images']} images x "
+        f"{result['draws']} Poisson draws at the dataset dose; bootstrap {result['bootstrap']} "
+        f"draws; calibrated region {result['region_A']} A. Real: a true column within "
+        f"{REAL_A} A; spurious: none within {SPURIOUS_A} A. Command: `{result['command']}`.",
+        "",
+        "| method | candidates (real / spurious) | surface (real / spurious) | realised FDR of "
+        "supported | real supported | surface real supported | s / frame |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
+    for name, e in result["methods"].items():
+        lines.append(
+            f"| {name} | {e['candidates']} ({e['real']} / {e['spurious']}) | "
+            f"{e['surface_real']} / {e['surface_spurious']} | {cell(e['realised_fdr'])} | "
+            f"{cell(e['supported_among_real'])} | {cell(e['supported_among_surface_real'])} | "
+            f"{e['seconds_per_frame']:.1f} |"
+        )
+    lines += [
+        "",
+        "ROC AUC, real vs spurious candidates (all / surface):",
+        "",
+        "| method | " + " | ".join(SIGNALS) + " |",
+        "|---|" + "---:|" * len(SIGNALS),
+    ]
+    for name, e in result["methods"].items():
+        cells = [f"{cell(e[f'auc_{s}'])} / {cell(e[f'auc_surface_{s}'])}" for s in SIGNALS]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dataset", type=Path, required=True)
+    parser.add_argument("--model", type=Path, default=None, help="sbd model (default: shipped)")
+    parser.add_argument("--methods", nargs="+", default=["sbd", "vst-bm3d"])
+    parser.add_argument("--images", type=int, default=6)
+    parser.add_argument("--draws", type=int, default=2)
+    parser.add_argument("--bootstrap", type=int, default=6)
+    parser.add_argument("--region", type=float, default=2.0)
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--name", default="trust")
+    parser.add_argument("--quiet", action="store_true")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    result = run(args)
+    args.output.mkdir(parents=True, exist_ok=True)
+    write_atomic(args.output / f"{args.name}.json", json.dumps(result, indent=2) + "\n")
+    write_atomic(args.output / f"{args.name}.md", markdown(result))
+    print(markdown(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()
