@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -117,7 +118,9 @@ def gate_metrics(gate_file: Path, name: str, weights: Path) -> dict:
 def append_history(card, metrics: dict, cpu_hours: float | None, steps: int | None) -> None:
     """Add the installed model to benchmarks/results/model_history.md."""
     text = HISTORY.read_text() if HISTORY.exists() else HISTORY_HEADER
-    version = sum(1 for line in text.splitlines() if line.startswith("| v")) + 1
+    lines = text.splitlines()
+    shipped_rows = [k for k, line in enumerate(lines) if re.match(r"\| v\d+ \|", line)]
+    version = len(shipped_rows) + 1
     kwargs = ", ".join(f"{k} {v}" for k, v in card.architecture_kwargs.items())
     dose = card.dose_range_per_area
     row = (
@@ -127,9 +130,11 @@ def append_history(card, metrics: dict, cpu_hours: float | None, steps: int | No
         f"{metrics['test_vst_bm3d_psnr_db']:.2f} | "
         f"{metrics['test_psnr_db'] - metrics['test_vst_bm3d_psnr_db']:+.2f} | "
         f"{metrics['test_previous_model_psnr_db']:.2f} | "
-        f"{'single dose' if dose is None else f'{dose[0]:g}-{dose[1]:g}'} |\n"
+        f"{'single dose' if dose is None else f'{dose[0]:g}-{dose[1]:g}'} |"
     )
-    HISTORY.write_text(text + row)
+    # the row goes under the last shipped one (the candidates' table may follow)
+    at = shipped_rows[-1] + 1 if shipped_rows else len(lines)
+    HISTORY.write_text("\n".join([*lines[:at], row, *lines[at:]]) + "\n")
 
 
 def main(argv: list[str]) -> Path:

@@ -27,5 +27,5 @@ if [ ! -e "$run.run/checkpoint.safetensors" ]; then
 fi
 exec .venv/bin/sbdenoise train "$data" -o "$run" --architecture unet --scales 5 \
     --base-channels 16 --crop 128 --batch 8 --contrast white --steps 200000 \
-    --validate-every 100 --checkpoint-minutes 5 --seed 1 --threads 2 --lr 5e-4 \
-    --dose-range 40,400 --normalization frame_mean --precision auto "${init_option[@]}" --quiet
+    --validate-every 100 --checkpoint-minutes 5 --seed 1 --threads 2 --lr 1e-4 \
+    --dose-range 40,400 --normalization frame_mean --precision auto --loss-weighting dose "${init_option[@]}" --quiet
