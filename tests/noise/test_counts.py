@@ -111,3 +111,17 @@ def test_real_poisson_frames_pass_the_zero_and_step_checks(expectation, dose):
         frame = np.random.default_rng([seed, int(dose * 100)]).poisson(expectation * dose / 0.45)
         assert zero_fraction_deficit(frame) is None, (dose, seed)
         assert quantisation_step(frame) == 1
+
+
+@pytest.mark.parametrize("dose", [0.15, 0.45, 1.5, 3.0])
+def test_a_flat_poisson_frame_is_counts_at_any_dose(dose):
+    # block means of a flat frame differ by shot noise only: no gain or offset can be fitted from
+    # them (a line through them once reported gain 1.33, offset 0.35 at 1.5 e-/px)
+    for seed in range(4):
+        counts = np.random.default_rng(seed).poisson(dose, size=(128, 128)).astype(np.uint16)
+        assessment = assess_counts(counts)
+        assert assessment.looks_like_counts, assessment.summary()
+        assert assessment.noise is not None and assessment.noise.fit_from_one_level
+    # the same frame in detector units (gain 3, offset 50) is still refused
+    units = np.random.default_rng(0).poisson(dose, size=(128, 128)) * 3 + 50
+    assert not assess_counts(units.astype(np.uint16)).looks_like_counts

@@ -107,12 +107,24 @@ class NoiseEstimate:
 
 
 def _fit_line(
-    means: np.ndarray, variances: np.ndarray, weights: np.ndarray
+    means: np.ndarray,
+    variances: np.ndarray,
+    weights: np.ndarray,
+    mean_noise_sd: float | None = None,
 ) -> tuple[float, float, bool]:
-    """Weighted least-squares ``variance = gain * mean + intercept``; flags a one-level fit."""
+    """Weighted least-squares ``variance = gain * mean + intercept``; flags a one-level fit.
+
+    The fit is one level (no slope can be measured) when the means span less than a fifth of
+    their level, or, given ``mean_noise_sd`` (the scatter shot noise alone gives each mean), when
+    their standard deviation is within twice that: means that differ only by noise carry no
+    mean-variance relation, and a line through them would report a spurious gain and offset.
+    """
     spread = np.ptp(means) if means.size else 0.0
     level = float(np.average(means, weights=weights)) if means.size else 0.0
-    if means.size < 3 or spread < 0.2 * max(abs(level), 1e-12):
+    noise_only = (
+        mean_noise_sd is not None and means.size > 0 and float(np.std(means)) <= 2 * mean_noise_sd
+    )
+    if means.size < 3 or spread < 0.2 * max(abs(level), 1e-12) or noise_only:
         gain = float(np.average(variances, weights=weights) / level) if level > 0 else float("nan")
         return gain, 0.0, True
     design = np.stack([means, np.ones_like(means)], axis=1) * np.sqrt(weights)[:, None]
@@ -221,7 +233,8 @@ def estimate_noise_frame(frame: np.ndarray, block: int | None = None) -> NoiseEs
     if flat.sum() < max(2, MIN_VACUUM_PIXELS // n_pix):
         flat = structure <= np.quantile(structure, 0.1)
     bm, bv = means[flat], noise_var[flat]
-    gain, intercept, one_level = _fit_line(bm, bv, np.ones_like(bm))
+    mean_noise_sd = float(np.sqrt(max(float(np.mean(bv)), 0.0) / n_pix)) if bv.size else None
+    gain, intercept, one_level = _fit_line(bm, bv, np.ones_like(bm), mean_noise_sd)
 
     # Vacuum: the connected intensity level of the flat blocks that holds most of them.
     level = np.median(bm)
