@@ -51,9 +51,7 @@ __all__ = [
     "candidate_scores",
     "null_cache_dir",
     "null_table",
-    "region_sums",
     "simulate_null",
-    "vacuum_scores",
 ]
 
 #: Environment variable naming the folder of cached null tables (``off`` disables the cache).
@@ -70,44 +68,6 @@ TAIL_POINTS = 10
 STATISTIC_VERSION = 3
 #: Relative dose grid of the cache: doses within this factor share a table.
 DOSE_STEP = 1.02
-
-
-def region_sums(
-    counts: np.ndarray, positions_px: np.ndarray, radius_px: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Sum of ``counts`` and number of pixels in a disc around each position.
-
-    Parameters
-    ----------
-    counts : numpy.ndarray
-        ``(y, x)`` counts (or rates) per pixel.
-    positions_px : numpy.ndarray
-        ``(n, 2)`` centres, pixels.
-    radius_px : float
-        Disc radius, pixels.
-
-    Returns
-    -------
-    sums, n_pixels : numpy.ndarray
-        Per position; pixels outside the frame are left out.
-    """
-    positions_px = np.asarray(positions_px, dtype=np.float64).reshape(-1, 2)
-    if len(positions_px) == 0:
-        return np.zeros(0), np.zeros(0, dtype=np.intp)
-    column, flat, _ = disc_pixels(positions_px, radius_px, counts.shape)
-    values = np.asarray(counts, dtype=np.float64).ravel()[flat]
-    sums = np.bincount(column, weights=values, minlength=len(positions_px))
-    n_pixels = np.bincount(column, minlength=len(positions_px))
-    return sums, n_pixels
-
-
-def vacuum_scores(sums: np.ndarray, n_pixels: np.ndarray, vacuum_rate: float) -> np.ndarray:
-    """Standard scores ``(S - n v) / sqrt(n v)`` of region sums against vacuum (NaN for n = 0)."""
-    if not vacuum_rate > 0:
-        raise InputError(f"the vacuum rate must be positive (e-/px), got {vacuum_rate}")
-    expected = np.asarray(n_pixels, dtype=np.float64) * vacuum_rate
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(expected > 0, (sums - expected) / np.sqrt(expected), np.nan)
 
 
 def candidate_scores(

@@ -43,7 +43,6 @@ from sbdenoise.analysis.calibration import (
     NullTable,
     candidate_scores,
     null_table,
-    region_sums,
 )
 from sbdenoise.analysis.candidates import CandidateRule, Candidates, find_candidates
 from sbdenoise.analysis.columns import write_csv
@@ -344,7 +343,9 @@ def judge_frame(
         spurious=spurious,
     )
     counts = np.asarray(noisy, dtype=np.float64)
-    sums, n_pixels = region_sums(counts, found.positions / pixel_size, radius / pixel_size)
+    # the counts of each 0.7 A region, as the likelihood ratio already summed them
+    n_pixels = likelihood.n_pixels
+    sums = np.rint(np.nan_to_num(likelihood.count_mean) * n_pixels)
     v = likelihood.vacuum.rate
     if not region > 0:
         raise InputError(f"the region radius must be positive (angstrom), got {region}")
