@@ -35,7 +35,10 @@ LAYERS = {
     "analysis": 5,
     "fileinfo": 5,
     "report": 5,
+    "bmz": 5,
     "demo": 6,
+    "series": 6,
+    "hyperspy": 6,
     "cli": 7,
     "__main__": 7,
 }

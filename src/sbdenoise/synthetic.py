@@ -36,6 +36,10 @@ class SyntheticFrame:
         Boolean image, True where there is only vacuum.
     vacuum_level : float
         Expected counts per pixel in vacuum.
+    column_amplitude : numpy.ndarray
+        Peak height of each column above the background, e-/px.
+    column_sigma : float
+        Gaussian width of every column image, angstrom.
     """
 
     expectation: np.ndarray
@@ -44,6 +48,8 @@ class SyntheticFrame:
     on_particle: np.ndarray
     vacuum_mask: np.ndarray
     vacuum_level: float
+    column_amplitude: np.ndarray
+    column_sigma: float
 
 
 def _lattice(cell: tuple[float, float], extent: tuple[float, float], origin: tuple[float, float]):
@@ -57,8 +63,33 @@ def _lattice(cell: tuple[float, float], extent: tuple[float, float], origin: tup
     return np.concatenate([corner, centre]) + np.asarray(origin)
 
 
-def _render(columns: np.ndarray, amplitude: np.ndarray, shape, pixel_size, sigma_a) -> np.ndarray:
-    """Sum of isotropic Gaussians at ``columns`` (angstrom), evaluated on the pixel grid."""
+def render_columns(
+    columns: np.ndarray,
+    amplitude: np.ndarray,
+    shape: tuple[int, int],
+    pixel_size: float,
+    sigma_a: float,
+) -> np.ndarray:
+    """Sum of isotropic Gaussians at ``columns`` evaluated on the pixel grid.
+
+    Parameters
+    ----------
+    columns : numpy.ndarray
+        ``(n, 2)`` centres, ``(y, x)`` angstrom.
+    amplitude : numpy.ndarray
+        ``(n,)`` peak heights, e-/px.
+    shape : tuple of int
+        Image shape, px.
+    pixel_size : float
+        Angstrom per pixel.
+    sigma_a : float
+        Gaussian width, angstrom.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``shape`` float64 image, e-/px.
+    """
     image = np.zeros(shape, dtype=np.float64)
     sigma_px = sigma_a / pixel_size
     half = int(np.ceil(4 * sigma_px))
@@ -137,7 +168,7 @@ def synthetic_lattice(
     background = vacuum_level * (
         1.0 - 0.2 * gaussian_filter(matter.astype(float), 1.0 / pixel_size)
     )
-    image = background + _render(columns, amplitude, shape, pixel_size, column_sigma)
+    image = background + render_columns(columns, amplitude, shape, pixel_size, column_sigma)
     vacuum = ~matter & (gaussian_filter(matter.astype(float), 1.0 / pixel_size) < 1e-3)
     keep = (
         (columns[:, 0] >= 0)
@@ -152,4 +183,6 @@ def synthetic_lattice(
         on_particle=on_particle[keep],
         vacuum_mask=vacuum,
         vacuum_level=vacuum_level,
+        column_amplitude=amplitude[keep],
+        column_sigma=column_sigma,
     )

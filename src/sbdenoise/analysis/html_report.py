@@ -94,7 +94,7 @@ def _image_png(
     return save_figure(fig, path)
 
 
-def _table(header: list[str], rows: list[list[Any]]) -> str:
+def html_table(header: list[str], rows: list[list[Any]]) -> str:
     def cell(value: Any) -> str:
         if isinstance(value, float | np.floating):
             return "–" if not np.isfinite(value) else f"{value:.4g}"
@@ -105,7 +105,7 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-_STYLE = """
+PAGE_STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 1.6em; }
 img { max-width: 100%; border: 1px solid #ddd; }
@@ -273,7 +273,7 @@ def _trust_section(trust: FrameVerdicts, files: Mapping[str, Path]) -> str:
             "'not supported'; the frames of a series add up.</p>",
             f"<ul class='note'>{notes}</ul>" if notes else "",
             f"<img src='{files['verdicts_png'].name}' alt='verdicts'>",
-            _table(["verdict", "candidates"], [[k, v] for k, v in reversed(tally.items())]),
+            html_table(["verdict", "candidates"], [[k, v] for k, v in reversed(tally.items())]),
             f"<p class='note'>Every candidate with its p- and q-values: "
             f"<a href='{files['candidates_csv'].name}'>{files['candidates_csv'].name}</a>.</p>",
         ]
@@ -302,7 +302,7 @@ def _render_page(
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>sbdenoise report: {html.escape(title)}</title>",
-        f"<style>{_STYLE}</style></head><body>",
+        f"<style>{PAGE_STYLE}</style></head><body>",
         f"<h1>sbdenoise report: {html.escape(title)}</h1>",
         f"<p class='note'>Frame {shape[0]} x {shape[1]} px at {pixel_size:.5g} Å/px "
         f"({shape[1] * pixel_size / 10:.3g} x {shape[0] * pixel_size / 10:.3g} nm). "
@@ -323,7 +323,7 @@ def _render_page(
         f"<span class='real'>real</span> ≥ {likelihood.real_threshold:g}, "
         f"<span class='spurious'>spurious</span> ≤ {likelihood.spurious_threshold:g}.</p>",
         f"<img src='{files['likelihood_png'].name}' alt='likelihood map'>",
-        _table(
+        html_table(
             ["verdict", "columns"],
             [[k, tally[k]] for k in ("real", "uncertain", "spurious")]
             + [["surface (alpha " + f"{alpha:g} Å)", int(surface.sum())], ["all", len(rows)]],
@@ -333,7 +333,9 @@ def _render_page(
     if metrics or scores is not None:
         parts.append("<h2>Against the truth</h2>")
         if metrics:
-            parts.append(_table(["metric", "value"], [[k, float(v)] for k, v in metrics.items()]))
+            parts.append(
+                html_table(["metric", "value"], [[k, float(v)] for k, v in metrics.items()])
+            )
         if scores is not None:
             table_rows = []
             for part in ("surface", "bulk", "all"):
@@ -351,7 +353,7 @@ def _render_page(
                     ]
                 )
             parts.append(
-                _table(
+                html_table(
                     [
                         "columns",
                         "precision",
@@ -388,6 +390,6 @@ def _render_page(
         if "matched_to_truth" in row:
             line.append("yes" if row["matched_to_truth"] else "no")
         body.append(line)
-    parts.append(_table(header, body))
+    parts.append(html_table(header, body))
     parts.append("</body></html>\n")
     return "\n".join(parts)

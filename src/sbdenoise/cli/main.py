@@ -178,10 +178,12 @@ def demo(
 
 
 from sbdenoise.cli import analysis as _analysis  # noqa: E402  (commands register on app)
+from sbdenoise.cli import export as _export  # noqa: E402
+from sbdenoise.cli import series as _series  # noqa: E402
 from sbdenoise.cli import simulate as _simulate  # noqa: E402
 from sbdenoise.cli import train as _train  # noqa: E402
 
-for _group in (_analysis, _simulate, _train):
+for _group in (_analysis, _simulate, _train, _export, _series):
     _group.register(app)
 
 if __name__ == "__main__":
