@@ -142,18 +142,31 @@ def test_single_frame_and_too_short_series_are_refused(moving_series, tmp_path):
 
 def test_change_statistic_finds_a_step_and_its_p_values_are_calibrated():
     rng = np.random.default_rng(0)
-    exposure = rng.uniform(0.9, 1.1, 40)
-    step = np.where(np.arange(40) < 25, 100.0, 80.0)[:, None] * exposure[:, None]
+    exposure = rng.uniform(0.9, 1.1, 40)[:, None]
+    step = np.where(np.arange(40) < 25, 100.0, 80.0)[:, None] * exposure
     counts = rng.poisson(np.repeat(step, 3, axis=1))
-    statistic, frame = change_statistic(counts, exposure)
-    assert np.all(frame == 25) or np.all(np.abs(frame - 25) <= 1)
+    statistic, frame = change_statistic(counts / exposure, counts / exposure**2)
+    assert np.all(np.abs(frame - 25) <= 1)
     assert np.all(statistic > 10)
 
-    null_counts = rng.poisson(np.outer(exposure, np.full(300, 100.0)))
-    statistic, _ = change_statistic(null_counts, exposure)
-    p = change_p_values(statistic, null_counts, exposure, permutations=50, seed=1)
+    null_counts = rng.poisson(exposure * np.full((1, 300), 100.0))
+    values, variance = null_counts / exposure, null_counts / exposure**2
+    statistic, _ = change_statistic(values, variance)
+    p = change_p_values(statistic, values, variance, permutations=50, seed=1)
     assert 0.02 <= np.mean(p < 0.05) <= 0.09
     assert 0.07 <= np.mean(p < 0.1) <= 0.14
+
+
+def test_a_strong_change_gets_a_p_value_beyond_the_permutations():
+    """The exponential tail extends the pooled permutation null: a 10-sigma step is not
+    capped at 1 / (permutations x sites)."""
+    rng = np.random.default_rng(1)
+    counts = rng.poisson(np.full((40, 30), 100.0)).astype(float)
+    counts[20:, 0] -= 40.0
+    statistic, _ = change_statistic(counts, counts)
+    p = change_p_values(statistic, counts, counts, permutations=20, seed=0)
+    assert p[0] < 1e-6
+    assert np.all(p[1:] > 1e-4)
 
 
 def test_registration_does_not_lock_onto_a_lattice_vector():

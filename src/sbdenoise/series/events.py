@@ -2,11 +2,12 @@
 
 A site is a place where a column stands in some stretch of the series (found on means of a few
 aligned denoised frames, so a column present for a few frames only is still a site). Whether a
-column appears or leaves there is decided on the raw counts alone: the counts of the site's
-region in every frame, relative to the frame's dose, are tested for one change of rate (a Poisson
-change-point likelihood ratio). Its p-value comes from permuting the frames (a static site's
-frames are exchangeable), and the Benjamini-Hochberg procedure over all sites keeps the false
-discovery rate of reported events. The denoised frames choose where to look; they never vote.
+column appears or leaves there is decided on the raw counts: the counts around the site in every
+frame, weighted by the column's expected image (a matched filter) and divided by the frame's
+dose, are tested for one change of level (a change-point likelihood ratio). Its p-value comes
+from permuting the frames (a static site's frames are exchangeable), and the Benjamini-Hochberg
+procedure over the surface sites keeps the false discovery rate of reported events. The denoised
+frames choose where to look and shape the filter; the counts decide.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from sbdenoise.analysis.surface import surface_columns
 from sbdenoise.analysis.trust import benjamini_hochberg
 from sbdenoise.errors import InputError
 
-#: Radius of a site's counting region, angstrom: about a column's bright core (a wider disc takes
-#: in the dark ring around the column, whose change cancels the core's).
+#: Radius of the plain disc counted at a site with no bright core in the template, angstrom.
 SITE_RADIUS_A = 0.6
+#: Radius of a site's matched filter, and the ring that sets its local level, angstrom.
+TEMPLATE_RADIUS_A = 1.2
+TEMPLATE_RING_A = (1.2, 1.6)
 #: Sites closer than this are one site, angstrom.
 MERGE_DISTANCE_A = 1.0
 #: Frames per window in which sites are looked for.
@@ -55,14 +58,12 @@ class SiteEvidence:
         ``(n, 2)`` site positions in the aligned window, ``(y, x)`` angstrom.
     surface : numpy.ndarray
         True for sites on the particle surface (alpha shape of all sites).
-    counts : numpy.ndarray
-        ``(t, n)`` counts in each site's region per frame.
-    exposure : numpy.ndarray
-        ``(t,)`` mean counts per pixel of each frame (its dose).
+    values : numpy.ndarray
+        ``(t, n)`` matched-filter signal per unit dose of each site and frame.
     frame : numpy.ndarray
         First frame after the most likely change of each site.
-    rate_before, rate_after : numpy.ndarray
-        Counts per pixel per unit dose before and after it.
+    level_before, level_after : numpy.ndarray
+        Mean of ``values`` before and after it.
     statistic : numpy.ndarray
         Log-likelihood ratio of one change against none, nats.
     p_value, q_value : numpy.ndarray
@@ -75,11 +76,10 @@ class SiteEvidence:
 
     positions: np.ndarray
     surface: np.ndarray
-    counts: np.ndarray
-    exposure: np.ndarray
+    values: np.ndarray
     frame: np.ndarray
-    rate_before: np.ndarray
-    rate_after: np.ndarray
+    level_before: np.ndarray
+    level_after: np.ndarray
     statistic: np.ndarray
     p_value: np.ndarray
     q_value: np.ndarray
@@ -180,14 +180,22 @@ def find_sites(
     return merge_sites(found)
 
 
-def site_counts(
+def site_signals(
     frame_counts: Callable[[int], np.ndarray],
     n_frames: int,
     positions: np.ndarray,
     pixel_size: float,
-    radius: float = SITE_RADIUS_A,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Counts in every site's disc, frame by frame, and each frame's dose.
+    template: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Counts at every site, frame by frame, with their Poisson variance.
+
+    By default the counts of a :data:`SITE_RADIUS_A` disc (about a column's bright core). With a
+    ``template`` (the aligned denoised average), a matched filter instead: the template minus
+    its local level (the mean of the ring :data:`TEMPLATE_RING_A`) within
+    :data:`TEMPLATE_RADIUS_A`, positive on the bright core and negative on the dark ring HRTEM
+    draws around a column. On two simulated 40-frame series (abTEM, 0.45 e-/px) the filter did
+    not beat the disc (z of the leaving column 3.5 and 2.9 against 3.8 and 2.8), so the disc is
+    the default.
 
     Parameters
     ----------
@@ -200,49 +208,62 @@ def site_counts(
         ``(n, 2)`` sites, angstrom in the window.
     pixel_size : float
         Angstrom per pixel.
-    radius : float
-        Disc radius, angstrom.
+    template : numpy.ndarray, optional
+        The aligned denoised average over the window, e-/px, for a matched filter.
 
     Returns
     -------
-    counts : numpy.ndarray
-        ``(t, n)`` counts per site and frame.
+    signal : numpy.ndarray
+        ``(t, n)`` (weighted) counts per site and frame.
+    variance : numpy.ndarray
+        ``(t, n)`` their Poisson variances (weights squared times counts).
     exposure : numpy.ndarray
-        ``(t,)`` mean counts per pixel of each frame's window.
+        ``(t,)`` mean counts per pixel of each frame's window (its dose).
     """
-    first = np.asarray(frame_counts(0))
-    column, flat, _ = disc_pixels(positions / pixel_size, radius / pixel_size, first.shape)
-    counts = np.zeros((n_frames, len(positions)))
+    positions = np.asarray(positions, dtype=np.float64).reshape(-1, 2)
+    n = len(positions)
+    shape = np.shape(frame_counts(0)) if template is None else template.shape
+    column, flat, dist = disc_pixels(positions / pixel_size, TEMPLATE_RING_A[1] / pixel_size, shape)
+    dist_a = dist * pixel_size
+    if template is None:
+        template = np.zeros(shape)  # no bright core anywhere: every site gets the plain disc
+    ring = (dist_a >= TEMPLATE_RING_A[0]) & (dist_a <= TEMPLATE_RING_A[1])
+    level = np.bincount(column[ring], weights=template.reshape(-1)[flat[ring]], minlength=n)
+    level /= np.maximum(np.bincount(column[ring], minlength=n), 1)
+    core = dist_a <= TEMPLATE_RADIUS_A
+    column, flat = column[core], flat[core]
+    weights = template.reshape(-1)[flat] - level[column]
+    peak = np.zeros(n)
+    np.maximum.at(peak, column, weights)
+    flat_sites = peak <= 0  # no bright core: count a plain disc
+    weights = np.where(flat_sites[column], (dist_a[core] <= SITE_RADIUS_A).astype(float), weights)
+    weights = weights / np.where(peak[column] > 0, peak[column], 1.0)
+    signal = np.zeros((n_frames, n))
+    variance = np.zeros((n_frames, n))
     exposure = np.zeros(n_frames)
     for t in range(n_frames):
-        frame = first if t == 0 else np.asarray(frame_counts(t))
-        values = frame.reshape(-1).astype(np.float64)
-        counts[t] = np.bincount(column, weights=values[flat], minlength=len(positions))
+        values = np.asarray(frame_counts(t), dtype=np.float64).reshape(-1)
+        signal[t] = np.bincount(column, weights=weights * values[flat], minlength=n)
+        variance[t] = np.bincount(column, weights=weights**2 * values[flat], minlength=n)
         exposure[t] = values.mean()
-    return counts, exposure
-
-
-def _segment_loglik(c: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """Maximised Poisson log-likelihood (up to constants) of segments with totals ``c``, ``m``."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(c > 0, c * np.log(c / m), 0.0) - c
+    return signal, variance, exposure
 
 
 def change_statistic(
-    counts: np.ndarray, exposure: np.ndarray, min_segment: int = MIN_SEGMENT
+    values: np.ndarray, variance: np.ndarray, min_segment: int = MIN_SEGMENT
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Poisson change-point statistic of every site: one change of rate against none.
+    """Change-point statistic of every site: one shift of the mean against none.
 
-    Under "no change" the counts of frame ``t`` are Poisson with mean ``r m_t`` (``m_t``: the
-    frame's dose); under "one change at ``tau``" the rate is ``r1`` before and ``r2`` from
-    ``tau`` on. The statistic is the log-likelihood ratio maximised over ``tau``.
+    With ``n1`` frames before ``tau`` and ``n2`` from it on, and ``s2`` the mean variance of a
+    frame's value, the log-likelihood ratio of a Gaussian mean shift is
+    ``n1 n2 / (n1 + n2) (mean1 - mean2)^2 / (2 s2)``, maximised over ``tau``.
 
     Parameters
     ----------
-    counts : numpy.ndarray
-        ``(t, ...)`` counts; the change is sought along the first axis.
-    exposure : numpy.ndarray
-        ``(t,)`` or ``(t, ...)`` dose of each frame (any unit).
+    values : numpy.ndarray
+        ``(t, n)`` per-frame values (signal per unit dose); the change is sought along axis 0.
+    variance : numpy.ndarray
+        ``(t, n)`` their variances.
     min_segment : int
         Fewest frames on each side.
 
@@ -253,22 +274,21 @@ def change_statistic(
     frame : numpy.ndarray
         The best ``tau`` (first frame after the change).
     """
-    counts = np.asarray(counts, dtype=np.float64)
-    exposure = np.broadcast_to(
-        np.asarray(exposure, dtype=np.float64).reshape((-1,) + (1,) * (counts.ndim - 1)),
-        counts.shape,
-    )
-    n = counts.shape[0]
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim == 1:
+        values = values[:, None]
+    n = values.shape[0]
     if n < 2 * min_segment:
         raise InputError(f"a change needs at least {2 * min_segment} frames, got {n}")
-    c_before = np.cumsum(counts, axis=0)[:-1]
-    m_before = np.cumsum(exposure, axis=0)[:-1]
-    c_total, m_total = c_before[-1] + counts[-1], m_before[-1] + exposure[-1]
-    ratio = (
-        _segment_loglik(c_before, m_before)
-        + _segment_loglik(c_total - c_before, m_total - m_before)
-        - _segment_loglik(c_total, m_total)
+    spread = np.maximum(
+        np.mean(np.asarray(variance, dtype=np.float64).reshape(values.shape), axis=0), 1e-12
     )
+    before = np.cumsum(values, axis=0)[:-1]
+    total = before[-1] + values[-1]
+    n1 = np.arange(1, n)[:, None].astype(np.float64)
+    n2 = n - n1
+    shift = before / n1 - (total - before) / n2
+    ratio = n1 * n2 / n * shift**2 / (2.0 * spread)
     taus = np.arange(1, n)
     allowed = (taus >= min_segment) & (taus <= n - min_segment)
     ratio[~allowed] = -np.inf
@@ -277,7 +297,8 @@ def change_statistic(
 
 
 def site_evidence(
-    counts: np.ndarray,
+    signal: np.ndarray,
+    variance: np.ndarray,
     exposure: np.ndarray,
     positions: np.ndarray,
     *,
@@ -289,15 +310,16 @@ def site_evidence(
 
     Parameters
     ----------
-    counts : numpy.ndarray
-        ``(t, n)`` counts per frame and site (see :func:`site_counts`).
+    signal, variance : numpy.ndarray
+        ``(t, n)`` matched-filter signal per frame and site and its variance (see
+        :func:`site_signals`).
     exposure : numpy.ndarray
         ``(t,)`` dose of each frame.
     positions : numpy.ndarray
         ``(n, 2)`` sites, angstrom.
     outline : numpy.ndarray, optional
-        ``(m, 2)`` columns of the whole series (candidates of the mean of all aligned denoised
-        frames) that define the particle's surface; default: the sites themselves.
+        ``(m, 2)`` columns of the whole series that define the particle's surface (those the
+        summed counts support); default: the sites themselves.
     permutations : int
         Random frame orders for the p-values (the same orders for every site).
     seed : int
@@ -307,23 +329,23 @@ def site_evidence(
     -------
     SiteEvidence
     """
-    counts = np.asarray(counts, dtype=np.float64)
     exposure = np.asarray(exposure, dtype=np.float64)
-    statistic, frame = change_statistic(counts, exposure)
-    p = change_p_values(statistic, counts, exposure, permutations=permutations, seed=seed)
-    sites = np.arange(counts.shape[1])
-    c_cum, m_cum = np.cumsum(counts, axis=0), np.cumsum(exposure)
-    before = c_cum[frame - 1, sites] / m_cum[frame - 1]
-    after = (c_cum[-1] - c_cum[frame - 1, sites]) / (m_cum[-1] - m_cum[frame - 1])
-    surface = surface_flags(positions, outline) if outline is not None else surface_flags(positions)
+    values = np.asarray(signal, dtype=np.float64) / exposure[:, None]
+    spread = np.asarray(variance, dtype=np.float64) / exposure[:, None] ** 2
+    statistic, frame = change_statistic(values, spread)
+    p = change_p_values(statistic, values, spread, permutations=permutations, seed=seed)
+    sites = np.arange(values.shape[1])
+    cumulative = np.cumsum(values, axis=0)
+    before = cumulative[frame - 1, sites] / frame
+    after = (cumulative[-1] - cumulative[frame - 1, sites]) / (values.shape[0] - frame)
+    surface = surface_flags(positions, outline)
     return SiteEvidence(
         positions=np.asarray(positions, dtype=np.float64),
         surface=surface,
-        counts=counts,
-        exposure=exposure,
+        values=values,
         frame=frame,
-        rate_before=before,
-        rate_after=after,
+        level_before=before,
+        level_after=after,
         statistic=statistic,
         p_value=p,
         q_value=_surface_q(p, surface),
@@ -333,8 +355,8 @@ def site_evidence(
 
 def change_p_values(
     statistic: np.ndarray,
-    counts: np.ndarray,
-    exposure: np.ndarray,
+    values: np.ndarray,
+    variance: np.ndarray,
     *,
     permutations: int = PERMUTATIONS,
     seed: int = 0,
@@ -344,16 +366,16 @@ def change_p_values(
     The frames of every site are permuted ``permutations`` times (the same orders for all
     sites) and the null statistics of all sites pooled: with ``n`` sites the null sample holds
     ``n * permutations`` values. Where fewer than :data:`MIN_EXCEEDANCES` null values reach a
-    statistic, an exponential tail continues the empirical one: the log-likelihood ratio of a
-    change point has an exponential-type upper tail, whose scale is the mean excess of the
-    largest :data:`TAIL_SHARE` of the null values over the smallest of them.
+    statistic, an exponential tail continues the empirical one (the log-likelihood ratio of a
+    change point has an exponential-type upper tail), with the mean excess of the largest
+    :data:`TAIL_SHARE` of the null values over the smallest of them as its scale.
 
     Parameters
     ----------
     statistic : numpy.ndarray
         ``(n,)`` observed statistics, nats.
-    counts, exposure : numpy.ndarray
-        ``(t, n)`` counts and ``(t,)`` frame doses they came from.
+    values, variance : numpy.ndarray
+        ``(t, n)`` per-frame values and variances they came from.
     permutations : int
         Random frame orders.
     seed : int
@@ -367,11 +389,13 @@ def change_p_values(
     statistic = np.asarray(statistic, dtype=np.float64)
     if statistic.size == 0:
         return statistic.copy()
+    values = np.asarray(values, dtype=np.float64).reshape(values.shape[0], -1)
+    variance = np.asarray(variance, dtype=np.float64).reshape(values.shape)
     rng = np.random.default_rng(seed)
     null = np.concatenate(
         [
-            change_statistic(counts[order], exposure[order])[0]
-            for order in (rng.permutation(counts.shape[0]) for _ in range(permutations))
+            change_statistic(values[order], variance[order])[0]
+            for order in (rng.permutation(values.shape[0]) for _ in range(permutations))
         ]
     )
     null.sort()
@@ -451,7 +475,7 @@ def column_events(
         chosen = np.flatnonzero(evidence.q_value <= max(0.5, fdr))
     events: list[ColumnEvent] = []
     for i in chosen:
-        kind = "leaves" if evidence.rate_after[i] < evidence.rate_before[i] else "appears"
+        kind = "leaves" if evidence.level_after[i] < evidence.level_before[i] else "appears"
         position = evidence.positions[i] + origin_a
         events.append(
             ColumnEvent(

@@ -55,8 +55,8 @@ from sbdenoise.series.events import (
     SiteEvidence,
     column_events,
     find_sites,
-    site_counts,
     site_evidence,
+    site_signals,
     surface_flags,
 )
 from sbdenoise.series.report import write_series_report
@@ -655,8 +655,10 @@ def run_series(
     sites = find_sites([*window_means, denoised_mean], pixel)
     candidates, supported = series_columns(denoised_mean, aligned_total, pixel, fdr=fdr)
     outline = candidates[supported]
-    site_c, exposure = site_counts(lambda t: window.counts(counts[t], t), n, sites, pixel)
-    evidence = site_evidence(site_c, exposure, sites, outline=outline, seed=seed)
+    signal, variance, exposure = site_signals(
+        lambda t: window.counts(counts[t], t), n, sites, pixel
+    )
+    evidence = site_evidence(signal, variance, exposure, sites, outline=outline, seed=seed)
     events = column_events(evidence, origin, fdr=fdr)
     files["sites_csv"] = write_csv(
         out / "sites.csv",
@@ -667,8 +669,8 @@ def run_series(
                 "x_A": p[1] + origin[1],
                 "surface": bool(evidence.surface[i]),
                 "change_frame": int(evidence.frame[i]),
-                "rate_before": evidence.rate_before[i],
-                "rate_after": evidence.rate_after[i],
+                "level_before": evidence.level_before[i],
+                "level_after": evidence.level_after[i],
                 "llr": evidence.statistic[i],
                 "p_value": evidence.p_value[i],
                 "q_value": evidence.q_value[i],
@@ -682,8 +684,8 @@ def run_series(
             "x_A",
             "surface",
             "change_frame",
-            "rate_before",
-            "rate_after",
+            "level_before",
+            "level_after",
             "llr",
             "p_value",
             "q_value",

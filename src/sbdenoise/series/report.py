@@ -165,11 +165,10 @@ def plot_event_traces(result: SeriesResult, path: Path) -> Path:
     frames = np.arange(result.n_frames)
     for ax, event in zip(axes[:, 0], shown, strict=False):
         i = event.site
-        rate = ev.counts[:, i] / ev.exposure
-        ax.plot(frames, rate, "o-", ms=3, lw=0.8, color="#444")
+        ax.plot(frames, ev.values[:, i], "o-", ms=3, lw=0.8, color="#444")
         f = int(ev.frame[i])
-        ax.hlines(ev.rate_before[i], 0, f - 0.5, colors="#2166ac", lw=2)
-        ax.hlines(ev.rate_after[i], f - 0.5, result.n_frames - 1, colors="#b2182b", lw=2)
+        ax.hlines(ev.level_before[i], 0, f - 0.5, colors="#2166ac", lw=2)
+        ax.hlines(ev.level_after[i], f - 0.5, result.n_frames - 1, colors="#b2182b", lw=2)
         ax.axvline(f - 0.5, color="#999", ls=":")
         ax.set_title(
             f"site {i}: {event.kind} at frame {event.frame}, {event.z:.1f} σ, "
@@ -283,10 +282,11 @@ def _page(result: SeriesResult, files: dict[str, Path], names: list[str]) -> str
         f"<p>{len(real)} event(s) with a <span class='real'>real</span> verdict "
         f"(false discovery rate {result.fdr:g} over "
         f"{len(result.evidence.positions)} sites). An event is decided on the raw counts only: "
-        "the counts in a 0.8 Å disc at the site, frame by frame, relative to each frame's "
-        "dose, tested for one change of rate (Poisson change-point likelihood ratio, p-value "
-        "from frame permutations, Benjamini-Hochberg over sites). The denoised frames only "
-        "choose where to look. Events with q ≤ 0.5 that are not significant are listed as "
+        "the counts in a 0.6 Å disc at the site, frame by frame, divided by each frame's "
+        "dose, tested for one change of level (change-point likelihood "
+        "ratio, p-value from frame permutations, Benjamini-Hochberg over the surface sites). "
+        "The denoised frames only choose where to look. Events with q ≤ 0.5 that are not "
+        "significant are listed as "
         "<i>not supported</i>: what a user might see in the denoised movie and should not "
         "believe.</p>",
         html_table(

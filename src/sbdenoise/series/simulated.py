@@ -8,6 +8,7 @@ which one surface column leaves the particle.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -110,6 +111,7 @@ def _lattice_frames(size: int, margin: int, dose: float, seed: int):
     )
 
 
+@lru_cache(maxsize=2)
 def _multislice_frames(size: int, margin: int, dose: float):
     """Clean abTEM frames of the demo particle with and without one free-surface column."""
     from dataclasses import replace
