@@ -474,6 +474,83 @@ def _aligned_totals(stack: np.ndarray, window: CommonWindow) -> tuple[np.ndarray
     return totals
 
 
+#: Frames between two checkpoints of a running series analysis.
+CHECKPOINT_FRAMES = 8
+
+
+def _checkpoint(
+    array: np.memmap, state: dict[str, Any], key: str, done: int, total: int, out: Path
+) -> None:
+    """Record ``done`` frames of ``key`` every :data:`CHECKPOINT_FRAMES` frames and at the end."""
+    if done % CHECKPOINT_FRAMES == 0 or done == total:
+        array.flush()
+        state[key] = done
+        _save_state(out, state)
+
+
+def _denoise_frames(
+    prepared: Any,
+    counts: np.ndarray,
+    denoised: np.memmap,
+    pixel: float,
+    state: dict[str, Any],
+    out: Path,
+    show_progress: bool,
+) -> None:
+    """Denoise the frames not yet done into ``denoised`` (stack methods: all at once)."""
+    n = counts.shape[0]
+    if state["denoised"] >= n:
+        return
+    if not prepared.streams:
+        for t, frame in enumerate(prepared.denoise_stack(counts, pixel)):
+            denoised[t] = frame
+        _checkpoint(denoised, state, "denoised", n, n, out)
+        return
+    todo = range(int(state["denoised"]), n)
+    for t in progress_bar(todo, f"denoise ({prepared.name})", show_progress):
+        denoised[t] = prepared.denoise_frame(counts[t], pixel)
+        _checkpoint(denoised, state, "denoised", t + 1, n, out)
+
+
+def _judge_frames(
+    prepared: Any,
+    counts: np.ndarray,
+    denoised: np.memmap,
+    likelihood: np.memmap,
+    pixel: float,
+    state: dict[str, Any],
+    out: Path,
+    *,
+    fdr: float,
+    verdicts: str,
+    seed: int,
+    show_progress: bool,
+) -> None:
+    """Judge every candidate of the frames not yet judged; a CSV and a likelihood map each."""
+    n = counts.shape[0]
+    frames_dir = out / "frames"
+    frames_dir.mkdir(exist_ok=True)
+    tallies = state.setdefault("verdict_counts", [])
+    for t in progress_bar(range(int(state["judged"]), n), "judge frames", show_progress):
+        verdict: FrameVerdicts = judge_frame(
+            counts[t],
+            np.asarray(denoised[t]),
+            pixel,
+            method=prepared,
+            fdr=fdr,
+            verdicts=verdicts,  # type: ignore[arg-type]
+            seed=seed,
+            show_progress=False,
+        )
+        verdict.write_csv(frames_dir / f"verdicts-{t:04d}.csv")
+        likelihood[t] = verdict.likelihood.map
+        tally = verdict.counts()
+        del tallies[t:]
+        tallies.append([int(v) for v in tally.values()])
+        state["verdict_names"] = list(tally)
+        _checkpoint(likelihood, state, "judged", t + 1, n, out)
+
+
 def run_series(
     source: str | Path | Micrograph | np.ndarray,
     out_dir: str | Path,
@@ -583,50 +660,25 @@ def run_series(
     # 1. denoise, frame by frame (stack methods see the stack whole)
     tick = time.perf_counter()
     denoised = _memmap(out / "denoised.npy", (n, *shape), fresh=state["denoised"] == 0)
-    if state["denoised"] < n:
-        if not prepared.streams:
-            for t, frame in enumerate(prepared.denoise_stack(counts, pixel, micrograph.source)):
-                denoised[t] = frame
-            denoised.flush()
-            state["denoised"] = n
-            _save_state(out, state)
-        else:
-            todo = range(int(state["denoised"]), n)
-            for t in progress_bar(todo, f"denoise ({method})", show_progress):
-                denoised[t] = prepared.denoise_frame(counts[t], pixel, micrograph.source)
-                if t % 8 == 7 or t == n - 1:
-                    denoised.flush()
-                    state["denoised"] = t + 1
-                    _save_state(out, state)
+    _denoise_frames(prepared, counts, denoised, pixel, state, out, show_progress)
     seconds["denoise"] = time.perf_counter() - tick
 
     # 2. judge every frame
     tick = time.perf_counter()
-    frames_dir = out / "frames"
-    frames_dir.mkdir(exist_ok=True)
     likelihood = _memmap(out / "likelihood.npy", (n, *shape), fresh=state["judged"] == 0)
-    tallies = state.setdefault("verdict_counts", [])
-    for t in progress_bar(range(int(state["judged"]), n), "judge frames", show_progress):
-        verdict: FrameVerdicts = judge_frame(
-            counts[t],
-            np.asarray(denoised[t]),
-            pixel,
-            method=prepared,
-            fdr=fdr,
-            verdicts=verdicts,
-            seed=seed,
-            show_progress=False,
-        )
-        verdict.write_csv(frames_dir / f"verdicts-{t:04d}.csv")
-        likelihood[t] = verdict.likelihood.map
-        tally = verdict.counts()
-        del tallies[t:]
-        tallies.append([int(v) for v in tally.values()])
-        state["verdict_names"] = list(tally)
-        if t % 8 == 7 or t == n - 1:
-            likelihood.flush()
-            state["judged"] = t + 1
-            _save_state(out, state)
+    _judge_frames(
+        prepared,
+        counts,
+        denoised,
+        likelihood,
+        pixel,
+        state,
+        out,
+        fdr=fdr,
+        verdicts=verdicts,
+        seed=seed,
+        show_progress=show_progress,
+    )
     seconds["judge"] = time.perf_counter() - tick
 
     # 3. drift, from the denoised frames
