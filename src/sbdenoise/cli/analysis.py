@@ -14,7 +14,19 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from sbdenoise.cli.support import console, err_console, fail, parse_params
+from sbdenoise.cli.support import (
+    AssumeOption,
+    GainOption,
+    ModelOption,
+    OffsetOption,
+    ParamOption,
+    PixelSizeOption,
+    QuietOption,
+    console,
+    err_console,
+    fail,
+    parse_params,
+)
 from sbdenoise.errors import InputError, OutputError, SbdenoiseError
 
 
@@ -117,16 +129,6 @@ def _card_pixel_size(card: Any) -> float | None:
     return None
 
 
-GainOption = Annotated[
-    float | None, typer.Option(help="Detector units per electron of both files (default: counts).")
-]
-OffsetOption = Annotated[float | None, typer.Option(help="Dark level in detector units.")]
-AssumeOption = Annotated[
-    bool, typer.Option(help="Use the noisy values as electron counts without checking.")
-]
-PixelSizeOption = Annotated[
-    float | None, typer.Option(help="Pixel size in Å, overriding the files' calibration.")
-]
 VacuumOption = Annotated[
     float | None,
     typer.Option(help="Vacuum rate in e-/px (default: estimated from a flat vacuum region)."),
@@ -163,12 +165,8 @@ def register(app: typer.Typer) -> None:
                 "bootstrap reruns it (see 'sbdenoise methods')."
             ),
         ] = "sbd",
-        param: Annotated[
-            list[str] | None, typer.Option("--param", "-p", help="Its parameters, NAME=VALUE.")
-        ] = None,
-        model: Annotated[
-            Path | None, typer.Option(help="Model file of sbd (default: the shipped model).")
-        ] = None,
+        param: ParamOption = None,
+        model: ModelOption = None,
         verdicts: Annotated[
             str,
             typer.Option(
@@ -197,7 +195,7 @@ def register(app: typer.Typer) -> None:
         gain: GainOption = None,
         offset: OffsetOption = None,
         assume_counts: AssumeOption = False,
-        quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+        quiet: QuietOption = False,
     ) -> None:
         """Judge every candidate column of DENOISED against the noisy counts.
 
@@ -267,12 +265,8 @@ def register(app: typer.Typer) -> None:
         method: Annotated[
             str, typer.Option(help="The method that made DENOISED (calibrates the verdicts).")
         ] = "sbd",
-        param: Annotated[
-            list[str] | None, typer.Option("--param", "-p", help="Its parameters, NAME=VALUE.")
-        ] = None,
-        model: Annotated[
-            Path | None, typer.Option(help="Model file of sbd (default: the shipped model).")
-        ] = None,
+        param: ParamOption = None,
+        model: ModelOption = None,
         verdicts: Annotated[
             str,
             typer.Option(help="calibrated (default), thresholds (the papers'), or none."),
@@ -280,7 +274,7 @@ def register(app: typer.Typer) -> None:
         fdr: Annotated[float, typer.Option(help="False discovery rate of 'supported'.")] = (
             DEFAULT_FDR
         ),
-        quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+        quiet: QuietOption = False,
     ) -> None:
         """One HTML page: noisy and denoised frames, likelihood map, columns, metrics with truth."""
         from sbdenoise.analysis.html_report import build_report

@@ -8,7 +8,17 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from sbdenoise.cli.support import console, fail, parse_params
+from sbdenoise.cli.support import (
+    AssumeOption,
+    ModelOption,
+    OffsetOption,
+    ParamOption,
+    PixelSizeOption,
+    QuietOption,
+    console,
+    fail,
+    parse_params,
+)
 from sbdenoise.errors import SbdenoiseError
 
 
@@ -20,20 +30,12 @@ def series(
     method: Annotated[
         str, typer.Option(help="Denoising method (see `sbdenoise methods`).")
     ] = "sbd",
-    param: Annotated[
-        list[str] | None, typer.Option("--param", "-p", help="Its parameters, NAME=VALUE.")
-    ] = None,
-    model: Annotated[
-        Path | None, typer.Option(help="Model file of sbd (default: the shipped model).")
-    ] = None,
-    pixel_size: Annotated[
-        float | None, typer.Option(help="Pixel size, Å (overrides the file's calibration).")
-    ] = None,
+    param: ParamOption = None,
+    model: ModelOption = None,
+    pixel_size: PixelSizeOption = None,
     gain: Annotated[float | None, typer.Option(help="Detector units per electron.")] = None,
-    offset: Annotated[float | None, typer.Option(help="Detector dark level.")] = None,
-    assume_counts: Annotated[
-        bool, typer.Option(help="Take the values as counts without checking.")
-    ] = False,
+    offset: OffsetOption = None,
+    assume_counts: AssumeOption = False,
     fdr: Annotated[float, typer.Option(help="False discovery rate of verdicts and events.")] = 0.05,
     verdicts: Annotated[
         str,
@@ -41,7 +43,7 @@ def series(
     ] = "calibrated",
     max_frames: Annotated[int | None, typer.Option(help="Analyse only the first frames.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the permutations and the null.")] = 0,
-    quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Analyse an in-situ series: denoise every frame, align, judge, track surface columns.
 

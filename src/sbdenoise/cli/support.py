@@ -3,13 +3,33 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
 console = Console()
 err_console = Console(stderr=True)
+
+# Options several commands take, declared once.
+GainOption = Annotated[
+    float | None, typer.Option(help="Detector units per electron of both files (default: counts).")
+]
+OffsetOption = Annotated[float | None, typer.Option(help="Dark level in detector units.")]
+AssumeOption = Annotated[
+    bool, typer.Option(help="Use the noisy values as electron counts without checking.")
+]
+PixelSizeOption = Annotated[
+    float | None, typer.Option(help="Pixel size in Å, overriding the files' calibration.")
+]
+ParamOption = Annotated[
+    list[str] | None, typer.Option("--param", "-p", help="Its parameters, NAME=VALUE.")
+]
+ModelOption = Annotated[
+    Path | None, typer.Option(help="Model file of sbd (default: the shipped model).")
+]
+QuietOption = Annotated[bool, typer.Option(help="No progress bars.")]
 
 
 def fail(error: Exception) -> typer.Exit:
