@@ -281,7 +281,8 @@ def _page(result: SeriesResult, files: dict[str, Path], names: list[str]) -> str
         "<h2>Column events</h2>",
         f"<p>{len(real)} event(s) with a <span class='real'>real</span> verdict "
         f"(false discovery rate {result.fdr:g} over "
-        f"{len(result.evidence.positions)} sites). An event is decided on the raw counts only: "
+        f"{int(np.isfinite(result.evidence.q_value).sum())} tested surface sites of "
+        f"{len(result.evidence.positions)}). An event is decided on the raw counts only: "
         "the counts in a 0.6 Å disc at the site, frame by frame, divided by each frame's "
         "dose, tested for one change of level (change-point likelihood "
         "ratio, p-value from frame permutations, Benjamini-Hochberg over the surface sites). "
