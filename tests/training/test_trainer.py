@@ -103,6 +103,27 @@ def test_learning_rate_floor_stops(tiny_spec, tmp_path):
     assert result.stop_reason == "learning rate floor" and result.step == 4
 
 
+def test_resume_does_not_need_the_warm_start_repeated(tiny_spec, tmp_path):
+    first = tiny_spec.model_copy(update={"steps": 2})
+    train(first, tmp_path / "a", show_progress=False, threads=1)
+    warm = first.model_copy(update={"init_from": str(tmp_path / "a.safetensors")})
+    train(warm, tmp_path / "b", show_progress=False, threads=1)
+    resumed = train(
+        warm.model_copy(update={"steps": 2, "init_from": None}),
+        tmp_path / "b",
+        show_progress=False,
+        threads=1,
+    )
+    assert resumed.step == 2
+    with pytest.raises(InputError, match="different spec"):
+        train(
+            warm.model_copy(update={"init_from": str(tmp_path / "other.safetensors")}),
+            tmp_path / "b",
+            show_progress=False,
+            threads=1,
+        )
+
+
 def test_other_spec_in_same_run_folder_is_refused(tiny_spec, tmp_path):
     train(tiny_spec.model_copy(update={"steps": 2}), tmp_path / "m", show_progress=False, threads=1)
     with pytest.raises(InputError, match=r"different spec \(seed: 0 -> 1"):

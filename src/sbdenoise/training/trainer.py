@@ -112,6 +112,30 @@ def run_folder(model: str | Path) -> Path:
     return weights.with_suffix(".run")
 
 
+def adopt_recorded_init(spec: TrainSpec, run_dir: Path) -> TrainSpec:
+    """``spec`` with the warm start its run folder recorded, when it names none itself.
+
+    A warm start only matters at step 0; resuming a run that began from ``--init-from`` should
+    not require repeating it.
+
+    Parameters
+    ----------
+    spec : TrainSpec
+        The spec asked for.
+    run_dir : Path
+        The run folder.
+
+    Returns
+    -------
+    TrainSpec
+    """
+    path = run_dir / SPEC_NAME
+    if spec.init_from is not None or not path.exists():
+        return spec
+    recorded = TrainSpec.from_yaml(path).init_from
+    return spec if recorded is None else spec.model_copy(update={"init_from": recorded})
+
+
 def check_run_folder(spec: TrainSpec, run_dir: Path, write: bool = True) -> bool:
     """Refuse to mix two specs in one run folder; record the spec on a first run.
 
@@ -401,6 +425,7 @@ def _train(
 
     weights = model_weights_path(model_path)
     run_dir = run_folder(model_path)
+    spec = adopt_recorded_init(spec, run_dir)
     check_run_folder(spec, run_dir, write=main)
     torch.manual_seed(spec.seed)
     network = build_model(spec.architecture, **spec.architecture_kwargs)
