@@ -14,6 +14,7 @@ from sbdenoise.metrics import psnr
 from sbdenoise.nn import build_model
 from sbdenoise.nn.card import ModelCard, make_card
 from sbdenoise.synthetic import synthetic_lattice
+from sbdenoise.training.precision import cpu_has_bf16
 
 PIXEL = 0.0609  # detector pixel, angstrom
 SAMPLING = 2 * PIXEL  # working sampling of the test models: 2 x 2 binning
@@ -42,15 +43,15 @@ def test_tiled_equals_whole_image():
         if isinstance(layer, torch.nn.Conv2d):
             torch.nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
     frame = _noisy((301, 341))  # odd; 151 x 171 on the working grid
-    whole = denoise_array(model, card, frame, PIXEL)
+    whole = denoise_array(model, card, frame, PIXEL, precision="fp32")
     scale = np.abs(whole).max()
     assert card.receptive_field_px == 52
     for tile in (96, 100, 128):  # 96: the smallest tile for this receptive field
-        tiled = denoise_array(model, card, frame, PIXEL, tile=tile, batch_size=3)
+        tiled = denoise_array(model, card, frame, PIXEL, tile=tile, batch_size=3, precision="fp32")
         assert np.abs(tiled - whole).max() / scale < 1e-4
     # The test can fail: with a card that understates the receptive field, tiles lack context.
     liar = card.model_copy(update={"receptive_field_px": 4})
-    tiled = denoise_array(model, liar, frame, PIXEL, tile=48)
+    tiled = denoise_array(model, liar, frame, PIXEL, tile=48, precision="fp32")
     assert np.abs(tiled - whole).max() / scale > 1e-2
 
 
@@ -91,11 +92,31 @@ def test_identity_network_returns_the_image_in_input_units():
         model.body[-1].weight.zero_()
         model.body[-1].bias.zero_()
     clean = synthetic_lattice((200, 180), pixel_size=PIXEL).expectation
-    out = denoise_array(model, card, clean, PIXEL)
+    out = denoise_array(model, card, clean, PIXEL, precision="fp32")
     assert psnr(out, clean, clip=False) > 50.0
     # The input scale is undone: a card with another scale gives the same answer.
     other = card.model_copy(update={"input_scale": 5.0})
-    np.testing.assert_allclose(denoise_array(model, other, clean, PIXEL), out, atol=1e-5)
+    np.testing.assert_allclose(
+        denoise_array(model, other, clean, PIXEL, precision="fp32"), out, atol=1e-5
+    )
+
+
+def test_bf16_arithmetic_stays_close_to_fp32():
+    """bf16 autocast moves a trained-like network's output by well under a percent, not zero."""
+    model, card = _model(seed=1)
+    for layer in model.modules():
+        if isinstance(layer, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+    frame = _noisy((128, 112), seed=2)
+    exact = denoise_array(model, card, frame, PIXEL, precision="fp32")
+    fast = denoise_array(model, card, frame, PIXEL, precision="bf16")
+    relative = np.sqrt(np.mean((fast - exact) ** 2)) / np.sqrt(np.mean(exact**2))
+    assert 0.0 < relative < 0.02
+    auto = denoise_array(model, card, frame, PIXEL, precision="auto")
+    expected = fast if cpu_has_bf16() else exact
+    np.testing.assert_allclose(auto, expected, rtol=1e-6, atol=1e-6)
+    with pytest.raises(InputError, match="precision must be auto, bf16 or fp32"):
+        denoise_array(model, card, frame, PIXEL, precision="fp16", source="frame.tif")
 
 
 def test_bad_inputs_raise_input_error():

@@ -344,7 +344,7 @@ def _register_network() -> None:
             name=SBD_METHOD,
             kind="network",
             description="network trained on simulated images (SBD), at its working sampling",
-            defaults={"tile": None, "batch_size": 4, "device": None},
+            defaults={"tile": None, "batch_size": 4, "device": None, "precision": "auto"},
             needs_pixel_size=True,
             needs_stack=False,
             uses_model=True,
