@@ -38,6 +38,7 @@ LAYERS = {
     "bmz": 5,
     "demo": 6,
     "series": 6,
+    "match": 6,
     "hyperspy": 6,
     "cli": 7,
     "__main__": 7,

@@ -48,7 +48,8 @@ def build_spec(
         Overrides; None means "not given". Names: architecture, scales, base_channels, bias_free,
         sampling, crop, batch, steps, epochs, lr, dose, dose_range, normalization, precision,
         loss_weighting, seed, validate_every, checkpoint_minutes, init_from, contrast,
-        structures, defect, defocus, thickness, flips, rotation, scale_range.
+        structures, defect, defocus, thickness, flips, rotation, scale_range, match_filters
+        (filters from ``sbdenoise match``, applied before the other filter options).
 
     Returns
     -------
@@ -105,6 +106,7 @@ def build_spec(
     elif options.get("epochs") is not None:
         data["steps"] = None
     filters = dict(data.get("filters", {}))
+    filters.update(options.get("match_filters") or {})
     for key, option in (("contrast", "contrast"), ("defect", "defect")):
         words = _words(options.get(option))
         if words is not None:
@@ -197,6 +199,13 @@ def train(
     thickness: Annotated[
         str | None, typer.Option(help="Support thickness range, nm, e.g. 3,5.")
     ] = None,
+    match: Annotated[
+        Path | None,
+        typer.Option(
+            help="Train on the conditions that match a series: match.yaml from 'sbdenoise "
+            "match', or the series itself (matched now against DATASET)."
+        ),
+    ] = None,
     flips: Annotated[bool | None, typer.Option("--flips/--no-flips", help="Random flips.")] = None,
     rotation: Annotated[
         float | None, typer.Option(help="Random rotations within +-this, degrees (0: none).")
@@ -229,6 +238,12 @@ def train(
     from sbdenoise.training.trainer import train as run_training
 
     try:
+        match_filters = None
+        if match is not None:
+            from sbdenoise.cli.match import match_filters as read_match
+
+            match_filters = read_match(match, dataset)
+            console.print(f"Matched subset: {match_filters}", highlight=False)
         spec = build_spec(
             dataset,
             spec_file,
@@ -259,6 +274,7 @@ def train(
             flips=flips,
             rotation=rotation,
             scale_range=scale_range,
+            match_filters=match_filters,
         )
         result = run_training(
             spec,
