@@ -40,6 +40,7 @@ LAYERS = {
     "series": 6,
     "match": 6,
     "hyperspy": 6,
+    "napari": 6,
     "cli": 7,
     "__main__": 7,
 }

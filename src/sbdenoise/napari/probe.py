@@ -1,0 +1,191 @@
+"""The network's equivalent linear filter at a clicked pixel, on the grid the network works on.
+
+``sbdenoise explain`` applies a network to a frame as it is. The ``sbd`` method does more
+(:func:`sbdenoise.denoise.inference.denoise_array`): it sums ``b x b`` blocks of counts to the
+model's working sampling, divides by the frame's mean count (dose-normalised models), runs the
+network on a reflection-padded frame and returns the result to the detector grid. The filter
+shown in napari is the one of that path: the gradient of the working-grid output at the working
+pixel holding the click with respect to every working pixel of counts, by autograd through the
+padding and the network (:func:`sbdenoise.analysis.jacobian.equivalent_filter`).
+
+Units: the weights are dimensionless (output counts per input count). The normalisation
+multiplies input and output by the same factor, so the weights do not depend on it; their sum,
+the **gain**, is how much the output at the pixel rises per count added to every pixel with the
+normalisation held fixed. When the dose itself changes the normalisation changes with it and the
+network's bias at the pixel adds to the response (:attr:`PixelFilter.uniform_response`; zero
+extra for a bias-free network, which is positively homogeneous).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sbdenoise.analysis.jacobian import equivalent_filter
+from sbdenoise.errors import InputError
+from sbdenoise.nn.receptive_field import required_multiple
+from sbdenoise.nn.sampling import to_working_grid
+
+__all__ = ["PixelFilter", "pixel_filter"]
+
+
+@dataclass(frozen=True)
+class PixelFilter:
+    """Equivalent linear filter of a network at one pixel, on the network's working grid.
+
+    Attributes
+    ----------
+    weights : numpy.ndarray
+        ``d out / d counts`` for every working pixel, shape of the working grid (dimensionless).
+    pixel : tuple of int
+        The clicked pixel ``(row, col)`` of the input frame.
+    working_pixel : tuple of int
+        The working pixel holding it, ``(row // factor, col // factor)``.
+    factor : int
+        Binning factor from the input grid to the working grid.
+    pixel_size : float
+        Input pixel size, angstrom.
+    output : float
+        The network's estimate at the working pixel, expected counts per *input* pixel.
+    scale : float
+        Factor that brought the working counts to network units (``1 / mean`` for
+        dose-normalised models).
+    bias : float
+        ``output - filter · input`` at the pixel in network units: the part of the output the
+        linear filter does not explain (0 for a bias-free network).
+    normalization : str
+        ``"frame_mean"`` or ``"fixed"``, from the model card.
+    """
+
+    weights: np.ndarray
+    pixel: tuple[int, int]
+    working_pixel: tuple[int, int]
+    factor: int
+    pixel_size: float
+    output: float
+    scale: float
+    bias: float
+    normalization: str
+
+    @property
+    def sampling(self) -> float:
+        """Working pixel size, angstrom."""
+        return self.factor * self.pixel_size
+
+    @property
+    def gain(self) -> float:
+        """Sum of the weights: output counts per count added to every pixel, dose held fixed."""
+        return float(self.weights.sum())
+
+    @property
+    def uniform_response(self) -> float:
+        """Output counts per count added to every pixel, the frame-mean normalisation included.
+
+        ``gain + bias`` for a dose-normalised model (the normalisation follows the added
+        counts), ``gain`` for a model with a fixed input scale.
+        """
+        return self.gain + (self.bias if self.normalization == "frame_mean" else 0.0)
+
+    def extent(self, fraction: float = 0.99) -> float:
+        """Radius around the pixel holding ``fraction`` of the absolute weight, angstrom."""
+        rows, cols = np.indices(self.weights.shape)
+        radius = np.hypot(rows - self.working_pixel[0], cols - self.working_pixel[1]).ravel()
+        weight = np.abs(self.weights).ravel()
+        total = weight.sum()
+        if total == 0:
+            return 0.0
+        order = np.argsort(radius)
+        cumulative = np.cumsum(weight[order]) / total
+        index = min(int(np.searchsorted(cumulative, fraction)), len(order) - 1)
+        return float(radius[order][index]) * self.sampling
+
+    def window(self, half_width: int) -> tuple[slice, slice]:
+        """Slices of the working grid within ``half_width`` working pixels of the pixel."""
+        row, col = self.working_pixel
+        rows, cols = self.weights.shape
+        return (
+            slice(max(row - half_width, 0), min(row + half_width + 1, rows)),
+            slice(max(col - half_width, 0), min(col + half_width + 1, cols)),
+        )
+
+    def describe(self) -> str:
+        """One line for the viewer's status: output, gain and reach."""
+        return (
+            f"pixel ({self.pixel[0]}, {self.pixel[1]}): output {self.output:.4g} e-/px, filter "
+            f"sum (gain) {self.gain:.4g}, response to dose {self.uniform_response:.4g}, 99 % of "
+            f"the weight within {self.extent():.3g} Å (working grid {self.sampling:.4g} Å/px)"
+        )
+
+
+def _padded(network: Any, multiple: int) -> Any:
+    """``network`` behind reflection padding to ``multiple`` and a crop back, as inference runs it.
+
+    The padding is done inside the module, so the gradient with respect to a frame pixel
+    includes its mirrored copies in the padding.
+    """
+    import torch
+    from torch.nn import functional
+
+    class Padded(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.network = network
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            height, width = x.shape[-2:]
+            pad = (0, -width % multiple, 0, -height % multiple)
+            out = self.network(functional.pad(x, pad, mode="reflect") if any(pad) else x)
+            return out[..., :height, :width]
+
+    return Padded()
+
+
+def pixel_filter(
+    network: Any, card: Any, counts: np.ndarray, pixel_size: float, pixel: tuple[int, int]
+) -> PixelFilter:
+    """Equivalent linear filter of a trained network at one pixel of a frame of counts.
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        The network (``PreparedMethod.network`` of the ``sbd`` method).
+    card : ModelCard
+        Its card (working sampling, normalisation).
+    counts : numpy.ndarray
+        The frame ``(y, x)``, electron counts per pixel.
+    pixel_size : float
+        Angstrom per pixel of ``counts``.
+    pixel : tuple of int
+        ``(row, col)`` of the input frame.
+
+    Returns
+    -------
+    PixelFilter
+
+    Raises
+    ------
+    InputError
+        For a pixel outside the frame, or a pixel size that does not fit the model's sampling.
+    """
+    frame = np.asarray(counts, dtype=np.float64)
+    row, col = (int(v) for v in pixel)
+    if frame.ndim != 2 or not (0 <= row < frame.shape[0] and 0 <= col < frame.shape[1]):
+        raise InputError(f"pixel ({row}, {col}) lies outside the {frame.shape} frame")
+    grid = to_working_grid(frame, pixel_size, card.sampling)
+    scale = float(card.scale_for(grid.counts))
+    working = (row // grid.factor, col // grid.factor)
+    model = _padded(network, required_multiple(network))
+    result = equivalent_filter(model, grid.counts * scale, working)
+    return PixelFilter(
+        weights=result.weights,
+        pixel=(row, col),
+        working_pixel=working,
+        factor=grid.factor,
+        pixel_size=float(pixel_size),
+        output=result.output / scale / grid.factor**2,
+        scale=scale,
+        bias=result.bias,
+        normalization=str(card.normalization),
+    )
