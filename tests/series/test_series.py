@@ -194,3 +194,12 @@ def test_sites_merge_nearby_positions():
     sites = merge_sites([np.array([[0.0, 0.0], [5.0, 5.0]]), np.array([[0.4, 0.0]])])
     assert sites.shape == (2, 2)
     assert np.allclose(sites[0], [0.2, 0.0])
+
+
+def test_truth_flags_the_leaving_column_as_a_surface_column(moving_series):
+    """The series' truth says which columns face vacuum; the one that leaves is one of them."""
+    flags = moving_series.on_surface
+    assert flags.shape == (len(moving_series.columns),) and flags.dtype == bool
+    leaving = np.argmin(np.hypot(*(moving_series.columns - moving_series.event_position).T))
+    assert flags[leaving]
+    assert not flags.all()  # the support's columns are not particle surface

@@ -14,6 +14,7 @@ from typing import Literal
 import numpy as np
 from scipy import ndimage
 
+from sbdenoise.analysis.surface import surface_columns
 from sbdenoise.errors import InputError
 from sbdenoise.synthetic import render_columns, synthetic_lattice
 
@@ -39,6 +40,9 @@ class SimulatedSeries:
     columns : numpy.ndarray
         ``(n, 2)`` true column positions in frame 0, ``(y, x)`` angstrom (the leaving column
         included).
+    on_surface : numpy.ndarray
+        ``(n,)`` bool: the column belongs to the particle and faces vacuum (the truth's own flag
+        for the multislice source; the outline of the particle's columns for the lattice).
     event_position : numpy.ndarray or None
         ``(y, x)`` of the column that leaves, in frame-0 angstrom; None for a static series.
     event_frame : int or None
@@ -54,6 +58,7 @@ class SimulatedSeries:
     pixel_size: float
     drift: np.ndarray
     columns: np.ndarray
+    on_surface: np.ndarray
     event_position: np.ndarray | None
     event_frame: int | None
     dose: float
@@ -101,11 +106,14 @@ def _lattice_frames(size: int, margin: int, dose: float, seed: int):
         lattice.column_sigma,
     )
     description = "synthetic Pt-like particle on a support (analytic lattice, no physics)"
+    on_surface = np.zeros(len(columns), dtype=bool)
+    on_surface[particle] = surface_columns(columns[particle])
     return (
         lattice.expectation,
         lattice.expectation - leaving,
         pixel,
         columns,
+        on_surface,
         columns[top],
         description,
     )
@@ -141,6 +149,7 @@ def _multislice_frames(size: int, margin: int, dose: float):
         after.image.astype(np.float64),
         pixel,
         all_columns,
+        np.asarray(before.columns["on_surface"], dtype=bool),
         all_columns[gone[0]],
         description,
     )
@@ -190,11 +199,13 @@ def simulated_series(
     pixel_guess = 0.05  # the smallest pixel of the sources, angstrom
     margin = int(np.ceil(np.max(np.abs(drift_a)) / pixel_guess)) + 8
     if source == "lattice":
-        before, after, pixel, columns, leaving, description = _lattice_frames(
+        before, after, pixel, columns, on_surface, leaving, description = _lattice_frames(
             size, margin, dose, seed
         )
     else:
-        before, after, pixel, columns, leaving, description = _multislice_frames(size, margin, dose)
+        before, after, pixel, columns, on_surface, leaving, description = _multislice_frames(
+            size, margin, dose
+        )
     drift = drift_path(n_frames, drift_a)
     rng = np.random.default_rng(seed)
     frames = np.empty((n_frames, size, size), dtype=np.uint16)
@@ -213,6 +224,7 @@ def simulated_series(
         pixel_size=pixel,
         drift=drift,
         columns=columns[inside] - origin,
+        on_surface=on_surface[inside],
         event_position=None if event_frame is None else leaving - origin,
         event_frame=event_frame,
         dose=dose,
