@@ -1,8 +1,6 @@
 """The analysis commands through the CLI: likelihood, report, evaluate and explain."""
 
 import csv
-import sys
-import types
 
 import numpy as np
 import pytest
@@ -163,47 +161,54 @@ def test_evaluate_command(tmp_path):
     assert result.exit_code == 2 and "nowhere" in flat(result.output)
 
 
-def test_explain_without_the_network_module_says_so(files, tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "sbdenoise.nn.model_file", None)
-    result = invoke(
-        "explain",
-        tmp_path / "m.safetensors",
-        files["noisy"],
-        "--pixel",
-        "100,120",
-        "-o",
-        tmp_path / "f.png",
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    """A 2-scale UNet with a dose-normalised card working at 2 x 2 binning of PIXEL_SIZE."""
+    from sbdenoise.nn import build_model
+    from sbdenoise.nn.card import make_card
+    from sbdenoise.nn.model_file import save_model
+
+    torch.manual_seed(0)
+    network = build_model("unet", scales=2, base_channels=4)
+    card = make_card(
+        network,
+        "unet",
+        {"scales": 2, "base_channels": 4},
+        sampling=2 * PIXEL_SIZE,
+        dose=1.8,
+        input_scale=1 / 1.8,
+        normalization="frame_mean",
     )
-    assert result.exit_code == 2
-    assert "sbdenoise.nn.model_file" in flat(result.output)
+    return save_model(tmp_path_factory.mktemp("model") / "tiny.safetensors", network, card)
 
 
-def test_explain_draws_the_filter_of_a_loaded_model(files, tmp_path, monkeypatch):
-    net = torch.nn.Sequential(
-        torch.nn.Conv2d(1, 4, 5, padding=2, bias=False),
-        torch.nn.ReLU(),
-        torch.nn.Conv2d(4, 1, 5, padding=2, bias=False),
-    )
-    fake = types.ModuleType("sbdenoise.nn.model_file")
-    fake.load_model = lambda path: (net, {"pixel_size": PIXEL_SIZE})
-    package = types.ModuleType("sbdenoise.nn")
-    package.__path__ = []
-    package.model_file = fake
-    monkeypatch.setitem(sys.modules, "sbdenoise.nn", package)
-    monkeypatch.setitem(sys.modules, "sbdenoise.nn.model_file", fake)
+def test_explain_shows_the_filter_of_the_sbd_path(files, tiny_model, tmp_path):
+    from sbdenoise.analysis.pixel_filter import pixel_filter
+    from sbdenoise.io import read_image
+    from sbdenoise.nn.model_file import load_model
+
     png = tmp_path / "f.png"
     result = invoke(
-        "explain",
-        tmp_path / "m.safetensors",
-        files["noisy"],
-        "--pixel",
-        "100,120",
-        "-o",
-        png,
-        "--window",
-        "2.0",
+        "explain", tiny_model, files["noisy"], "--pixel", "100,121", "-o", png, "--window", "2.0"
     )
     assert result.exit_code == 0, result.output
-    assert "filter · input" in result.output and imread(png).ndim == 3
-    result = invoke("explain", tmp_path / "m", files["noisy"], "--pixel", "1;2", "-o", png)
+    assert imread(png).ndim == 3
+    # the figure and the numbers are those of the working grid the sbd method uses
+    network, card = load_model(tiny_model)
+    counts = np.asarray(read_image(files["noisy"]).data)
+    probe = pixel_filter(network, card, counts, PIXEL_SIZE, (100, 121))
+    assert probe.factor == 2 and probe.working_pixel == (50, 60)
+    assert probe.weights.shape == (128, 128)
+    assert f"gain) {probe.gain:.4g}" in flat(result.output)
+    assert f"output {probe.output:.4g} e-/px" in flat(result.output)
+
+
+def test_explain_refuses_what_it_cannot_place(files, tiny_model, tmp_path):
+    png = tmp_path / "f.png"
+    result = invoke("explain", tiny_model, files["noisy"], "--pixel", "1;2", "-o", png)
     assert result.exit_code == 2 and "ROW,COL" in flat(result.output)
+    result = invoke("explain", tiny_model, files["uncalibrated"], "--pixel", "1,2", "-o", png)
+    assert result.exit_code == 2 and "--pixel-size" in flat(result.output)
+    result = invoke("explain", tiny_model, files["noisy"], "--pixel", "300,2", "-o", png)
+    assert result.exit_code == 2 and "outside" in flat(result.output)
+    assert not png.exists()

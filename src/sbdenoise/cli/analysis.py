@@ -23,7 +23,6 @@ from sbdenoise.cli.support import (
     PixelSizeOption,
     QuietOption,
     console,
-    err_console,
     fail,
     parse_params,
 )
@@ -118,15 +117,6 @@ def _judge(counts: np.ndarray, image: np.ndarray, size: float, options: dict[str
     from sbdenoise.analysis.trust import judge_frame
 
     return judge_frame(counts, image, size, **options)
-
-
-def _card_pixel_size(card: Any) -> float | None:
-    """The training pixel size (Å) recorded in a model card, if it records one."""
-    for key in ("pixel_size", "pixel_size_angstrom", "sampling"):
-        value = card.get(key) if isinstance(card, dict) else getattr(card, key, None)
-        if isinstance(value, int | float) and value > 0:
-            return float(value)
-    return None
 
 
 VacuumOption = Annotated[
@@ -426,7 +416,7 @@ def register(app: typer.Typer) -> None:
         window: Annotated[
             float | None,
             typer.Option(
-                help="Half-width of the window shown, in Å (default: the filter's reach)."
+                help="Half-width of the window shown, in Å (default: 1.5 x the filter's reach)."
             ),
         ] = None,
         pixel_size: PixelSizeOption = None,
@@ -434,47 +424,28 @@ def register(app: typer.Typer) -> None:
         offset: OffsetOption = None,
         assume_counts: AssumeOption = False,
     ) -> None:
-        """Equivalent linear filter of a network at one pixel, beside the noisy window."""
-        from sbdenoise.analysis.jacobian import equivalent_filter, plot_equivalent_filter
+        """Equivalent linear filter of a network at one pixel, as the sbd method applies it.
+
+        The frame goes through the sbd path (counts check, binning to the model's working grid,
+        dose normalisation, padding), so the filter is the one behind ``denoise --method sbd``.
+        """
+        from sbdenoise.analysis.pixel_filter import pixel_filter, plot_pixel_filter
+        from sbdenoise.nn.model_file import load_model
 
         row_col = _parse_pixel(pixel)
-        try:
-            from sbdenoise.nn.model_file import load_model
-        except ImportError as error:
-            raise fail(
-                InputError(
-                    "explaining a model needs the network module sbdenoise.nn.model_file, which "
-                    f"this installation cannot import ({error})",
-                    model,
-                )
-            ) from None
         try:
             _check_outputs([output], [model, noisy])
             frame = _read_frame(noisy, "noisy input")
             counts = _counts(frame, gain, offset, assume_counts)
-            size = frame.pixel_size if pixel_size is None else float(pixel_size)
+            size = _pixel_size(pixel_size, frame)
             module, card = load_model(model)
-            result = equivalent_filter(module, counts, row_col)
+            probe = pixel_filter(module, card, counts, size, row_col)
         except (SbdenoiseError, ValueError) as error:
             raise fail(error) from None
-        plot_equivalent_filter(
-            result,
-            counts,
+        plot_pixel_filter(
+            probe,
             output,
-            pixel_size=size,
-            half_width=window if size else None,
+            half_width=window,
             title=f"{model.name} on {noisy.name}, pixel ({row_col[0]}, {row_col[1]})",
         )
-        trained = _card_pixel_size(card)
-        if trained is not None and size is not None and abs(trained - size) > 0.01 * trained:
-            err_console.print(
-                f"[yellow]note:[/] the model was trained at {trained:.4g} Å/px and the frame is at "
-                f"{size:.4g} Å/px; the filter is that of the network applied to the frame as is.",
-                highlight=False,
-            )
-        console.print(
-            f"Output {result.output:.5g} e-/px; filter · input {result.linear_output:.5g} "
-            f"(bias {result.bias:.3g}); filter sum {result.weights.sum():.4g}; 99 % of the weight "
-            f"within {result.extent():.0f} px. Figure: {output}",
-            highlight=False,
-        )
+        console.print(f"{probe.describe()}. Figure: {output}", highlight=False)

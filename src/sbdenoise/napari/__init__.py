@@ -11,7 +11,7 @@ manifest ``napari.yaml`` (entry point ``napari.manifest``). It contributes
   the Poisson log-likelihood-ratio map and every candidate column coloured by its verdict
   (:func:`sbdenoise.analysis.trust.judge_frame`, the path of ``sbdenoise likelihood``);
 - for the trained network (``sbd``), a click on a pixel that shows the network's equivalent
-  linear filter there (:mod:`sbdenoise.napari.probe`, as ``sbdenoise explain``).
+  linear filter there (:mod:`sbdenoise.analysis.pixel_filter`, as ``sbdenoise explain``).
 
 Only :mod:`sbdenoise.napari.widget` and the tests import napari itself; the other modules build
 plain arrays and layer keyword arguments.

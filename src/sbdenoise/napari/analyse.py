@@ -15,11 +15,11 @@ from typing import Any, Literal
 
 import numpy as np
 
+from sbdenoise.analysis.pixel_filter import PixelFilter, pixel_filter
 from sbdenoise.analysis.trust import DEFAULT_FDR, FrameVerdicts, judge_frame
 from sbdenoise.denoise.api import DenoiseResult, denoise_micrograph
 from sbdenoise.denoise.registry import PreparedMethod, get_method, prepare
 from sbdenoise.io import Micrograph
-from sbdenoise.napari.probe import PixelFilter, pixel_filter
 from sbdenoise.noise.counts import prepare_counts
 
 __all__ = ["FrameAnalysis", "Verdicts", "analyse_frame"]

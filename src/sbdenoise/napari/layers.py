@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from sbdenoise.analysis.pixel_filter import PixelFilter
 from sbdenoise.analysis.trust import FrameVerdicts
 from sbdenoise.analysis.trust_plot import VERDICT_STYLE
 from sbdenoise.io import Micrograph
-from sbdenoise.napari.probe import PixelFilter
 
 __all__ = [
     "LENGTH_UNIT",
@@ -271,7 +271,7 @@ def filter_layer(
     Parameters
     ----------
     result : PixelFilter
-        From :func:`sbdenoise.napari.probe.pixel_filter`.
+        From :func:`sbdenoise.analysis.pixel_filter.pixel_filter`.
     name : str
         Layer name.
     geometry : Geometry, optional

@@ -1,12 +1,14 @@
-"""The network's equivalent linear filter at a clicked pixel, on the grid the network works on.
+"""The network's equivalent linear filter at a pixel, on the grid the network works on.
 
-``sbdenoise explain`` applies a network to a frame as it is. The ``sbd`` method does more
-(:func:`sbdenoise.denoise.inference.denoise_array`): it sums ``b x b`` blocks of counts to the
+What ``sbdenoise explain`` draws and what a click in the napari widget shows. The ``sbd`` method
+(:func:`sbdenoise.denoise.inference.denoise_array`) does not apply the network to a frame as it
+is: it sums ``b x b`` blocks of counts to the
 model's working sampling, divides by the frame's mean count (dose-normalised models), runs the
 network on a reflection-padded frame and returns the result to the detector grid. The filter
 shown in napari is the one of that path: the gradient of the working-grid output at the working
 pixel holding the click with respect to every working pixel of counts, by autograd through the
-padding and the network (:func:`sbdenoise.analysis.jacobian.equivalent_filter`).
+padding and the network (:func:`sbdenoise.analysis.jacobian.equivalent_filter`). The filter
+is therefore that of the network the user actually runs, at the frame's own dose.
 
 Units: the weights are dimensionless (output counts per input count). The normalisation
 multiplies input and output by the same factor, so the weights do not depend on it; their sum,
@@ -19,16 +21,17 @@ extra for a bias-free network, which is positively homogeneous).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sbdenoise.analysis.jacobian import equivalent_filter
+from sbdenoise.analysis.jacobian import EquivalentFilter, equivalent_filter, plot_equivalent_filter
 from sbdenoise.errors import InputError
 from sbdenoise.nn.receptive_field import required_multiple
 from sbdenoise.nn.sampling import to_working_grid
 
-__all__ = ["PixelFilter", "pixel_filter"]
+__all__ = ["PixelFilter", "pixel_filter", "plot_pixel_filter"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,11 @@ class PixelFilter:
         linear filter does not explain (0 for a bias-free network).
     normalization : str
         ``"frame_mean"`` or ``"fixed"``, from the model card.
+    counts : numpy.ndarray
+        The working-grid counts the filter applies to, mean counts per *input* pixel
+        (``block sum / factor**2``), shape of ``weights``.
+    denoised : numpy.ndarray
+        The network's estimate on the working grid, expected counts per *input* pixel.
     """
 
     weights: np.ndarray
@@ -68,6 +76,8 @@ class PixelFilter:
     scale: float
     bias: float
     normalization: str
+    counts: np.ndarray
+    denoised: np.ndarray
 
     @property
     def sampling(self) -> float:
@@ -188,4 +198,47 @@ def pixel_filter(
         scale=scale,
         bias=result.bias,
         normalization=str(card.normalization),
+        counts=grid.counts / grid.factor**2,
+        denoised=np.asarray(result.denoised, dtype=np.float64) / scale / grid.factor**2,
+    )
+
+
+def plot_pixel_filter(
+    probe: PixelFilter, path: str | Path, *, half_width: float | None = None, title: str = ""
+) -> Path:
+    """Draw the working-grid counts, the network output and the filter around the pixel.
+
+    Parameters
+    ----------
+    probe : PixelFilter
+        From :func:`pixel_filter`.
+    path : str or Path
+        PNG to write.
+    half_width : float, optional
+        Half the side of the window shown, angstrom (default: 1.5 times the radius holding
+        99 % of the filter's absolute weight, at least 20 working pixels).
+    title : str
+        Figure title.
+
+    Returns
+    -------
+    Path
+    """
+    working = EquivalentFilter(
+        weights=probe.weights,
+        pixel=probe.working_pixel,
+        output=probe.output,
+        linear_output=float(np.sum(probe.weights * probe.counts)),
+        denoised=probe.denoised,
+    )
+    if half_width is None:
+        half_width = max(20.0, 1.5 * probe.extent() / probe.sampling) * probe.sampling
+    heading = title or f"pixel (row {probe.pixel[0]}, col {probe.pixel[1]})"
+    return plot_equivalent_filter(
+        working,
+        probe.counts,
+        path,
+        pixel_size=probe.sampling,
+        half_width=half_width,
+        title=f"{heading}, working grid {probe.sampling:.4g} Å/px ({probe.factor}x{probe.factor})",
     )
