@@ -31,10 +31,11 @@ from sbdenoise.analysis.likelihood import (
     DEFAULT_REAL,
     DEFAULT_SPURIOUS,
     ColumnLikelihood,
-    _pyplot,
+    add_colorbar,
     add_scale_bar,
     column_likelihood,
     grey_limits,
+    image_panels,
     plot_likelihood,
     save_figure,
 )
@@ -82,14 +83,11 @@ class Report:
 def _image_png(
     image: np.ndarray, path: Path, title: str, pixel_size: float, label: str = "e⁻/px"
 ) -> Path:
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.6, 5.0), constrained_layout=True)
+    fig, (ax,) = image_panels(1, 5.6, 5.0)
     lo, hi = grey_limits(image)
     shown = ax.imshow(image, cmap="gray", vmin=lo, vmax=hi, interpolation="antialiased")
-    fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.02).set_label(label)
+    add_colorbar(fig, ax, shown, label)
     ax.set_title(title)
-    ax.set_xticks([])
-    ax.set_yticks([])
     add_scale_bar(ax, image.shape, pixel_size)
     return save_figure(fig, path)
 

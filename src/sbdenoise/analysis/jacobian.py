@@ -17,7 +17,13 @@ from typing import Any
 import numpy as np
 
 from sbdenoise.analysis.columns import _check_image
-from sbdenoise.analysis.likelihood import _pyplot, add_scale_bar, grey_limits, save_figure
+from sbdenoise.analysis.likelihood import (
+    add_colorbar,
+    add_scale_bar,
+    grey_limits,
+    image_panels,
+    save_figure,
+)
 from sbdenoise.errors import InputError
 
 
@@ -156,7 +162,6 @@ def plot_equivalent_filter(
     -------
     Path
     """
-    plt = _pyplot()
     frame = np.asarray(noisy, dtype=np.float64)
     denoised = result.denoised if denoised is None else denoised
     if half_width is None:
@@ -171,26 +176,20 @@ def plot_equivalent_filter(
             ("network output", np.asarray(denoised, dtype=np.float64)[rows, cols], "gray")
         )
     panels.append(("equivalent linear filter", result.weights[rows, cols], "filter"))
-    fig, axes = plt.subplots(
-        1, len(panels), figsize=(4.9 * len(panels), 5.0), constrained_layout=True, squeeze=False
-    )
-    for ax, (label, image, kind) in zip(axes[0], panels, strict=True):
+    fig, axes = image_panels(len(panels), 4.9, 5.0)
+    for ax, (label, image, kind) in zip(axes, panels, strict=True):
         if kind == "gray":
             lo, hi = grey_limits(image)
             shown = ax.imshow(image, cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
-            fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.02).set_label("e⁻/px")
+            add_colorbar(fig, ax, shown, "e⁻/px")
         else:
             limit = float(np.max(np.abs(image))) or 1.0
             shown = ax.imshow(
                 image, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest"
             )
-            fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.02).set_label(
-                "weight ∂f(p)/∂y (per input pixel)"
-            )
+            add_colorbar(fig, ax, shown, "weight ∂f(p)/∂y (per input pixel)")
         ax.plot(*marker, marker="+", color="lime", ms=12, mew=1.5)
         ax.set_title(label)
-        ax.set_xticks([])
-        ax.set_yticks([])
         add_scale_bar(ax, image.shape, pixel_size)
     heading = title or f"pixel (row {result.pixel[0]}, col {result.pixel[1]})"
     fig.suptitle(

@@ -418,6 +418,55 @@ def _pyplot():
     return plt
 
 
+def image_panels(count: int, width: float, height: float) -> tuple[Any, np.ndarray]:
+    """A figure with one row of ``count`` image panels, their ticks off.
+
+    Parameters
+    ----------
+    count : int
+        Number of panels.
+    width, height : float
+        Size of one panel, inches (the figure is ``count * width`` wide).
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        The figure (constrained layout).
+    axes : numpy.ndarray
+        Its ``count`` axes, left to right.
+    """
+    fig, axes = _pyplot().subplots(
+        1, count, figsize=(width * count, height), constrained_layout=True, squeeze=False
+    )
+    for ax in axes[0]:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    return fig, axes[0]
+
+
+def add_colorbar(fig: Any, ax: Any, shown: Any, label: str) -> Any:
+    """Draw the colour bar of ``shown`` beside ``ax`` (the analysis figures' size), labelled.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure holding ``ax``.
+    ax : matplotlib.axes.Axes
+        The axes the bar stands beside.
+    shown : matplotlib.cm.ScalarMappable
+        What ``imshow`` or ``scatter`` returned.
+    label : str
+        The bar's label, with units.
+
+    Returns
+    -------
+    matplotlib.colorbar.Colorbar
+    """
+    bar = fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.02)
+    bar.set_label(label)
+    return bar
+
+
 def scale_bar_length(field_of_view: float) -> float:
     """A round scale-bar length (angstrom) of about a fifth of ``field_of_view`` (angstrom)."""
     target = field_of_view / 5
@@ -520,21 +569,15 @@ def plot_likelihood(
     -------
     Path
     """
-    plt = _pyplot()
     from matplotlib.lines import Line2D
 
     image = np.asarray(denoised, dtype=np.float64)
     panels = (["noisy"] if noisy is not None else []) + ["denoised", "map"]
-    fig, axes = plt.subplots(
-        1, len(panels), figsize=(5.0 * len(panels), 5.4), constrained_layout=True, squeeze=False
-    )
-    axes = axes[0]
+    fig, axes = image_panels(len(panels), 5.0, 5.4)
     ps = result.pixel_size
     pix = result.positions / ps
     lo, hi = grey_limits(image)
     for ax, panel in zip(axes, panels, strict=True):
-        ax.set_xticks([])
-        ax.set_yticks([])
         if panel == "noisy":
             nlo, nhi = grey_limits(noisy)
             ax.imshow(noisy, cmap="gray", vmin=nlo, vmax=nhi, interpolation="antialiased")
@@ -568,8 +611,7 @@ def plot_likelihood(
                 vmax=limit,
                 interpolation="nearest",
             )
-            bar = fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.02)
-            bar.set_label("log-likelihood ratio, column vs vacuum (nats/px)")
+            bar = add_colorbar(fig, ax, shown, "log-likelihood ratio, column vs vacuum (nats/px)")
             for level in (result.real_threshold, result.spurious_threshold):
                 if -limit < level < limit:
                     bar.ax.axhline(level, color="black", lw=1, ls="--")

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import numpy as np
 
-from sbdenoise.analysis.likelihood import _pyplot, add_scale_bar, grey_limits, save_figure
+from sbdenoise.analysis.likelihood import (
+    add_colorbar,
+    add_scale_bar,
+    grey_limits,
+    image_panels,
+    save_figure,
+)
 from sbdenoise.analysis.trust import FrameVerdicts
 
 #: Marker colour of each verdict (colour-blind safe: blue, grey, vermilion; the papers' three).
@@ -68,14 +74,11 @@ def plot_verdicts(
     -------
     Path
     """
-    plt = _pyplot()
     from matplotlib.lines import Line2D
 
     image = np.asarray(denoised, dtype=np.float64)
     panels = (["noisy"] if noisy is not None else []) + ["verdicts", "evidence"]
-    fig, axes = plt.subplots(
-        1, len(panels), figsize=(5.0 * len(panels), 5.5), constrained_layout=True, squeeze=False
-    )
+    fig, axes = image_panels(len(panels), 5.0, 5.5)
     pixel = result.candidates.pixel_size
     pix = result.candidates.positions / pixel
     lo, hi = grey_limits(image)
@@ -83,9 +86,7 @@ def plot_verdicts(
     sizes = np.full(len(result), 30.0)
     if result.stability is not None:
         sizes = 8.0 + 60.0 * result.stability.reappearance
-    for ax, panel in zip(axes[0], panels, strict=True):
-        ax.set_xticks([])
-        ax.set_yticks([])
+    for ax, panel in zip(axes, panels, strict=True):
         if panel == "noisy":
             shown_counts, factor = display_counts(noisy)
             nlo, nhi = grey_limits(shown_counts)
@@ -128,8 +129,7 @@ def plot_verdicts(
             ax.set_title(f"every candidate by verdict ({how}{extra})", fontsize=10)
         elif result.stability is not None:
             shown = ax.imshow(result.stability.spread, cmap="magma", interpolation="antialiased")
-            bar = fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.02)
-            bar.set_label("spread of re-denoised frames (e⁻/px)")
+            add_colorbar(fig, ax, shown, "spread of re-denoised frames (e⁻/px)")
             ax.set_title(f"bootstrap spread ({result.stability.draws} draws)", fontsize=10)
         else:
             ax.imshow(image, cmap="gray", vmin=lo, vmax=hi, interpolation="antialiased")
@@ -142,12 +142,15 @@ def plot_verdicts(
                 pix[:, 1], pix[:, 0], c=evidence, s=36, cmap="viridis", edgecolors="white",
                 linewidths=0.4,
             )  # fmt: skip
-            bar = fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.02)
-            if result.mode == "calibrated":
-                bar.set_label("-log10 q (counts vs vacuum)")
+            calibrated = result.mode == "calibrated"
+            bar = add_colorbar(
+                fig,
+                ax,
+                shown,
+                "-log10 q (counts vs vacuum)" if calibrated else "log-likelihood ratio (nats/px)",
+            )
+            if calibrated:
                 bar.ax.axhline(-np.log10(result.fdr), color="white", lw=1.2, ls="--")
-            else:
-                bar.set_label("log-likelihood ratio (nats/px)")
             ax.set_title(f"evidence (vacuum {result.vacuum.rate:.3g} e⁻/px)", fontsize=10)
         add_scale_bar(ax, image.shape, pixel)
     if title:

@@ -111,6 +111,57 @@ def _same_shape(a: Any, b: Any) -> None:
         )
 
 
+def _read_pair(
+    noisy: Path,
+    denoised: Path,
+    pixel_size: float | None,
+    gain: float | None,
+    offset: float | None,
+    assume_counts: bool,
+    truth: Path | None = None,
+) -> tuple[np.ndarray, np.ndarray, float, np.ndarray | None]:
+    """Read a noisy frame and its denoised frame (and the truth), one field of view.
+
+    Parameters
+    ----------
+    noisy, denoised : Path
+        The noisy frame and the denoised frame of the same field.
+    pixel_size : float or None
+        Pixel size in Å overriding the files' calibration.
+    gain, offset : float or None
+        Detector units per electron and dark level (detector units) of both files.
+    assume_counts : bool
+        Use the noisy values as electron counts without checking.
+    truth : Path, optional
+        Noise-free frame of the same field.
+
+    Returns
+    -------
+    counts : numpy.ndarray
+        The noisy frame in electron counts per pixel.
+    image : numpy.ndarray
+        The denoised frame in e-/px (float64).
+    size : float
+        Pixel size, Å.
+    clean : numpy.ndarray or None
+        The truth frame (float64), when given.
+    """
+    noisy_mic = _read_frame(noisy, "noisy input")
+    denoised_mic = _read_frame(denoised, "denoised input")
+    _same_shape(noisy_mic, denoised_mic)
+    mics = [noisy_mic, denoised_mic]
+    clean = None
+    if truth is not None:
+        truth_mic = _read_frame(truth, "truth")
+        _same_shape(noisy_mic, truth_mic)
+        mics.append(truth_mic)
+        clean = np.asarray(truth_mic.data, dtype=np.float64)
+    size = _pixel_size(pixel_size, *mics)
+    counts = _counts(noisy_mic, gain, offset, assume_counts)
+    image = _denoised_counts(denoised_mic, gain, offset)
+    return counts, image, size, clean
+
+
 def _judge(counts: np.ndarray, image: np.ndarray, size: float, options: dict[str, Any]) -> Any:
     """Verdicts on every candidate (:func:`sbdenoise.analysis.trust.judge_frame`), as the
     ``likelihood`` and ``report`` commands ask for them."""
@@ -201,12 +252,9 @@ def register(app: typer.Typer) -> None:
         csv_path = csv or output.with_suffix(".csv")
         try:
             _check_outputs([output, csv_path], [noisy, denoised])
-            noisy_mic = _read_frame(noisy, "noisy input")
-            denoised_mic = _read_frame(denoised, "denoised input")
-            _same_shape(noisy_mic, denoised_mic)
-            size = _pixel_size(pixel_size, noisy_mic, denoised_mic)
-            counts = _counts(noisy_mic, gain, offset, assume_counts)
-            image = _denoised_counts(denoised_mic, gain, offset)
+            counts, image, size, _ = _read_pair(
+                noisy, denoised, pixel_size, gain, offset, assume_counts
+            )
             result = _judge(
                 counts,
                 image,
@@ -273,19 +321,9 @@ def register(app: typer.Typer) -> None:
             inputs = [noisy, denoised] + ([truth] if truth is not None else [])
             if output_dir.resolve() in {p.resolve() for p in inputs}:
                 raise OutputError("the report folder is one of the inputs", output_dir)
-            noisy_mic = _read_frame(noisy, "noisy input")
-            denoised_mic = _read_frame(denoised, "denoised input")
-            _same_shape(noisy_mic, denoised_mic)
-            mics = [noisy_mic, denoised_mic]
-            clean = None
-            if truth is not None:
-                truth_mic = _read_frame(truth, "truth")
-                _same_shape(noisy_mic, truth_mic)
-                mics.append(truth_mic)
-                clean = np.asarray(truth_mic.data, dtype=np.float64)
-            size = _pixel_size(pixel_size, *mics)
-            counts = _counts(noisy_mic, gain, offset, assume_counts)
-            image = _denoised_counts(denoised_mic, gain, offset)
+            counts, image, size, clean = _read_pair(
+                noisy, denoised, pixel_size, gain, offset, assume_counts, truth=truth
+            )
             trust = None
             if verdicts != "none":
                 trust = _judge(
