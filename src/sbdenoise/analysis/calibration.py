@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -45,6 +44,7 @@ from sbdenoise.analysis.candidates import CandidateRule, find_candidates
 from sbdenoise.analysis.likelihood import disc_pixels
 from sbdenoise.errors import InputError
 from sbdenoise.io.atomic import atomic_write
+from sbdenoise.simulate.cache import cache_folder
 
 __all__ = [
     "NullTable",
@@ -285,12 +285,7 @@ def simulate_null(
 
 def null_cache_dir() -> Path | None:
     """Folder of cached null tables (``$SBDENOISE_NULL_CACHE``), or None when it is ``off``."""
-    value = os.environ.get(NULL_CACHE_ENV)
-    if value is not None and value.strip().lower() in ("off", "0", "none", ""):
-        return None
-    if value:
-        return Path(value)
-    return Path.home() / ".cache" / "sbdenoise" / "null"
+    return cache_folder(NULL_CACHE_ENV, "null")
 
 
 def _method_identity(prepared: Any) -> dict[str, Any]:

@@ -18,10 +18,12 @@ from sbdenoise.baselines.fourier import check_frame
 from sbdenoise.errors import InputError
 
 
-def _check_factor(factor: int) -> int:
-    if isinstance(factor, bool) or int(factor) != factor or factor < 1:
-        raise InputError(f"bin_factor must be a positive integer (pixels), got {factor!r}")
-    return int(factor)
+def _whole_pixels(value: int, name: str, minimum: int = 1) -> int:
+    """Check a window or block size, a whole number of pixels, at least ``minimum`` (0 or 1)."""
+    if isinstance(value, bool) or int(value) != value or value < minimum:
+        kind = "positive" if minimum == 1 else "non-negative"
+        raise InputError(f"{name} must be a {kind} integer (pixels), got {value!r}")
+    return int(value)
 
 
 def bin_counts(counts: np.ndarray, factor: int) -> np.ndarray:
@@ -43,7 +45,7 @@ def bin_counts(counts: np.ndarray, factor: int) -> np.ndarray:
         Counts per block (float64), shape ``(ceil(y / factor), ceil(x / factor))``.
     """
     frame = check_frame(counts)
-    factor = _check_factor(factor)
+    factor = _whole_pixels(factor, "bin_factor")
     if factor == 1:
         return frame.copy()
     pad = ((0, -frame.shape[0] % factor), (0, -frame.shape[1] % factor))
@@ -74,7 +76,7 @@ def unbin(binned: np.ndarray, factor: int, shape: tuple[int, int]) -> np.ndarray
     numpy.ndarray
         Expected counts per pixel (float64), shape ``shape``.
     """
-    factor = _check_factor(factor)
+    factor = _whole_pixels(factor, "bin_factor")
     per_pixel = np.asarray(binned, dtype=np.float64) / factor**2
     if factor == 1:
         return per_pixel[: shape[0], : shape[1]].copy()
@@ -133,10 +135,9 @@ def median(counts: np.ndarray, size: int = 3, bin_factor: int = 8) -> np.ndarray
         Filtered frame, expected counts per pixel (float64), same shape as ``counts``.
     """
     frame = check_frame(counts)
-    if isinstance(size, bool) or int(size) != size or size < 1:
-        raise InputError(f"size must be a positive integer (pixels), got {size!r}")
+    size = _whole_pixels(size, "size")
     binned = bin_counts(frame, bin_factor)
-    filtered = ndi.median_filter(binned, size=int(size), mode="reflect")
+    filtered = ndi.median_filter(binned, size=size, mode="reflect")
     return unbin(filtered, bin_factor, frame.shape)
 
 
@@ -164,9 +165,7 @@ def adaptive_wiener(counts: np.ndarray, radius: int = 13) -> np.ndarray:
         Filtered frame, expected counts per pixel (float64), same shape as ``counts``.
     """
     frame = check_frame(counts)
-    if isinstance(radius, bool) or int(radius) != radius or radius < 0:
-        raise InputError(f"radius must be a non-negative integer (pixels), got {radius!r}")
-    size = 2 * int(radius) + 1
+    size = 2 * _whole_pixels(radius, "radius", minimum=0) + 1
     mean = ndi.uniform_filter(frame, size, mode="reflect")
     mean_sq = ndi.uniform_filter(frame * frame, size, mode="reflect")
     variance = np.maximum(mean_sq - mean * mean, 0.0)

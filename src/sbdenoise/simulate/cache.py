@@ -37,14 +37,31 @@ def spec_key(spec: DatasetSpec) -> str:
     return hashlib.sha256(f"{release}\n{canonical}".encode()).hexdigest()
 
 
-def cache_dir() -> Path | None:
-    """The cache folder, or None when ``SBDENOISE_CACHE=off``."""
-    value = os.environ.get(CACHE_ENV)
+def cache_folder(variable: str, name: str) -> Path | None:
+    """A cache folder named by an environment variable, or None when the variable says ``off``.
+
+    Parameters
+    ----------
+    variable : str
+        The environment variable; ``off``, ``0``, ``none`` or empty disables the cache.
+    name : str
+        Subfolder of ``~/.cache/sbdenoise`` used when the variable is not set.
+
+    Returns
+    -------
+    Path or None
+    """
+    value = os.environ.get(variable)
     if value is not None and value.strip().lower() in ("off", "0", "none", ""):
         return None
     if value:
         return Path(value)
-    return Path.home() / ".cache" / "sbdenoise" / "datasets"
+    return Path.home() / ".cache" / "sbdenoise" / name
+
+
+def cache_dir() -> Path | None:
+    """The cache folder, or None when ``SBDENOISE_CACHE=off``."""
+    return cache_folder(CACHE_ENV, "datasets")
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
