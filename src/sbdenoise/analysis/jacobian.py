@@ -58,24 +58,67 @@ class EquivalentFilter:
 
     def window(self, half_width: int) -> tuple[slice, slice]:
         """Slices of a window of ``2 half_width + 1`` pixels around the pixel, cut at the frame."""
-        row, col = self.pixel
-        rows, cols = self.weights.shape
-        return (
-            slice(max(row - half_width, 0), min(row + half_width + 1, rows)),
-            slice(max(col - half_width, 0), min(col + half_width + 1, cols)),
-        )
+        return window_around(self.pixel, self.weights.shape, half_width)
 
     def extent(self, fraction: float = 0.99) -> float:
         """Radius (pixels) around the pixel holding ``fraction`` of the filter's absolute weight."""
-        rows, cols = np.indices(self.weights.shape)
-        radius = np.hypot(rows - self.pixel[0], cols - self.pixel[1]).ravel()
-        weight = np.abs(self.weights).ravel()
-        order = np.argsort(radius)
-        total = weight.sum()
-        if total == 0:
-            return 0.0
-        cumulative = np.cumsum(weight[order]) / total
-        return float(radius[order][np.searchsorted(cumulative, fraction)])
+        return weight_radius(self.weights, self.pixel, fraction)
+
+
+def window_around(
+    centre: tuple[int, int], shape: tuple[int, ...], half_width: int
+) -> tuple[slice, slice]:
+    """Slices of a window of ``2 half_width + 1`` pixels around ``centre``, cut at the frame.
+
+    Parameters
+    ----------
+    centre : tuple of int
+        ``(row, col)`` of the window's centre, pixels.
+    shape : tuple of int
+        Shape of the frame, pixels.
+    half_width : int
+        Half the window's side, pixels.
+
+    Returns
+    -------
+    tuple of slice
+        Row and column slices.
+    """
+    row, col = centre
+    rows, cols = shape
+    return (
+        slice(max(row - half_width, 0), min(row + half_width + 1, rows)),
+        slice(max(col - half_width, 0), min(col + half_width + 1, cols)),
+    )
+
+
+def weight_radius(weights: np.ndarray, centre: tuple[int, int], fraction: float = 0.99) -> float:
+    """Radius around ``centre`` holding ``fraction`` of the absolute weight, in pixels.
+
+    Parameters
+    ----------
+    weights : numpy.ndarray
+        A filter's weights, ``(H, W)``.
+    centre : tuple of int
+        ``(row, col)`` the radius is measured from, pixels.
+    fraction : float
+        Share of the summed absolute weight within the radius.
+
+    Returns
+    -------
+    float
+        The radius in pixels (0 for all-zero weights).
+    """
+    rows, cols = np.indices(weights.shape)
+    radius = np.hypot(rows - centre[0], cols - centre[1]).ravel()
+    weight = np.abs(weights).ravel()
+    total = weight.sum()
+    if total == 0:
+        return 0.0
+    order = np.argsort(radius)
+    cumulative = np.cumsum(weight[order]) / total
+    index = min(int(np.searchsorted(cumulative, fraction)), len(order) - 1)
+    return float(radius[order][index])
 
 
 def equivalent_filter(model: Any, noisy: np.ndarray, pixel: tuple[int, int]) -> EquivalentFilter:

@@ -26,7 +26,13 @@ from typing import Any
 
 import numpy as np
 
-from sbdenoise.analysis.jacobian import EquivalentFilter, equivalent_filter, plot_equivalent_filter
+from sbdenoise.analysis.jacobian import (
+    EquivalentFilter,
+    equivalent_filter,
+    plot_equivalent_filter,
+    weight_radius,
+    window_around,
+)
 from sbdenoise.errors import InputError
 from sbdenoise.nn.receptive_field import required_multiple
 from sbdenoise.nn.sampling import to_working_grid
@@ -100,25 +106,11 @@ class PixelFilter:
 
     def extent(self, fraction: float = 0.99) -> float:
         """Radius around the pixel holding ``fraction`` of the absolute weight, angstrom."""
-        rows, cols = np.indices(self.weights.shape)
-        radius = np.hypot(rows - self.working_pixel[0], cols - self.working_pixel[1]).ravel()
-        weight = np.abs(self.weights).ravel()
-        total = weight.sum()
-        if total == 0:
-            return 0.0
-        order = np.argsort(radius)
-        cumulative = np.cumsum(weight[order]) / total
-        index = min(int(np.searchsorted(cumulative, fraction)), len(order) - 1)
-        return float(radius[order][index]) * self.sampling
+        return weight_radius(self.weights, self.working_pixel, fraction) * self.sampling
 
     def window(self, half_width: int) -> tuple[slice, slice]:
         """Slices of the working grid within ``half_width`` working pixels of the pixel."""
-        row, col = self.working_pixel
-        rows, cols = self.weights.shape
-        return (
-            slice(max(row - half_width, 0), min(row + half_width + 1, rows)),
-            slice(max(col - half_width, 0), min(col + half_width + 1, cols)),
-        )
+        return window_around(self.working_pixel, self.weights.shape, half_width)
 
     def describe(self) -> str:
         """One line for the viewer's status: output, gain and reach."""
