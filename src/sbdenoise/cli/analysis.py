@@ -17,10 +17,13 @@ from rich.table import Table
 from sbdenoise.cli.support import (
     AssumeOption,
     GainOption,
+    MethodOption,
+    MethodParamOption,
     ModelOption,
     OffsetOption,
     ParamOption,
     PixelSizeOption,
+    QuietBarOption,
     QuietOption,
     console,
     fail,
@@ -379,12 +382,8 @@ def register(app: typer.Typer) -> None:
         output_dir: Annotated[
             Path, typer.Option("--output", "-o", help="Folder for CSVs, plots and summary.")
         ],
-        method: Annotated[str, typer.Option(help="Denoising method (see 'sbdenoise methods').")] = (
-            "pure-let"
-        ),
-        param: Annotated[
-            list[str] | None, typer.Option("--param", "-p", help="Method parameter NAME=VALUE.")
-        ] = None,
+        method: MethodOption = "pure-let",
+        param: MethodParamOption = None,
         model: Annotated[
             Path | None,
             typer.Option(help="Model file of a network method (default: the shipped model)."),
@@ -404,7 +403,7 @@ def register(app: typer.Typer) -> None:
         truth_surface: Annotated[
             str, typer.Option(help="True surface from 'alpha' (same rule) or 'store' flags.")
         ] = "alpha",
-        quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+        quiet: QuietBarOption = False,
     ) -> None:
         """Score a denoiser on a simulated test set: PSNR, SSIM, surface and bulk column metrics."""
         from sbdenoise.analysis.evaluation import evaluate as run_evaluation

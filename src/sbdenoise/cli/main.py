@@ -10,7 +10,17 @@ import typer
 from rich.table import Table
 
 from sbdenoise import __version__
-from sbdenoise.cli.support import console, fail, parse_params, show_warning
+from sbdenoise.cli.support import (
+    FrameGainOption,
+    MethodOption,
+    MethodParamOption,
+    OffsetOption,
+    QuietBarOption,
+    console,
+    fail,
+    parse_params,
+    show_warning,
+)
 from sbdenoise.errors import SbdenoiseError
 
 app = typer.Typer(
@@ -74,22 +84,20 @@ def denoise(
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Output file; suffix sets format.")
     ],
-    method: Annotated[str, typer.Option(help="Denoising method (see 'sbdenoise methods').")] = "",
-    param: Annotated[
-        list[str] | None, typer.Option("--param", "-p", help="Method parameter NAME=VALUE.")
-    ] = None,
+    method: MethodOption = "",
+    param: MethodParamOption = None,
     pixel_size: Annotated[
         float | None, typer.Option(help="Pixel size in Å, overriding the file's calibration.")
     ] = None,
-    gain: Annotated[float | None, typer.Option(help="Detector units per electron.")] = None,
-    offset: Annotated[float | None, typer.Option(help="Dark level in detector units.")] = None,
+    gain: FrameGainOption = None,
+    offset: OffsetOption = None,
     assume_counts: Annotated[
         bool, typer.Option(help="Use the values as electron counts without checking.")
     ] = False,
     model: Annotated[
         Path | None, typer.Option(help="Model file for --method sbd (default: the shipped one).")
     ] = None,
-    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    quiet: QuietBarOption = False,
 ) -> None:
     """Denoise a frame or a stack (each frame on its own unless the method is temporal)."""
     from sbdenoise.denoise.api import DEFAULT_METHOD, denoise_file

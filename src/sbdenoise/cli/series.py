@@ -10,6 +10,8 @@ from rich.table import Table
 
 from sbdenoise.cli.support import (
     AssumeOption,
+    FrameGainOption,
+    MethodOption,
     ModelOption,
     OffsetOption,
     ParamOption,
@@ -27,13 +29,11 @@ def series(
         Path, typer.Argument(help="Stack of frames (dm4, mrc, tif, emd, ser, hspy, npy).")
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output folder (resumable).")],
-    method: Annotated[
-        str, typer.Option(help="Denoising method (see `sbdenoise methods`).")
-    ] = "sbd",
+    method: MethodOption = "sbd",
     param: ParamOption = None,
     model: ModelOption = None,
     pixel_size: PixelSizeOption = None,
-    gain: Annotated[float | None, typer.Option(help="Detector units per electron.")] = None,
+    gain: FrameGainOption = None,
     offset: OffsetOption = None,
     assume_counts: AssumeOption = False,
     fdr: Annotated[float, typer.Option(help="False discovery rate of verdicts and events.")] = 0.05,

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from sbdenoise.cli.support import console, fail
+from sbdenoise.cli.support import QuietBarOption, console, fail
 from sbdenoise.errors import SbdenoiseError
 
 
@@ -33,7 +33,7 @@ def simulate(
             "($SBDENOISE_CACHE or ~/.cache/sbdenoise/datasets) and add new ones to it.",
         ),
     ] = True,
-    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    quiet: QuietBarOption = False,
 ) -> None:
     """Simulate a dataset (resumable: run the same command again after an interruption)."""
     from sbdenoise.config import DatasetSpec

@@ -30,6 +30,12 @@ ModelOption = Annotated[
     Path | None, typer.Option(help="Model file of sbd (default: the shipped model).")
 ]
 QuietOption = Annotated[bool, typer.Option(help="No progress bars.")]
+QuietBarOption = Annotated[bool, typer.Option(help="No progress bar.")]
+MethodOption = Annotated[str, typer.Option(help="Denoising method (see 'sbdenoise methods').")]
+MethodParamOption = Annotated[
+    list[str] | None, typer.Option("--param", "-p", help="Method parameter NAME=VALUE.")
+]
+FrameGainOption = Annotated[float | None, typer.Option(help="Detector units per electron.")]
 
 
 def fail(error: Exception) -> typer.Exit:

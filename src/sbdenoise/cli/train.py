@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from sbdenoise.cli.support import console, fail
+from sbdenoise.cli.support import QuietBarOption, console, fail
 from sbdenoise.errors import SbdenoiseError
 
 
@@ -228,7 +228,7 @@ def train(
     device: Annotated[
         str | None, typer.Option(help="Force a device (cpu, cuda:0); default CUDA if present.")
     ] = None,
-    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    quiet: QuietBarOption = False,
 ) -> None:
     """Train a denoiser on simulated data; run it again to resume; use torchrun for several GPUs.
 
