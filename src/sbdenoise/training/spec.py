@@ -18,6 +18,30 @@ from pydantic import Field, field_validator, model_validator
 from sbdenoise.config import _Model
 
 
+def _ordered_range(
+    value: tuple[float, float] | None, name: str, unit: str = ""
+) -> tuple[float, float] | None:
+    """Check that a ``(low, high)`` range (or None) satisfies ``0 < low <= high``.
+
+    Parameters
+    ----------
+    value : tuple of float or None
+        The range, in the units ``unit`` names.
+    name : str
+        What the error message calls it.
+    unit : str
+        Units shown in the error message, with a leading space (empty when dimensionless).
+
+    Returns
+    -------
+    tuple of float or None
+        ``value`` unchanged.
+    """
+    if value is not None and not 0 < value[0] <= value[1]:
+        raise ValueError(f"{name} must satisfy 0 < low <= high{unit}, got {value}")
+    return value
+
+
 class Augmentation(_Model):
     """Geometric augmentation of the clean crops (applied before the noise is drawn)."""
 
@@ -33,9 +57,7 @@ class Augmentation(_Model):
     @field_validator("scale")
     @classmethod
     def _check_scale(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
-        if value is not None and not 0 < value[0] <= value[1]:
-            raise ValueError(f"scale range must satisfy 0 < low <= high, got {value}")
-        return value
+        return _ordered_range(value, "scale range")
 
     @property
     def interpolates(self) -> bool:
@@ -201,9 +223,7 @@ class TrainSpec(_Model):
     @field_validator("dose_range")
     @classmethod
     def _check_dose_range(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
-        if value is not None and not 0 < value[0] <= value[1]:
-            raise ValueError(f"dose range must satisfy 0 < low <= high (e-/A^2), got {value}")
-        return value
+        return _ordered_range(value, "dose range", " (e-/A^2)")
 
     @model_validator(mode="after")
     def _check(self) -> TrainSpec:
