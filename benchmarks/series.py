@@ -68,7 +68,7 @@ def accuracy(seeds: int, frames: int, size: int, verdicts: str) -> list[dict]:
                 hit = (
                     event is not None
                     and e.kind == "leaves"
-                    and abs(e.frame - event) <= 1
+                    and e.covers(event)
                     and np.hypot(*(np.asarray(e.position) - truth.event_position)) < 1.0
                 )
                 found |= hit

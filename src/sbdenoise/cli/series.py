@@ -96,7 +96,7 @@ def series(
     for e in result.events:
         table.add_row(
             e.kind,
-            str(e.frame),
+            e.when().removeprefix("frame "),
             f"{e.position[0]:.2f}, {e.position[1]:.2f}",
             "yes" if e.surface else "no",
             f"{e.z:.1f}",

@@ -100,7 +100,7 @@ def run_series_demo(
     rms = float(np.sqrt(np.mean(np.sum(error**2, axis=1))))
     found = any(
         e.kind == "leaves"
-        and abs(e.frame - int(truth.event_frame or 0)) <= 1
+        and e.covers(int(truth.event_frame or 0))
         and np.hypot(*(np.asarray(e.position) - truth.event_position)) < 1.0
         for e in result.real_events
     )

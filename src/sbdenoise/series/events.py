@@ -43,6 +43,10 @@ TAIL_SHARE = 0.01
 #: are one column that moved.
 MOVE_DISTANCE_A = 3.5
 MOVE_FRAMES = 2
+#: Drop of the change-point log-likelihood ratio (nats) below its maximum that bounds the frames
+#: where the change may have happened: half the 95 % quantile of chi-square with one degree of
+#: freedom (a likelihood interval; at 0.45 e-/px one column's change is located to a few frames).
+FRAME_INTERVAL_DROP = 1.92
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,9 @@ class SiteEvidence:
         ``(t, n)`` matched-filter signal per unit dose of each site and frame.
     frame : numpy.ndarray
         First frame after the most likely change of each site.
+    frame_low, frame_high : numpy.ndarray
+        First and last candidate first frame whose log-likelihood ratio lies within
+        :data:`FRAME_INTERVAL_DROP` of the maximum (the change's likelihood interval).
     level_before, level_after : numpy.ndarray
         Mean of ``values`` before and after it.
     statistic : numpy.ndarray
@@ -75,6 +82,8 @@ class SiteEvidence:
     surface: np.ndarray
     values: np.ndarray
     frame: np.ndarray
+    frame_low: np.ndarray
+    frame_high: np.ndarray
     level_before: np.ndarray
     level_after: np.ndarray
     statistic: np.ndarray
@@ -92,7 +101,10 @@ class ColumnEvent:
     kind : str
         ``"appears"``, ``"leaves"`` or ``"moves"``.
     frame : int
-        First frame after the change.
+        First frame after the change (the most likely one).
+    frames : tuple of int
+        ``(first, last)`` frames where the change may have happened: its likelihood interval
+        (:data:`FRAME_INTERVAL_DROP`); ``frame`` lies inside.
     position : tuple of float
         ``(y, x)`` in frame-0 angstrom (for ``"moves"``: where it arrived).
     origin : tuple of float or None
@@ -118,6 +130,21 @@ class ColumnEvent:
     z: float
     verdict: str
     surface: bool
+    frames: tuple[int, int] = (0, 0)
+
+    def when(self) -> str:
+        """The frame of the change and its likelihood interval, for reports."""
+        low, high = self.frames
+        if low == high == self.frame:
+            return f"frame {self.frame}"
+        return f"frame {self.frame} ({low}-{high})"
+
+    def covers(self, frame: int, tolerance: int = 1) -> bool:
+        """Whether ``frame`` lies in the likelihood interval or within ``tolerance`` of the
+        most likely frame (how a known event is recognised)."""
+        low = min(self.frames[0], self.frame - tolerance)
+        high = max(self.frames[1], self.frame + tolerance)
+        return low <= frame <= high
 
 
 def merge_sites(positions: list[np.ndarray], distance: float = MERGE_DISTANCE_A) -> np.ndarray:
@@ -224,14 +251,14 @@ def site_signals(
     return signal, signal.copy(), exposure
 
 
-def change_statistic(
+def change_profile(
     values: np.ndarray, variance: np.ndarray, min_segment: int = MIN_SEGMENT
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Change-point statistic of every site: one shift of the mean against none.
+    """Log-likelihood ratio of one shift of the mean at every candidate frame, every site.
 
     With ``n1`` frames before ``tau`` and ``n2`` from it on, and ``s2`` the mean variance of a
     frame's value, the log-likelihood ratio of a Gaussian mean shift is
-    ``n1 n2 / (n1 + n2) (mean1 - mean2)^2 / (2 s2)``, maximised over ``tau``.
+    ``n1 n2 / (n1 + n2) (mean1 - mean2)^2 / (2 s2)``.
 
     Parameters
     ----------
@@ -244,10 +271,11 @@ def change_statistic(
 
     Returns
     -------
-    statistic : numpy.ndarray
-        Maximised log-likelihood ratio, nats.
-    frame : numpy.ndarray
-        The best ``tau`` (first frame after the change).
+    ratio : numpy.ndarray
+        ``(t - 1, n)`` log-likelihood ratio (nats) of a change at ``taus`` (``-inf`` where a
+        side would be shorter than ``min_segment``).
+    taus : numpy.ndarray
+        ``(t - 1,)`` candidate first frames after the change, ``1 .. t - 1``.
     """
     values = np.asarray(values, dtype=np.float64)
     if values.ndim == 1:
@@ -267,8 +295,59 @@ def change_statistic(
     taus = np.arange(1, n)
     allowed = (taus >= min_segment) & (taus <= n - min_segment)
     ratio[~allowed] = -np.inf
+    return ratio, taus
+
+
+def change_statistic(
+    values: np.ndarray, variance: np.ndarray, min_segment: int = MIN_SEGMENT
+) -> tuple[np.ndarray, np.ndarray]:
+    """Change-point statistic of every site: one shift of the mean against none.
+
+    The maximum over frames of :func:`change_profile`.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        ``(t, n)`` per-frame values (signal per unit dose); the change is sought along axis 0.
+    variance : numpy.ndarray
+        ``(t, n)`` their variances.
+    min_segment : int
+        Fewest frames on each side.
+
+    Returns
+    -------
+    statistic : numpy.ndarray
+        Maximised log-likelihood ratio, nats.
+    frame : numpy.ndarray
+        The best ``tau`` (first frame after the change).
+    """
+    ratio, taus = change_profile(values, variance, min_segment)
     best = np.argmax(ratio, axis=0)
     return np.take_along_axis(ratio, best[None], axis=0)[0], taus[best]
+
+
+def change_interval(
+    values: np.ndarray, variance: np.ndarray, drop: float = FRAME_INTERVAL_DROP
+) -> tuple[np.ndarray, np.ndarray]:
+    """Likelihood interval of each site's change frame.
+
+    Parameters
+    ----------
+    values, variance : numpy.ndarray
+        ``(t, n)`` per-frame values and their variances (see :func:`change_profile`).
+    drop : float
+        Nats below the maximum log-likelihood ratio that a frame may lie and stay inside.
+
+    Returns
+    -------
+    low, high : numpy.ndarray
+        ``(n,)`` first and last first-frame-after-the-change inside the interval.
+    """
+    ratio, taus = change_profile(values, variance)
+    inside = ratio >= ratio.max(axis=0, keepdims=True) - drop
+    first = np.argmax(inside, axis=0)
+    last = inside.shape[0] - 1 - np.argmax(inside[::-1], axis=0)
+    return taus[first], taus[last]
 
 
 def site_evidence(
@@ -308,6 +387,7 @@ def site_evidence(
     values = np.asarray(signal, dtype=np.float64) / exposure[:, None]
     spread = np.asarray(variance, dtype=np.float64) / exposure[:, None] ** 2
     statistic, frame = change_statistic(values, spread)
+    low, high = change_interval(values, spread)
     p = change_p_values(statistic, values, spread, permutations=permutations, seed=seed)
     sites = np.arange(values.shape[1])
     cumulative = np.cumsum(values, axis=0)
@@ -319,6 +399,8 @@ def site_evidence(
         surface=surface,
         values=values,
         frame=frame,
+        frame_low=low,
+        frame_high=high,
         level_before=before,
         level_after=after,
         statistic=statistic,
@@ -456,6 +538,7 @@ def column_events(
             ColumnEvent(
                 kind=kind,
                 frame=int(evidence.frame[i]),
+                frames=(int(evidence.frame_low[i]), int(evidence.frame_high[i])),
                 position=(float(position[0]), float(position[1])),
                 origin=None,
                 site=int(i),
@@ -484,6 +567,10 @@ def _pair_moves(events: list[ColumnEvent]) -> list[ColumnEvent]:
                     ColumnEvent(
                         kind="moves",
                         frame=arrival.frame,
+                        frames=(
+                            min(arrival.frames[0], leaving.frames[0]),
+                            max(arrival.frames[1], leaving.frames[1]),
+                        ),
                         position=arrival.position,
                         origin=leaving.position,
                         site=arrival.site,

@@ -84,7 +84,7 @@ def plot_overview(result: SeriesResult, path: Path) -> Path:
             s=140,
             c=colour,
             linewidths=2.2,
-            label=f"{event.kind} at frame {event.frame}",
+            label=f"{event.kind} at {event.when()}",
         )
         if event.origin is not None:
             oy, ox = (np.asarray(event.origin) - origin) / pixel
@@ -170,8 +170,9 @@ def plot_event_traces(result: SeriesResult, path: Path) -> Path:
         ax.hlines(ev.level_before[i], 0, f - 0.5, colors="#2166ac", lw=2)
         ax.hlines(ev.level_after[i], f - 0.5, result.n_frames - 1, colors="#b2182b", lw=2)
         ax.axvline(f - 0.5, color="#999", ls=":")
+        ax.axvspan(ev.frame_low[i] - 0.5, ev.frame_high[i] - 0.5, color="#999", alpha=0.15)
         ax.set_title(
-            f"site {i}: {event.kind} at frame {event.frame}, {event.z:.1f} σ, "
+            f"site {i}: {event.kind} at {event.when()}, {event.z:.1f} σ, "
             f"q = {event.q_value:.2g} ({event.verdict})",
             fontsize=9,
         )
@@ -255,7 +256,7 @@ def _page(result: SeriesResult, files: dict[str, Path], names: list[str]) -> str
     event_rows = [
         [
             e.kind,
-            e.frame,
+            e.when().removeprefix("frame "),
             f"{e.position[0]:.2f}, {e.position[1]:.2f}",
             "–" if e.origin is None else f"{e.origin[0]:.2f}, {e.origin[1]:.2f}",
             "yes" if e.surface else "no",
