@@ -303,16 +303,7 @@ def change_statistic(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Change-point statistic of every site: one shift of the mean against none.
 
-    The maximum over frames of :func:`change_profile`.
-
-    Parameters
-    ----------
-    values : numpy.ndarray
-        ``(t, n)`` per-frame values (signal per unit dose); the change is sought along axis 0.
-    variance : numpy.ndarray
-        ``(t, n)`` their variances.
-    min_segment : int
-        Fewest frames on each side.
+    The maximum over frames of :func:`change_profile` (same parameters).
 
     Returns
     -------
