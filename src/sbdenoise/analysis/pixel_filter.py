@@ -223,8 +223,6 @@ def plot_pixel_filter(
         linear_output=float(np.sum(probe.weights * probe.counts)),
         denoised=probe.denoised,
     )
-    if half_width is None:
-        half_width = max(20.0, 1.5 * probe.extent() / probe.sampling) * probe.sampling
     heading = title or f"pixel (row {probe.pixel[0]}, col {probe.pixel[1]})"
     return plot_equivalent_filter(
         working,
