@@ -225,8 +225,32 @@ def test_init_from_refuses_another_architecture(tiny_spec, tmp_path):
     other = tiny_spec.model_copy(
         update={
             "init_from": str(first.model_path),
-            "architecture_kwargs": {"scales": 2, "base_channels": 8},
+            "architecture_kwargs": {"scales": 3, "base_channels": 4},
         }
     )
     with pytest.raises(InputError, match="same architecture options"):
         train(other, tmp_path / "second", show_progress=False, threads=1)
+
+
+def test_init_from_a_narrower_unet_widens_it_without_changing_its_output(tiny_spec, tmp_path):
+    first = train(tiny_spec, tmp_path / "narrow", show_progress=False, threads=1)
+    source, _ = load_model(first.model_path)
+    wider = tiny_spec.model_copy(
+        update={
+            "init_from": str(first.model_path),
+            "architecture_kwargs": {"scales": 2, "base_channels": 6},
+            "lr": 1e-12,
+            "steps": 1,
+            "validate_every": 1,
+        }
+    )
+    second = train(wider, tmp_path / "wide", show_progress=False, threads=1)
+    widened, card = load_model(second.model_path)
+    assert card.architecture_kwargs["base_channels"] == 6
+    assert widened.base_channels == 6
+    # lr ~ 0 leaves the weights; batch statistics (train mode) ignore the moved running averages
+    inputs = torch.rand(2, 1, 32, 32)
+    source.train()
+    widened.train()
+    with torch.no_grad():
+        torch.testing.assert_close(widened(inputs), source(inputs), atol=1e-3, rtol=1e-3)

@@ -222,7 +222,10 @@ def train(
     seed: Annotated[int | None, typer.Option(help="Seed of initialisation, crops, noise.")] = None,
     init_from: Annotated[
         Path | None,
-        typer.Option(help="Start from this model's weights (same architecture; fresh optimiser)."),
+        typer.Option(
+            help="Start from this model's weights (same architecture, or a narrower UNet, "
+            "widened without changing its output; fresh optimiser)."
+        ),
     ] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads per process.")] = None,
     device: Annotated[

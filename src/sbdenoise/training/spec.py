@@ -212,8 +212,9 @@ class TrainSpec(_Model):
         None,
         description=(
             "Model file (.safetensors or its .json card) whose weights start a fresh run (warm "
-            "start, new optimiser); its architecture must be this spec's. Ignored when the run "
-            "folder holds a checkpoint: resuming wins."
+            "start, new optimiser); its architecture must be this spec's, except that a UNet may "
+            "start from a narrower one (widened without changing its output). Ignored when "
+            "the run folder holds a checkpoint: resuming wins."
         ),
     )
     deterministic: bool = Field(

@@ -16,6 +16,7 @@ was never stopped.
 from __future__ import annotations
 
 import csv
+import inspect
 import math
 import time
 from dataclasses import dataclass, field
@@ -385,25 +386,46 @@ def train(
 
 
 def warm_start(network: torch.nn.Module, spec: TrainSpec) -> None:
-    """Copy the weights of ``spec.init_from`` into ``network`` (same architecture required).
+    """Copy the weights of ``spec.init_from`` into ``network``.
+
+    The source must have the same architecture and options, except that a UNet may start from a
+    narrower UNet of the same scales: it is widened without changing its output
+    (:func:`sbdenoise.nn.widen.widen_unet`), so the new channels add capacity to a trained model.
 
     Raises
     ------
     InputError
-        If the model file's architecture or its arguments differ from the spec's.
+        If the model file's architecture or its arguments differ from the spec's (other than a
+        smaller UNet ``base_channels``).
     """
     from sbdenoise.nn.model_file import load_model
+    from sbdenoise.nn.widen import widen_unet
 
     source, card = load_model(spec.init_from)
-    if card.architecture != spec.architecture or card.architecture_kwargs != dict(
-        spec.architecture_kwargs
-    ):
+    wanted = dict(spec.architecture_kwargs)
+    given = dict(card.architecture_kwargs)
+    if card.architecture == spec.architecture == "unet" and _narrower_unet(given, wanted):
+        source = widen_unet(source, int(wanted["base_channels"]), seed=spec.seed)
+    elif card.architecture != spec.architecture or given != wanted:
         raise InputError(
             f"--init-from {spec.init_from}: its network is {card.architecture} "
             f"{card.architecture_kwargs}, this run trains {spec.architecture} "
-            f"{dict(spec.architecture_kwargs)}; give the same architecture options"
+            f"{wanted}; give the same architecture options (a UNet may only grow its "
+            "base channels)"
         )
     network.load_state_dict(source.state_dict())
+
+
+def _narrower_unet(given: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    """Whether UNet options ``given`` differ from ``wanted`` only by fewer base channels."""
+    from sbdenoise.nn.unet import UNet
+
+    defaults = {
+        name: parameter.default for name, parameter in inspect.signature(UNet).parameters.items()
+    }
+    given, wanted = {**defaults, **given}, {**defaults, **wanted}
+    same_rest = all(given[key] == wanted[key] for key in defaults if key != "base_channels")
+    return same_rest and given["base_channels"] < wanted["base_channels"]
 
 
 def _train(
