@@ -41,6 +41,7 @@ LAYERS = {
     "match": 6,
     "hyperspy": 6,
     "napari": 6,
+    "experiments": 6,
     "cli": 7,
     "__main__": 7,
 }
