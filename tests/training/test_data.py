@@ -271,3 +271,26 @@ def test_dose_weights_follow_each_crops_dose_and_average_one(range_spec):
     assert weighted[2].max() > 3 * weighted[2].min()
     with pytest.raises(ValueError, match="loss_weighting 'dose'"):
         TrainSpec(dataset="x", dose_range=None, normalization="fixed", loss_weighting="dose")
+
+
+def test_validation_crops_depend_on_the_validation_seed_only(tiny_spec):
+    base = load_training_data(tiny_spec, multiple=2).validation
+    other_seed = load_training_data(tiny_spec.model_copy(update={"seed": 7}), multiple=2)
+    torch.testing.assert_close(other_seed.validation.inputs, base.inputs, rtol=0, atol=0)
+    torch.testing.assert_close(other_seed.validation.targets, base.targets, rtol=0, atol=0)
+    moved = load_training_data(tiny_spec.model_copy(update={"val_seed": 7}), multiple=2)
+    assert not torch.equal(moved.validation.targets, base.targets)
+
+
+def test_max_train_images_draws_a_seeded_subset_of_the_filtered_images(tiny_spec):
+    dataset = SimulatedDataset(tiny_spec.dataset)
+    everything, val = select_indices(dataset, tiny_spec)
+    capped = tiny_spec.model_copy(update={"filters": Filters(max_train_images=1)})
+    first, capped_val = select_indices(dataset, capped)
+    assert len(everything) == 2 and len(first) == 1 and set(first) <= set(everything)
+    assert np.array_equal(capped_val, val)  # validation images are not capped
+    picks = {
+        int(select_indices(dataset, capped.model_copy(update={"seed": s}))[0][0]) for s in range(8)
+    }
+    assert picks == set(everything.tolist())  # the seed chooses which
+    assert np.array_equal(select_indices(dataset, capped)[0], first)

@@ -254,3 +254,16 @@ def test_init_from_a_narrower_unet_widens_it_without_changing_its_output(tiny_sp
     widened.train()
     with torch.no_grad():
         torch.testing.assert_close(widened(inputs), source(inputs), atol=1e-3, rtol=1e-3)
+
+
+def test_time_budget_stops_after_a_final_validation_and_stays_finished(tiny_spec, tmp_path):
+    budget = tiny_spec.model_copy(
+        update={"steps": 1000, "validate_every": 500, "budget_minutes": 1e-9}
+    )
+    result = train(budget, tmp_path / "m", show_progress=False, threads=1)
+    assert result.stop_reason == "time budget" and result.step == 1
+    assert result.best_step == 1  # validated although step 1 is not a validation step
+    log = (tmp_path / "m.run" / "log.csv").read_text().splitlines()
+    assert log[-1].split(",")[0] == "1" and log[-1].split(",")[3] != ""
+    again = train(budget, tmp_path / "m", show_progress=False, threads=1)
+    assert again.stop_reason == "already finished" and again.step == 1

@@ -47,9 +47,9 @@ def build_spec(
     **options
         Overrides; None means "not given". Names: architecture, scales, base_channels, bias_free,
         sampling, crop, batch, steps, epochs, lr, dose, dose_range, normalization, precision,
-        loss_weighting, seed, validate_every, checkpoint_minutes, init_from, contrast,
-        structures, defect, defocus, thickness, flips, rotation, scale_range, match_filters
-        (filters from ``sbdenoise match``, applied before the other filter options).
+        loss_weighting, seed, validate_every, checkpoint_minutes, budget_minutes, init_from,
+        contrast, structures, defect, defocus, thickness, flips, rotation, scale_range,
+        match_filters (filters from ``sbdenoise match``, applied before the other filter options).
 
     Returns
     -------
@@ -87,6 +87,7 @@ def build_spec(
         "seed",
         "validate_every",
         "checkpoint_minutes",
+        "budget_minutes",
         "init_from",
     ):
         if options.get(name) is not None:
@@ -219,6 +220,10 @@ def train(
     checkpoint_minutes: Annotated[
         float | None, typer.Option(help="Minutes between checkpoints (default 5).")
     ] = None,
+    budget_minutes: Annotated[
+        float | None,
+        typer.Option(help="Stop after this many minutes of training, summed over resumes."),
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of initialisation, crops, noise.")] = None,
     init_from: Annotated[
         Path | None,
@@ -268,6 +273,7 @@ def train(
             seed=seed,
             validate_every=validate_every,
             checkpoint_minutes=checkpoint_minutes,
+            budget_minutes=budget_minutes,
             init_from=None if init_from is None else str(init_from.resolve()),
             contrast=contrast,
             structures=structures,

@@ -463,6 +463,9 @@ def input_scales(
 def select_indices(dataset: SimulatedDataset, spec: TrainSpec) -> tuple[np.ndarray, np.ndarray]:
     """Training and validation image indices after the spec's filters.
 
+    With ``filters.max_train_images`` the training images are a random subset of that size,
+    drawn with the spec's seed (the same spec always trains on the same images).
+
     Raises
     ------
     InputError
@@ -480,6 +483,10 @@ def select_indices(dataset: SimulatedDataset, spec: TrainSpec) -> tuple[np.ndarr
             f"{spec.filters.criteria(include_structures=False)}",
             dataset.path,
         )
+    limit = spec.filters.max_train_images
+    if limit is not None and len(train) > limit:
+        chosen = np.random.default_rng(spec.seed).choice(train, size=limit, replace=False)
+        train = np.sort(chosen)
     return train, val
 
 
@@ -511,7 +518,7 @@ def _validation_set(
     size -= size % multiple
     if size < multiple:
         raise InputError(f"validation images ({height}x{width} px) are too small for the network")
-    rng = np.random.default_rng([spec.seed, _VAL_STREAM])
+    rng = np.random.default_rng([spec.val_seed, _VAL_STREAM])
     which = np.arange(spec.val_crops) % n
     rows = rng.integers(0, height - size + 1, size=spec.val_crops)
     cols = rng.integers(0, width - size + 1, size=spec.val_crops)

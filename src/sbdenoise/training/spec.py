@@ -82,6 +82,17 @@ class Filters(_Model):
     support_thickness_nm: tuple[float, float] | None = Field(
         None, description="Support thickness range, nm, bounds included."
     )
+    particle_diameter_nm: tuple[float, float] | None = Field(
+        None, description="Particle diameter range, nm, bounds included."
+    )
+    max_train_images: int | None = Field(
+        None,
+        ge=1,
+        description=(
+            "At most this many training images, a random subset drawn with the spec's seed "
+            "(subsets of equal size make trainings on different conditions comparable)."
+        ),
+    )
 
     def criteria(self, include_structures: bool = True) -> dict[str, Any]:
         """Keyword arguments for :meth:`SimulatedDataset.indices` (lists: any of, tuples: range)."""
@@ -92,7 +103,7 @@ class Filters(_Model):
                 criteria[name] = list(value)
         if include_structures and self.structure_ids is not None:
             criteria["structure_id"] = list(self.structure_ids)
-        for name in ("defocus_nm", "support_thickness_nm"):
+        for name in ("defocus_nm", "support_thickness_nm", "particle_diameter_nm"):
             value = getattr(self, name)
             if value is not None:
                 criteria[name] = (min(value), max(value))
@@ -146,6 +157,15 @@ class TrainSpec(_Model):
         None, ge=1, description="Steps between validations (None: once per epoch)."
     )
     val_crops: int = Field(32, ge=1, description="Number of fixed validation crops.")
+    val_seed: int = Field(
+        0,
+        ge=0,
+        description=(
+            "Seed of the validation crops and their noise. Independent of `seed`, so that runs "
+            "with different seeds on the same dataset and filters validate on the same crops "
+            "and their PSNRs compare."
+        ),
+    )
     val_crop: int | None = Field(
         None, ge=8, description="Validation crop size, px at the working sampling (None: crop)."
     )
@@ -162,6 +182,15 @@ class TrainSpec(_Model):
         0.01, ge=0, description="A validation PSNR gain below this (dB) is not an improvement."
     )
     checkpoint_minutes: float = Field(5.0, gt=0, description="Minutes between checkpoints.")
+    budget_minutes: float | None = Field(
+        None,
+        gt=0,
+        description=(
+            "Training time budget, minutes of wall time summed over resumes (None: no limit). "
+            "When it is spent the run validates once more and stops ('time budget'); networks "
+            "compared at equal CPU time get the same budget."
+        ),
+    )
     log_every: int = Field(50, ge=1, description="Steps between rows of the CSV log.")
     seed: int = Field(0, ge=0, description="Seed of initialisation, crops and noise.")
     filters: Filters = Field(default_factory=Filters)

@@ -569,7 +569,9 @@ def _train(
             state["loss_sum"] += float(loss.detach())
             state["loss_count"] += 1
             step = int(state["step"])
-            validating = step % validate_every == 0 or step == total
+            spent = seconds_before + time.perf_counter() - start
+            out_of_time = spec.budget_minutes is not None and spent >= 60.0 * spec.budget_minutes
+            validating = step % validate_every == 0 or step == total or out_of_time
             logging = validating or step % spec.log_every == 0
             stop = False
             val_psnr: float | str = ""
@@ -595,7 +597,9 @@ def _train(
                 else:
                     state["bad_validations"] += 1
                 lr_now = optimizer.param_groups[0]["lr"]
-                if state["bad_validations"] >= spec.early_stop_patience:
+                if out_of_time:
+                    stop, reason = True, "time budget"
+                elif state["bad_validations"] >= spec.early_stop_patience:
                     stop, reason = True, "early stopping"
                 elif lr_now < spec.min_lr:
                     stop, reason = True, "learning rate floor"
