@@ -118,3 +118,62 @@ def test_round_trip_of_simulated_images(tmp_path_factory, factor):
         pixel = float(data.params["pixel_size"][index])
         grid = to_working_grid(image, pixel, factor * pixel)
         assert psnr(from_working_grid(grid.counts, grid), image, clip=False) > 50.0
+
+
+@pytest.mark.parametrize("pixel", [0.067, 0.055])
+def test_pixel_sizes_between_binning_factors_are_resampled(pixel):
+    sampling = 4 * PIXEL  # ratio 3.64 or 4.43: no integer within 6 %
+    with pytest.raises(InputError, match="not within"):
+        binning_factor(pixel, sampling)
+    lattice = synthetic_lattice((300, 320), pixel_size=pixel).expectation
+    grid = to_working_grid(lattice, pixel, sampling)
+    assert grid.resampled and grid.factor == int(sampling // pixel)
+    assert grid.sampling == pytest.approx(sampling, rel=0.01)
+    assert grid.counts.shape == tuple(round(n * pixel / grid.sampling) for n in (300, 320))
+    # counts per working pixel: the dose per area is kept
+    inner = grid.counts[4:-4, 4:-4].mean()
+    assert inner == pytest.approx(
+        lattice[16:-16, 16:-16].mean() * (grid.sampling / pixel) ** 2, rel=0.02
+    )
+    back = from_working_grid(grid.counts, grid)
+    assert back.shape == lattice.shape
+    assert psnr(back[8:-8, 8:-8], lattice[8:-8, 8:-8], clip=False) > 50.0
+    with pytest.raises(InputError, match="not within"):
+        to_working_grid(lattice, pixel, sampling, resample=False)
+
+
+def test_resampled_counts_keep_variance_equal_to_mean_and_white():
+    counts = np.random.default_rng(1).poisson(0.45, (800, 800)).astype(np.float64)
+    grid = to_working_grid(counts, 0.067, 4 * PIXEL)
+    inner = grid.counts[4:-4, 4:-4]
+    assert inner.mean() == pytest.approx(0.45 * (grid.sampling / 0.067) ** 2, rel=0.01)
+    assert inner.var() == pytest.approx(inner.mean(), rel=0.04)  # as Poisson counts
+    for a, b in ((inner[:, :-1], inner[:, 1:]), (inner[:-1], inner[1:])):
+        assert abs(np.corrcoef(a.ravel(), b.ravel())[0, 1]) < 0.03  # no correlation made
+
+
+def test_fourier_resampling_gives_the_sums_over_the_new_cells():
+    from sbdenoise.nn.sampling import _resample_rows
+
+    def integral(x):  # of 2 + cos(2 pi x / 37.3) + 0.5 sin(2 pi x / 11.1)
+        return (
+            2 * x
+            + 37.3 / (2 * np.pi) * np.sin(2 * np.pi * x / 37.3)
+            - 0.5 * 11.1 / (2 * np.pi) * np.cos(2 * np.pi * x / 11.1)
+        )
+
+    def sums(width, n):
+        edges = np.arange(n + 1) * width
+        return integral(edges[1:]) - integral(edges[:-1])
+
+    for n_out in (246, 360):  # fewer and more cells over the same 300 input cells
+        got = _resample_rows(sums(1.0, 300)[None], n_out)[0]
+        want = sums(300 / n_out, n_out)
+        assert np.abs(got - want)[10:-10].max() < 0.01 * want.mean()
+        # half a cell off (no centre shift) would be wrong by several per cent
+        assert np.abs(np.roll(got, 1) - want)[10:-10].max() > 0.02 * want.mean()
+
+
+def test_input_coarser_than_the_model_is_still_refused():
+    with pytest.raises(InputError, match="coarser"):
+        to_working_grid(np.ones((64, 64)), 0.5, 0.25)

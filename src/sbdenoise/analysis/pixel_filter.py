@@ -175,7 +175,8 @@ def pixel_filter(
     row, col = (int(v) for v in pixel)
     if frame.ndim != 2 or not (0 <= row < frame.shape[0] and 0 <= col < frame.shape[1]):
         raise InputError(f"pixel ({row}, {col}) lies outside the {frame.shape} frame")
-    grid = to_working_grid(frame, pixel_size, card.sampling)
+    # plain binning only: the filter is read per block of input pixels (no resampled grid)
+    grid = to_working_grid(frame, pixel_size, card.sampling, resample=False)
     scale = float(card.scale_for(grid.counts))
     working = (row // grid.factor, col // grid.factor)
     model = _padded(network, required_multiple(network))

@@ -179,19 +179,19 @@ def dose_notes(counts: np.ndarray, card: Any, pixel_size: float | None) -> list[
     list of str
         Empty, or one warning sentence.
     """
-    from sbdenoise.nn.sampling import binning_factor
+    from sbdenoise.nn.sampling import input_pixels_per_working_pixel
 
     if pixel_size is None:
         return []
-    factor = binning_factor(pixel_size, card.sampling)
+    area = input_pixels_per_working_pixel(pixel_size, card.sampling)
     low, high = card.dose_range_working
     mean = float(np.mean(counts))
-    working = mean * factor**2
+    working = mean * area
     if low * (1.0 - DOSE_TOLERANCE) <= working <= high * (1.0 + DOSE_TOLERANCE):
         return []
     per_area = mean / pixel_size**2
     if low == high:
-        trained = low / factor**2
+        trained = low / area
         return [
             f"WARNING: the mean count {mean:.3g} e-/px is {working / low:.2f}x the dose the model "
             f"was trained at ({trained:.3g} e-/px); this network is "

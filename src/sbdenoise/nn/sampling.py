@@ -8,9 +8,13 @@ it was trained on. :func:`from_working_grid` returns an estimate made on that gr
 grid, in expected counts per input pixel, by Fourier interpolation that undoes the block sum
 (its box-filter transfer function and the half-pixel offset of block centres).
 
-Only integer binning is done: a non-integer ratio would need interpolation of counts, which
-correlates their noise. The ratio ``sampling / pixel_size`` must be within ``tolerance`` (6 %) of
-an integer; the training augmentation rescales images by 0.955-1.055, which covers the mismatch.
+When ``sampling / pixel_size`` is within ``tolerance`` (6 %) of an integer, binning is all that is
+done (the training augmentation rescales images by 0.955-1.055, which covers the mismatch). Other
+pixel sizes (0.067 A/px for a model at 0.244 A/px: ratio 3.64) are binned by the integer part of
+the ratio, to a grid finer than the model's, and the block sums are then resampled to the model's
+sampling by Fourier cropping (:func:`_resample_rows`): the spectrum of white noise is flat, so
+what is kept is white noise again, and the variance of a resampled pixel equals its mean, as for
+Poisson counts (the values are no longer integers). The way back zero-pads the spectrum.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ __all__ = [
     "WorkingGrid",
     "binning_factor",
     "from_working_grid",
+    "input_pixels_per_working_pixel",
     "to_working_grid",
 ]
 
@@ -56,6 +61,9 @@ class WorkingGrid:
     pad : tuple of int
         Pixels added at the bottom and right by symmetric reflection before binning, so that the
         padded frame is a whole number of blocks.
+    binned_shape : tuple of int, optional
+        Shape of the block sums before they were resampled to the model's sampling (None: not
+        resampled; ``counts`` are the block sums).
     """
 
     counts: np.ndarray
@@ -64,6 +72,12 @@ class WorkingGrid:
     sampling: float
     input_shape: tuple[int, int]
     pad: tuple[int, int]
+    binned_shape: tuple[int, int] | None = None
+
+    @property
+    def resampled(self) -> bool:
+        """True when the block sums were Fourier-resampled to the model's sampling."""
+        return self.binned_shape is not None
 
 
 def binning_factor(pixel_size: float, sampling: float, tolerance: float = DEFAULT_TOLERANCE) -> int:
@@ -103,11 +117,31 @@ def binning_factor(pixel_size: float, sampling: float, tolerance: float = DEFAUL
     return factor
 
 
+def input_pixels_per_working_pixel(
+    pixel_size: float, sampling: float, tolerance: float = DEFAULT_TOLERANCE
+) -> float:
+    """Input pixels whose counts one working pixel holds (``factor**2``, or the area ratio).
+
+    Raises
+    ------
+    InputError
+        If a size is not positive and finite, or the input is coarser than the model's grid.
+    """
+    try:
+        return float(binning_factor(pixel_size, sampling, tolerance) ** 2)
+    except InputError:
+        if not sampling / check_pixel_size(pixel_size) > 1.0 + tolerance:
+            raise
+        return float((sampling / pixel_size) ** 2)
+
+
 def to_working_grid(
     counts: np.ndarray,
     pixel_size: float,
     sampling: float,
     tolerance: float = DEFAULT_TOLERANCE,
+    *,
+    resample: bool = True,
 ) -> WorkingGrid:
     """Bin a frame of counts to the model's working sampling.
 
@@ -120,7 +154,10 @@ def to_working_grid(
     sampling : float
         The model's working sampling, angstrom per pixel.
     tolerance : float
-        Accepted relative sampling mismatch, see :func:`binning_factor`.
+        Accepted relative sampling mismatch of plain binning, see :func:`binning_factor`.
+    resample : bool
+        Beyond ``tolerance``, bin by the integer part of ``sampling / pixel_size`` and resample
+        the block sums to ``sampling`` (False: refuse, as :func:`binning_factor` does).
 
     Returns
     -------
@@ -130,7 +167,8 @@ def to_working_grid(
     Raises
     ------
     InputError
-        If ``counts`` is not a finite 2-D array, or the sampling does not fit (see
+        If ``counts`` is not a finite 2-D array, or the input is coarser than the model's
+        sampling (or, with ``resample=False``, the sampling does not fit: see
         :func:`binning_factor`).
     """
     array = np.asarray(counts)
@@ -138,7 +176,12 @@ def to_working_grid(
         raise InputError(f"a frame must be a 2-D array (y, x), got shape {array.shape}")
     if array.dtype.kind not in "uif" or not np.all(np.isfinite(array)):
         raise InputError("a frame must hold finite real numbers (counts per pixel)")
-    factor = binning_factor(pixel_size, sampling, tolerance)
+    try:
+        factor = binning_factor(pixel_size, sampling, tolerance)
+    except InputError:
+        if not resample or not sampling / check_pixel_size(pixel_size) > 1.0 + tolerance:
+            raise
+        return _resampled_grid(array, float(pixel_size), float(sampling))
     height, width = array.shape
     pad = (-height % factor, -width % factor)
     if factor == 1:
@@ -169,6 +212,54 @@ def _block_sum(data: np.ndarray, factor: int, axis: int) -> np.ndarray:
         index[axis] = slice(offset, None, factor)
         total += data[tuple(index)]
     return total
+
+
+def _resampled_grid(array: np.ndarray, pixel_size: float, sampling: float) -> WorkingGrid:
+    """Bin by ``floor(sampling / pixel_size)``, then Fourier-resample the sums to ``sampling``."""
+    factor = int(np.floor(sampling / pixel_size))
+    binned = to_working_grid(array, pixel_size, factor * pixel_size, resample=False)
+    rows, cols = binned.counts.shape
+    shape = tuple(max(1, round(n * factor * pixel_size / sampling)) for n in (rows, cols))
+    resampled = _resample_rows(binned.counts, shape[1])
+    resampled = _resample_rows(np.ascontiguousarray(resampled.T), shape[0]).T
+    actual = factor * pixel_size * float(np.mean([rows / shape[0], cols / shape[1]]))
+    return WorkingGrid(
+        counts=np.ascontiguousarray(resampled, dtype=np.float32),
+        factor=factor,
+        pixel_size=pixel_size,
+        sampling=actual,
+        input_shape=binned.input_shape,
+        pad=binned.pad,
+        binned_shape=(rows, cols),
+    )
+
+
+def _resample_rows(data: np.ndarray, n_out: int) -> np.ndarray:
+    """Resample each row of sums over equal cells to ``n_out`` cells spanning the same length.
+
+    The rows are extended by half-sample mirroring, and the spectrum is cut (fewer cells) or
+    zero-padded (more cells), shifted so that output samples sit at the centres of the new cells.
+    The result holds sums over the new cells: a constant ``c`` per input cell becomes
+    ``c * n / n_out``, and white noise of variance ``c`` stays white with variance
+    ``c * n / n_out`` when cutting: the variance of a resampled cell equals its mean.
+    """
+    data = np.asarray(data, dtype=np.float32)
+    rows, n = data.shape
+    kept = min(n, n_out)  # bins 0..kept of the mirrored signals; bin ``kept`` is a Nyquist bin
+    freq = np.arange(kept + 1) / (2.0 * n)  # cycles per input cell
+    shift = (n / n_out - 1.0) / 2.0  # the first output centre, in input cells from the first
+    kernel = np.exp(2j * np.pi * freq * shift)
+    kernel[kept] *= 0.5 if n_out > n else 0.0  # shared between +f and -f, or cut
+    kernel = kernel.astype(np.complex64)
+    result = np.empty((rows, n_out), dtype=np.float32)
+    step = max(1, _CHUNK_VALUES // (2 * max(n, n_out)))
+    for start in range(0, rows, step):
+        chunk = data[start : start + step]
+        spectrum = scipy.fft.rfft(np.concatenate([chunk, chunk[:, ::-1]], axis=1), axis=1)
+        out = np.zeros((chunk.shape[0], n_out + 1), dtype=np.complex64)
+        out[:, : kept + 1] = spectrum[:, : kept + 1] * kernel
+        result[start : start + step] = scipy.fft.irfft(out, n=2 * n_out, axis=1)[:, :n_out]
+    return result
 
 
 #: Rows transformed at once by :func:`_unbin_rows` (bounds the memory of large frames).
@@ -245,6 +336,10 @@ def from_working_grid(estimate_working: np.ndarray, grid: WorkingGrid) -> np.nda
         raise InputError(
             f"estimate has shape {estimate.shape} but the working grid has {grid.counts.shape}"
         )
+    if grid.binned_shape is not None:  # back to block sums of the binned grid first
+        rows, cols = grid.binned_shape
+        estimate = _resample_rows(estimate, cols)
+        estimate = np.ascontiguousarray(_resample_rows(np.ascontiguousarray(estimate.T), rows).T)
     height, width = grid.input_shape
     if grid.factor == 1:
         return estimate[:height, :width].astype(np.float32)
