@@ -169,11 +169,20 @@ def score(store: Path, method: str, bm3d: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _machine_text(machine_info: dict[str, Any]) -> str:
+    versions = machine_info.get("versions", {})
+    return (
+        f"{machine_info.get('processor', '?')}, {machine_info.get('usable_cpus', '?')} usable "
+        f"CPUs, torch {versions.get('torch', '?')}, bm3d {versions.get('bm3d', '?')}"
+    )
+
+
 def markdown(result: dict[str, Any]) -> str:
     lines = [
         "# Mismatch: the shipped model outside its training conditions",
         "",
-        f"Machine: {result['machine']}. Command: `{result['command']}`; {result['minutes']:.1f} "
+        f"Machine: {_machine_text(result['machine'])}. Command: `{result['command']}`; "
+        f"{result['minutes']:.1f} "
         "min wall in all (simulation included). One Poisson draw per image at 0.45 e-/px; "
         "unmatched columns: columns detected in the denoised frame with no true column within "
         "the match distance, per image.",
