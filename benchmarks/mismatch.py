@@ -82,8 +82,10 @@ def _record(index: int, image: np.ndarray, params: dict[str, Any], columns: np.n
     return ImageRecord(index, image.astype(np.float32), {**params, "split": "test"}, table)
 
 
-def _params(data: SimulatedDataset, index: int) -> dict[str, Any]:
-    return data.record(index).params
+def _entries(data: SimulatedDataset) -> list[tuple[np.ndarray, dict[str, Any], np.ndarray]]:
+    """``(image, params, columns)`` of every image, each read once."""
+    records = [data.record(index) for index in range(len(data))]
+    return [(record.image, record.params, record.columns) for record in records]
 
 
 def rotated(image: np.ndarray, columns: np.ndarray, pixel: float, degrees: float) -> tuple:
@@ -106,11 +108,9 @@ def rotated(image: np.ndarray, columns: np.ndarray, pixel: float, degrees: float
 
 def build_conditions(sims: dict[str, SimulatedDataset], work: Path) -> dict[str, Path]:
     """One store per condition (every image in its test split)."""
-    defocus = sims["defocus"]
     chosen: dict[str, list[tuple[np.ndarray, dict[str, Any], np.ndarray]]] = {}
-    for index in range(len(defocus)):
-        params = _params(defocus, index)
-        entry = (defocus.image(index), params, defocus.columns(index))
+    for entry in _entries(sims["defocus"]):
+        params = entry[1]
         name = {
             IN_RANGE_NM: "in range (-13 nm)",
             -25.0: "defocus -25 nm",
@@ -118,10 +118,7 @@ def build_conditions(sims: dict[str, SimulatedDataset], work: Path) -> dict[str,
         }[float(params["defocus_nm"])]
         chosen.setdefault(name, []).append(entry)
     for key, label in (("support", "support 8 nm"), ("tilt", "tilt 6 deg")):
-        data = sims[key]
-        chosen[label] = [
-            (data.image(i), _params(data, i), data.columns(i)) for i in range(len(data))
-        ]
+        chosen[label] = _entries(sims[key])
     reference = chosen["in range (-13 nm)"]
     for factor, label in ((1.1, "pixel +10 % (0.067 A/px)"), (0.9, "pixel -10 % (0.055 A/px)")):
         entries = []

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from sbdenoise.cli.support import QuietOption, console, fail
+from sbdenoise.cli.support import QuietOption, console, fail, split_words
 from sbdenoise.errors import SbdenoiseError
 
 experiment_app = typer.Typer(
@@ -47,7 +47,7 @@ def generalization(
     from sbdenoise.experiments import DEFAULT_FAMILIES, run_generalization
     from sbdenoise.training.spec import TrainSpec
 
-    families = [w.strip() for value in family or [] for w in value.split(",") if w.strip()]
+    families = split_words(family)
     try:
         spec = TrainSpec(
             dataset=str(dataset.resolve()),

@@ -18,12 +18,9 @@ from sbdenoise.cli.support import (
     QuietOption,
     console,
     fail,
+    split_words,
 )
 from sbdenoise.errors import InputError, SbdenoiseError
-
-
-def _words(values: list[str] | None) -> list[str]:
-    return [w.strip() for value in values or [] for w in value.split(",") if w.strip()]
 
 
 def match(
@@ -77,7 +74,7 @@ def match(
         n_images = len(store.indices(**criteria)) if len(store) else 0
         options: dict[str, Any] = {"aggregate": aggregate, "criteria": criteria}
         if by:
-            options["by"] = _words(by)
+            options["by"] = split_words(by)
         with progress_counter(n_images, "match", not quiet) as advance:
             result = match_file(
                 series,

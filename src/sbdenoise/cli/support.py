@@ -44,6 +44,11 @@ def fail(error: Exception) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+def split_words(values: list[str] | None) -> list[str]:
+    """Repeated or comma-separated option values as one list of words (empty when none)."""
+    return [word.strip() for value in values or [] for word in value.split(",") if word.strip()]
+
+
 def parse_params(pairs: list[str] | None) -> dict[str, Any]:
     """Turn ``["sigma=2", "fast=true"]`` into ``{"sigma": 2, "fast": True}`` (JSON values)."""
     params: dict[str, Any] = {}

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from sbdenoise.cli.support import QuietBarOption, console, fail
+from sbdenoise.cli.support import QuietBarOption, console, fail, split_words
 from sbdenoise.errors import SbdenoiseError
 
 
@@ -26,9 +26,7 @@ def _floats(text: str | None, option: str, count: int = 2) -> tuple[float, ...] 
 
 def _words(values: list[str] | None) -> list[str] | None:
     """Repeated or comma-separated option values as one list (None when not given)."""
-    if not values:
-        return None
-    return [word.strip() for value in values for word in value.split(",") if word.strip()]
+    return split_words(values) if values else None
 
 
 def build_spec(

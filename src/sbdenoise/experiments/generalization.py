@@ -112,7 +112,7 @@ def _text(value: Any) -> str:
     if isinstance(value, bytes):
         return value.decode()
     if isinstance(value, (float, np.floating)):
-        return f"{float(value):g}" if float(value) != int(value) else f"{float(value):.1f}"
+        return str(float(value))  # "2.0", "1.5": float() reads it back exactly
     return str(value)
 
 

@@ -19,7 +19,7 @@ Poisson counts (the values are no longer integers). The way back zero-pads the s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.fft
@@ -117,6 +117,22 @@ def binning_factor(pixel_size: float, sampling: float, tolerance: float = DEFAUL
     return factor
 
 
+def _fitting_factor(
+    pixel_size: float, sampling: float, tolerance: float, resample: bool
+) -> tuple[int, bool]:
+    """``(factor, resampled)``: a binning that fits, or the integer part of the ratio to resample.
+
+    Raises :class:`InputError` as :func:`binning_factor` does when no binning fits and resampling
+    is off or impossible (the input is not finer than the model's grid by more than ``tolerance``).
+    """
+    try:
+        return binning_factor(pixel_size, sampling, tolerance), False
+    except InputError:
+        if not resample or not sampling / check_pixel_size(pixel_size) > 1.0 + tolerance:
+            raise
+        return int(np.floor(sampling / pixel_size)), True
+
+
 def input_pixels_per_working_pixel(
     pixel_size: float, sampling: float, tolerance: float = DEFAULT_TOLERANCE
 ) -> float:
@@ -127,12 +143,8 @@ def input_pixels_per_working_pixel(
     InputError
         If a size is not positive and finite, or the input is coarser than the model's grid.
     """
-    try:
-        return float(binning_factor(pixel_size, sampling, tolerance) ** 2)
-    except InputError:
-        if not sampling / check_pixel_size(pixel_size) > 1.0 + tolerance:
-            raise
-        return float((sampling / pixel_size) ** 2)
+    factor, resampled = _fitting_factor(pixel_size, sampling, tolerance, resample=True)
+    return float((sampling / pixel_size) ** 2 if resampled else factor**2)
 
 
 def to_working_grid(
@@ -176,12 +188,8 @@ def to_working_grid(
         raise InputError(f"a frame must be a 2-D array (y, x), got shape {array.shape}")
     if array.dtype.kind not in "uif" or not np.all(np.isfinite(array)):
         raise InputError("a frame must hold finite real numbers (counts per pixel)")
-    try:
-        factor = binning_factor(pixel_size, sampling, tolerance)
-    except InputError:
-        if not resample or not sampling / check_pixel_size(pixel_size) > 1.0 + tolerance:
-            raise
-        return _resampled_grid(array, float(pixel_size), float(sampling))
+    factor, resampled = _fitting_factor(pixel_size, sampling, tolerance, resample)
+    pixel_size = float(pixel_size)
     height, width = array.shape
     pad = (-height % factor, -width % factor)
     if factor == 1:
@@ -189,13 +197,26 @@ def to_working_grid(
     else:
         padded = np.pad(array.astype(np.float32), ((0, pad[0]), (0, pad[1])), mode="symmetric")
         binned = _block_sum(_block_sum(padded, factor, axis=1), factor, axis=0)
-    return WorkingGrid(
+    grid = WorkingGrid(
         counts=binned,
         factor=factor,
-        pixel_size=float(pixel_size),
-        sampling=float(factor * pixel_size),
+        pixel_size=pixel_size,
+        sampling=factor * pixel_size,
         input_shape=(height, width),
         pad=pad,
+    )
+    if not resampled:
+        return grid
+    rows, cols = binned.shape
+    shape = (
+        max(1, round(rows * grid.sampling / sampling)),
+        max(1, round(cols * grid.sampling / sampling)),
+    )
+    return replace(
+        grid,
+        counts=_resample_2d(binned, shape),
+        sampling=grid.sampling * float(np.mean([rows / shape[0], cols / shape[1]])),
+        binned_shape=(rows, cols),
     )
 
 
@@ -214,24 +235,10 @@ def _block_sum(data: np.ndarray, factor: int, axis: int) -> np.ndarray:
     return total
 
 
-def _resampled_grid(array: np.ndarray, pixel_size: float, sampling: float) -> WorkingGrid:
-    """Bin by ``floor(sampling / pixel_size)``, then Fourier-resample the sums to ``sampling``."""
-    factor = int(np.floor(sampling / pixel_size))
-    binned = to_working_grid(array, pixel_size, factor * pixel_size, resample=False)
-    rows, cols = binned.counts.shape
-    shape = tuple(max(1, round(n * factor * pixel_size / sampling)) for n in (rows, cols))
-    resampled = _resample_rows(binned.counts, shape[1])
-    resampled = _resample_rows(np.ascontiguousarray(resampled.T), shape[0]).T
-    actual = factor * pixel_size * float(np.mean([rows / shape[0], cols / shape[1]]))
-    return WorkingGrid(
-        counts=np.ascontiguousarray(resampled, dtype=np.float32),
-        factor=factor,
-        pixel_size=pixel_size,
-        sampling=actual,
-        input_shape=binned.input_shape,
-        pad=binned.pad,
-        binned_shape=(rows, cols),
-    )
+def _resample_2d(data: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Sums over the cells of a ``shape`` grid spanning the same area (:func:`_resample_rows`)."""
+    along_x = _resample_rows(data, shape[1])
+    return np.ascontiguousarray(_resample_rows(np.ascontiguousarray(along_x.T), shape[0]).T)
 
 
 def _resample_rows(data: np.ndarray, n_out: int) -> np.ndarray:
@@ -337,9 +344,7 @@ def from_working_grid(estimate_working: np.ndarray, grid: WorkingGrid) -> np.nda
             f"estimate has shape {estimate.shape} but the working grid has {grid.counts.shape}"
         )
     if grid.binned_shape is not None:  # back to block sums of the binned grid first
-        rows, cols = grid.binned_shape
-        estimate = _resample_rows(estimate, cols)
-        estimate = np.ascontiguousarray(_resample_rows(np.ascontiguousarray(estimate.T), rows).T)
+        estimate = _resample_2d(estimate, grid.binned_shape)
     height, width = grid.input_shape
     if grid.factor == 1:
         return estimate[:height, :width].astype(np.float32)
