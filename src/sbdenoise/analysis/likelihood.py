@@ -539,6 +539,60 @@ def symmetric_limit(values: np.ndarray, floor: float = 1e-3) -> float:
 VERDICT_COLOURS = {"real": "#2166ac", "uncertain": "#f4a900", "spurious": "#b2182b"}
 
 
+def mark_verdicts(
+    ax: Any,
+    pix: np.ndarray,
+    verdict: np.ndarray,
+    colours: Mapping[str, str],
+    tally: Mapping[str, int],
+    *,
+    sizes: float | np.ndarray,
+    linewidth: float,
+    framealpha: float,
+) -> None:
+    """Mark every column with a hollow circle in its verdict's colour, and add the legend.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        Axes showing the frame with ``imshow`` (pixel coordinates).
+    pix : numpy.ndarray
+        ``(n, 2)`` column positions ``(row, col)``, pixels.
+    verdict : numpy.ndarray
+        ``(n,)`` verdict name of each column.
+    colours : mapping of str to str
+        Verdict name to marker colour, in the order of the legend.
+    tally : mapping of str to int
+        Number of columns of each verdict, shown in the legend.
+    sizes : float or numpy.ndarray
+        Marker area, points squared: one for all, or ``(n,)`` one per column.
+    linewidth : float
+        Marker edge width, points.
+    framealpha : float
+        Opacity of the legend's frame.
+    """
+    from matplotlib.lines import Line2D
+
+    each = np.ndim(sizes) > 0
+    handles = []
+    for name, colour in colours.items():
+        chosen = verdict == name
+        ax.scatter(
+            pix[chosen, 1],
+            pix[chosen, 0],
+            s=sizes[chosen] if each else sizes,
+            facecolors="none",
+            edgecolors=colour,
+            linewidths=linewidth,
+        )
+        handles.append(
+            Line2D(
+                [], [], ls="", marker="o", mfc="none", mec=colour, label=f"{name} ({tally[name]})"
+            )
+        )
+    ax.legend(handles=handles, loc="upper right", fontsize=8, framealpha=framealpha)
+
+
 def plot_likelihood(
     result: ColumnLikelihood,
     denoised: np.ndarray,
@@ -569,8 +623,6 @@ def plot_likelihood(
     -------
     Path
     """
-    from matplotlib.lines import Line2D
-
     image = np.asarray(denoised, dtype=np.float64)
     panels = (["noisy"] if noisy is not None else []) + ["denoised", "map"]
     fig, axes = image_panels(len(panels), 5.0, 5.4)
@@ -584,22 +636,16 @@ def plot_likelihood(
             ax.set_title("noisy counts")
         elif panel == "denoised":
             ax.imshow(image, cmap="gray", vmin=lo, vmax=hi, interpolation="antialiased")
-            for name, colour in VERDICT_COLOURS.items():
-                sel = result.verdict == name
-                ax.scatter(
-                    pix[sel, 1],
-                    pix[sel, 0],
-                    s=22,
-                    facecolors="none",
-                    edgecolors=colour,
-                    linewidths=1.2,
-                )
-            tally = result.counts()
-            handles = [
-                Line2D([], [], ls="", marker="o", mfc="none", mec=c, label=f"{n} ({tally[n]})")
-                for n, c in VERDICT_COLOURS.items()
-            ]
-            ax.legend(handles=handles, loc="upper right", fontsize=8, framealpha=0.8)
+            mark_verdicts(
+                ax,
+                pix,
+                result.verdict,
+                VERDICT_COLOURS,
+                result.counts(),
+                sizes=22,
+                linewidth=1.2,
+                framealpha=0.8,
+            )
             ax.set_title("denoised, columns by verdict")
         else:
             ax.imshow(image, cmap="gray", vmin=lo, vmax=hi, interpolation="antialiased")

@@ -11,6 +11,7 @@ from sbdenoise.analysis.likelihood import (
     add_scale_bar,
     grey_limits,
     image_panels,
+    mark_verdicts,
     save_figure,
 )
 from sbdenoise.analysis.trust import FrameVerdicts
@@ -74,15 +75,12 @@ def plot_verdicts(
     -------
     Path
     """
-    from matplotlib.lines import Line2D
-
     image = np.asarray(denoised, dtype=np.float64)
     panels = (["noisy"] if noisy is not None else []) + ["verdicts", "evidence"]
     fig, axes = image_panels(len(panels), 5.0, 5.5)
     pixel = result.candidates.pixel_size
     pix = result.candidates.positions / pixel
     lo, hi = grey_limits(image)
-    tally = result.counts()
     sizes = np.full(len(result), 30.0)
     if result.stability is not None:
         sizes = 8.0 + 60.0 * result.stability.reappearance
@@ -103,23 +101,16 @@ def plot_verdicts(
             )
         elif panel == "verdicts":
             ax.imshow(image, cmap="gray", vmin=lo, vmax=hi, interpolation="antialiased")
-            handles = []
-            for name in reversed(result.verdict_names):
-                chosen = result.verdict == name
-                colour = VERDICT_STYLE[name]
-                ax.scatter(
-                    pix[chosen, 1],
-                    pix[chosen, 0],
-                    s=sizes[chosen],
-                    facecolors="none",
-                    edgecolors=colour,
-                    linewidths=1.4,
-                )
-                handles.append(
-                    Line2D([], [], ls="", marker="o", mfc="none", mec=colour,
-                           label=f"{name} ({tally[name]})")
-                )  # fmt: skip
-            ax.legend(handles=handles, loc="upper right", fontsize=8, framealpha=0.85)
+            mark_verdicts(
+                ax,
+                pix,
+                result.verdict,
+                {name: VERDICT_STYLE[name] for name in reversed(result.verdict_names)},
+                result.counts(),
+                sizes=sizes,
+                linewidth=1.4,
+                framealpha=0.85,
+            )
             how = f"FDR {result.fdr:g}" if result.mode == "calibrated" else "fixed thresholds"
             extra = (
                 f", size: reappears in {result.stability.draws} re-noised draws"
