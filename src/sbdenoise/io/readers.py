@@ -57,6 +57,27 @@ SUPPORTED_READ_SUFFIXES: tuple[str, ...] = (
 #: Suffix added to a ``.npy`` file name for its JSON sidecar (``image.npy`` -> ``image.npy.json``).
 SIDECAR_SUFFIX = ".json"
 
+
+def unsupported_suffix(suffix: str, supported: Iterable[str], kind: str = "file type") -> str:
+    """The message for a file suffix no reader (or writer) handles.
+
+    Parameters
+    ----------
+    suffix : str
+        The file's suffix, lower case (empty when the name has none).
+    supported : iterable of str
+        The suffixes that are handled, listed in the message.
+    kind : str
+        What the suffix stands for (``"file type"``, ``"output file type"``).
+
+    Returns
+    -------
+    str
+        ``"unsupported <kind> '<suffix>'; supported: .a, .b"``.
+    """
+    return f"unsupported {kind} {suffix or '(no suffix)'!r}; supported: " + ", ".join(supported)
+
+
 # Key under which files written by sbdenoise carry the exact pixel size in angstrom.
 _EXACT_KEY = "sbdenoise_pixel_size_angstrom"
 # Relative agreement required between that exact value and the file's own calibration.
@@ -862,11 +883,7 @@ def read_image(path: str | os.PathLike[str]) -> Micrograph:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in _READERS:
-        raise FileFormatError(
-            f"unsupported file type {suffix or '(no suffix)'!r}; supported: "
-            + ", ".join(SUPPORTED_READ_SUFFIXES),
-            path,
-        )
+        raise FileFormatError(unsupported_suffix(suffix, SUPPORTED_READ_SUFFIXES), path)
     if not path.exists():
         raise FileFormatError("file not found", path)
     if path.is_dir():

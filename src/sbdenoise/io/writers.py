@@ -20,7 +20,7 @@ import numpy as np
 
 from sbdenoise.errors import InputError, OutputError
 from sbdenoise.io.micrograph import Micrograph
-from sbdenoise.io.readers import SIDECAR_SUFFIX
+from sbdenoise.io.readers import SIDECAR_SUFFIX, unsupported_suffix
 from sbdenoise.io.validation import check_pixel_size, validate_image_array
 
 __all__ = ["SUPPORTED_WRITE_SUFFIXES", "write_image"]
@@ -321,9 +321,7 @@ def write_image(
     suffix = final.suffix.lower()
     if suffix not in _WRITERS:
         raise OutputError(
-            f"unsupported output file type {suffix or '(no suffix)'!r}; supported: "
-            + ", ".join(SUPPORTED_WRITE_SUFFIXES),
-            final,
+            unsupported_suffix(suffix, SUPPORTED_WRITE_SUFFIXES, "output file type"), final
         )
     data = validate_image_array(micrograph.data, micrograph.source or final)
     if micrograph.pixel_size is not None:
