@@ -42,15 +42,6 @@ from sbdenoise.simulate.store import SimulatedDataset
 from sbdenoise.training.spec import Filters, TrainSpec
 from sbdenoise.training.trainer import model_weights_path, train
 
-__all__ = [
-    "DEFAULT_FAMILIES",
-    "FAMILIES",
-    "GeneralizationResult",
-    "Subset",
-    "plan_subsets",
-    "run_generalization",
-]
-
 #: Family -> the dataset parameter that defines its subsets.
 FAMILIES: dict[str, str] = {
     "contrast": "contrast",
