@@ -170,6 +170,7 @@ def test_stack_from_iterable_equals_frame_by_frame():
 STREAM_PEAK_BOUND = 2_000_000
 
 
+@pytest.mark.slow
 def test_memmap_stack_streams_in_bounded_memory(tmp_path):
     n, height, width = 500, 128, 128
     source = np.lib.format.open_memmap(
@@ -260,3 +261,53 @@ def test_dose_warning_follows_the_trained_range_per_area():
         assert bool(notes) == warned, (pixel, dose, notes)
         if warned:
             assert "e-/A^2" in notes[0]
+
+
+class _ShiftRight(torch.nn.Module):
+    """A 'network' that is not mirror-symmetric: it moves the image one pixel to the right."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.roll(x, shifts=1, dims=-1)
+
+
+def test_ensemble_averages_the_network_over_mirrored_inputs():
+    _, card = _model()
+    card = card.model_copy(update={"receptive_field_px": 3})
+    clean = synthetic_lattice((96, 96), pixel_size=PIXEL).expectation
+
+    def working(frame: np.ndarray) -> np.ndarray:
+        """A frame on the 2 x 2 working grid, in network units."""
+        return frame.reshape(48, 2, 48, 2).sum(axis=(1, 3)) * card.input_scale
+
+    plain = working(denoise_array(_ShiftRight(), card, clean, PIXEL, precision="fp32"))
+    mirrored = working(
+        denoise_array(_ShiftRight(), card, clean, PIXEL, precision="fp32", ensemble=2)
+    )
+    # One pass shifts right; the mirrored pass shifts left: the mean is a symmetric blur.
+    right = np.roll(working(clean), 1, axis=1)
+    both = 0.5 * (right + np.roll(working(clean), -1, axis=1))
+    inner = (slice(None), slice(2, -2))  # the padded edges are not compared
+    assert np.abs(plain - right)[inner].max() < 1e-3
+    assert np.abs(mirrored - both)[inner].max() < 1e-3
+    assert np.abs(mirrored - right)[inner].max() > 0.1
+
+
+@pytest.mark.parametrize("ensemble", [2, 4, 8])
+def test_ensemble_of_a_symmetric_network_changes_nothing(ensemble):
+    """Each transform is undone exactly: a network that commutes with them gives the same output."""
+    model, card = _model("dncnn", depth=3, channels=2, residual=True)
+    with torch.no_grad():
+        model.body[-1].weight.zero_()
+        model.body[-1].bias.zero_()
+    frame = _noisy((130, 94))  # not square: quarter turns swap the sides
+    plain = denoise_array(model, card, frame, PIXEL, precision="fp32")
+    assembled = denoise_array(model, card, frame, PIXEL, precision="fp32", ensemble=ensemble)
+    assert assembled.shape == frame.shape
+    np.testing.assert_allclose(assembled, plain, atol=1e-5)
+
+
+@pytest.mark.parametrize("ensemble", [0, 3, 16, 2.5])
+def test_ensemble_sizes_outside_the_group_are_refused(ensemble):
+    model, card = _model()
+    with pytest.raises(InputError, match="ensemble must be one of 1, 2, 4, 8"):
+        denoise_array(model, card, _noisy((64, 64)), PIXEL, ensemble=ensemble)

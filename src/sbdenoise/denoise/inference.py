@@ -20,7 +20,7 @@ the CPU; the number of CPU threads is left to the user (:func:`torch.set_num_thr
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from sbdenoise.progress import progress_bar
 from sbdenoise.training.precision import autocast, resolve_precision
 
 __all__ = [
+    "ENSEMBLE_SIZES",
     "MIN_WORKING_SIZE",
     "choose_device",
     "denoise_array",
@@ -102,6 +103,23 @@ def tile_layout(
     return [(r, c, np.outer(wr, wc)) for r, wr in rows for c, wc in cols]
 
 
+#: Symmetries of the square (identity first; the first 2, 4 or 8 form a group), as pairs of
+#: (forward, inverse) array maps.
+_ArrayMap = Callable[[np.ndarray], np.ndarray]
+_DIHEDRAL: tuple[tuple[_ArrayMap, _ArrayMap], ...] = (
+    (lambda a: a, lambda a: a),
+    (np.fliplr, np.fliplr),
+    (np.flipud, np.flipud),
+    (lambda a: np.rot90(a, 2), lambda a: np.rot90(a, 2)),
+    (np.transpose, np.transpose),
+    (lambda a: np.rot90(a, 1), lambda a: np.rot90(a, -1)),
+    (lambda a: np.rot90(a, -1), lambda a: np.rot90(a, 1)),
+    (lambda a: np.rot90(a, 2).T, lambda a: np.rot90(a.T, 2)),
+)
+#: Accepted sizes of the geometric self-ensemble.
+ENSEMBLE_SIZES = (1, 2, 4, 8)
+
+
 def _run_network(
     model: nn.Module,
     image: np.ndarray,
@@ -110,11 +128,41 @@ def _run_network(
     batch_size: int,
     device: torch.device,
     precision: str,
+    ensemble: int = 1,
 ) -> np.ndarray:
     """Network output for a 2-D float32 image on the working grid (any size).
 
-    ``precision`` is ``"bf16"`` (autocast, channels_last) or ``"fp32"``.
+    ``precision`` is ``"bf16"`` (autocast, channels_last) or ``"fp32"``. With ``ensemble`` > 1
+    the output is the mean over that many symmetries of the square (flips, then quarter turns
+    and transposes): the image is transformed, denoised and transformed back.
     """
+    outputs = [
+        inverse(
+            _run_network_once(
+                model,
+                np.ascontiguousarray(forward(image)),
+                receptive_field,
+                tile,
+                batch_size,
+                device,
+                precision,
+            )
+        )
+        for forward, inverse in _DIHEDRAL[:ensemble]
+    ]
+    return np.mean(outputs, axis=0, dtype=np.float32) if ensemble > 1 else outputs[0]
+
+
+def _run_network_once(
+    model: nn.Module,
+    image: np.ndarray,
+    receptive_field: int,
+    tile: int | None,
+    batch_size: int,
+    device: torch.device,
+    precision: str,
+) -> np.ndarray:
+    """Network output for one orientation of the image (see :func:`_run_network`)."""
     layout_format = torch.channels_last if precision == "bf16" else torch.contiguous_format
     multiple = required_multiple(model)
     height, width = image.shape
@@ -163,6 +211,7 @@ def denoise_array(
     *,
     tolerance: float = DEFAULT_TOLERANCE,
     precision: str = "auto",
+    ensemble: int = 1,
     source: str | Path | None = None,
 ) -> np.ndarray:
     """Denoise one frame of electron counts.
@@ -197,6 +246,12 @@ def denoise_array(
         differs from fp32 by far less than the denoising error, see
         ``benchmarks/results/inference_precision.md``); ``"auto"`` picks bf16 where the
         hardware has it, fp32 elsewhere.
+    ensemble : {1, 2, 4, 8}
+        Geometric self-ensemble: the mean of the network's outputs over this many symmetries of
+        the square (1: the plain network; 2: with the left-right mirror; 4: all flips; 8: flips,
+        quarter turns and transposes). Costs ``ensemble`` times the network time; the network
+        was trained with flips and rotations, so each orientation is an equally valid estimate
+        and their mean has less variance (see ``benchmarks/results/ensemble.md``).
     source : str or Path, optional
         Name of the frame's origin (a file), used in error messages.
 
@@ -226,6 +281,11 @@ def denoise_array(
         )
     if batch_size < 1:
         raise InputError(f"batch_size must be at least 1, got {batch_size}")
+    if ensemble not in ENSEMBLE_SIZES:
+        raise InputError(
+            f"ensemble must be one of {', '.join(map(str, ENSEMBLE_SIZES))} (symmetries of the "
+            f"square averaged), got {ensemble!r}"
+        )
     torch_device = choose_device(device)
     try:
         arithmetic = resolve_precision(precision, torch_device)
@@ -239,7 +299,14 @@ def denoise_array(
     scaled = (grid.counts * np.float32(scale)).astype(np.float32)
     with torch.inference_mode():
         output = _run_network(
-            model, scaled, card.receptive_field_px, tile, batch_size, torch_device, arithmetic
+            model,
+            scaled,
+            card.receptive_field_px,
+            tile,
+            batch_size,
+            torch_device,
+            arithmetic,
+            ensemble,
         )
     working = output / np.float32(scale)
     return from_working_grid(working, grid)
@@ -289,6 +356,7 @@ def denoise_stack(
     progress: bool = True,
     tolerance: float = DEFAULT_TOLERANCE,
     precision: str = "auto",
+    ensemble: int = 1,
     source: str | Path | None = None,
 ) -> np.ndarray:
     """Denoise a stack frame by frame, never holding more than one frame's work in memory.
@@ -308,7 +376,7 @@ def denoise_stack(
     out : numpy.ndarray, optional
         ``(frames, y, x)`` float array to write into (a :class:`numpy.memmap` keeps the result on
         disk; it is flushed at the end). Default: a new float32 array in memory.
-    tile, batch_size, device, tolerance, precision
+    tile, batch_size, device, tolerance, precision, ensemble
         As in :func:`denoise_array`.
     progress : bool
         Show a progress bar.
@@ -353,6 +421,7 @@ def denoise_stack(
             device,
             tolerance=tolerance,
             precision=precision,
+            ensemble=ensemble,
             source=where,
         )
         if shape is None:
