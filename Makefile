@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-all lint bench clean
+.PHONY: install demo test test-slow test-all lint bench clean
 
 install: $(STAMP)
 
@@ -19,11 +19,19 @@ $(STAMP): pyproject.toml
 demo: install
 	$(BIN)/sbdenoise demo --output demo_output
 
+# Tests run on every core (pytest-xdist), a test file per worker (its fixtures built once).
+PYTEST := $(BIN)/python -m pytest -n auto --maxprocesses 8 --dist loadfile
+
+# The fast set (a few minutes on 2 cores); test-slow: the end-to-end ones (simulation runs
+# killed and resumed, dask clusters, torchrun, the demo), about 15 min on 2 cores.
 test: install
-	$(BIN)/python -m pytest
+	$(PYTEST)
+
+test-slow: install
+	$(PYTEST) -m slow
 
 test-all: install
-	$(BIN)/python -m pytest -m ''
+	$(PYTEST) -m ''
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 # Tests simulate into temporary folders and test resumption: the machine's dataset cache is off
 # for them (and for the processes they start); tests/simulate/test_cache.py turns it on itself.
@@ -17,6 +18,14 @@ _CANDIDATES = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "formats",
     Path("/work/shared/data/formats"),
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist, one torch thread per worker: the workers already share the cores."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
@@ -38,14 +47,23 @@ def formats_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def smoke_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The ``smoke`` preset simulated once per session (synchronously, about 10 s).
+    """The ``smoke`` preset simulated once per test run (synchronously, about 10 s).
 
     6 images of 384 px at 0.0609 A/px, dose 0.45 e-/px; split by structure into 2 train, 2 val
-    and 2 test images.
+    and 2 test images. Under pytest-xdist the workers share one copy: the first to need it
+    simulates it under a file lock in the run's common temporary folder, the others wait and
+    reuse it.
     """
     from sbdenoise.simulate.presets import get_preset
     from sbdenoise.simulate.runner import run_simulation
 
-    out = tmp_path_factory.mktemp("smoke") / "dataset"
-    run_simulation(get_preset("smoke"), out, scheduler="synchronous", show_progress=False)
+    if not os.environ.get("PYTEST_XDIST_WORKER"):  # one process: no one to share with
+        out = tmp_path_factory.mktemp("smoke") / "dataset"
+        run_simulation(get_preset("smoke"), out, scheduler="synchronous", show_progress=False)
+        return out
+    shared = tmp_path_factory.getbasetemp().parent
+    out = shared / "smoke" / "dataset"
+    with FileLock(str(shared / "smoke.lock")):
+        if not (out / "dataset.h5").is_file():
+            run_simulation(get_preset("smoke"), out, scheduler="synchronous", show_progress=False)
     return out

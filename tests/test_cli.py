@@ -183,6 +183,7 @@ def test_noise_check_on_a_stack(tmp_path, frame):
     assert png.stat().st_size > 20_000
 
 
+@pytest.mark.slow
 def test_demo_writes_images_figure_and_numbers(tmp_path):
     result, out = run(
         "demo",

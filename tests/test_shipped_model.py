@@ -46,6 +46,7 @@ def test_shipped_model_file_and_card(shipped):
     assert sum(p.numel() for p in module.parameters()) > 100_000
 
 
+@pytest.mark.slow
 def test_denoise_uses_the_shipped_model_by_default(shipped, tmp_path):
     assert DEFAULT_METHOD == SBD_METHOD
     data = json.loads(shipped.with_suffix(".json").read_text())
@@ -66,6 +67,7 @@ def test_denoise_uses_the_shipped_model_by_default(shipped, tmp_path):
     assert psnr(denoised, truth) > psnr(counts, truth, clip=False) + 20.0
 
 
+@pytest.mark.slow
 def test_demo_denoises_a_simulated_frame_with_the_shipped_model(shipped, tmp_path):
     result = run_demo(tmp_path / "demo", size=384)
     summary = json.loads((tmp_path / "demo" / "demo.json").read_text())

@@ -40,6 +40,7 @@ def tiny_unet(smoke_dataset: Path, tmp_path: Path) -> Path:
     return save_model(tmp_path / "tiny.safetensors", module, card)
 
 
+@pytest.mark.slow
 def test_table1_writes_every_row(smoke_dataset: Path, tiny_unet: Path, tmp_path: Path) -> None:
     table1 = _load_script()
     out = tmp_path / "results"
@@ -94,6 +95,7 @@ def test_robustness_specs_keep_the_test_structures() -> None:
         assert test_structures(spec) == test_structures(base)
 
 
+@pytest.mark.slow
 def test_simulate_split_keeps_the_chosen_test_structures(smoke_dataset: Path, tmp_path: Path):
     table1 = _load_script()
     store = table1.simulate_split(smoke(), tmp_path / "nominal", "test", False, max_structures=1)

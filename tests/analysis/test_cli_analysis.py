@@ -119,6 +119,7 @@ def test_likelihood_refuses_bad_input_naming_the_file(files, tmp_path):
     assert result.exit_code == 2 and "denoised.npy" in flat(result.output)
 
 
+@pytest.mark.slow
 def test_report_builds_one_page_with_metrics_and_verdicts(files, tmp_path, monkeypatch):
     monkeypatch.setenv("SBDENOISE_NULL_CACHE", str(tmp_path / "null"))
     out = tmp_path / "report"

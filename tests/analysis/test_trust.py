@@ -131,6 +131,7 @@ def test_null_table_p_values_are_empirical_with_a_joined_gaussian_tail(tmp_path)
         NullTable(np.zeros(0), 3, 0.45, PIXEL, 2.0, "x").p_values(np.array([1.0]))
 
 
+@pytest.mark.slow
 def test_simulated_null_is_calibrated_on_fresh_vacuum_and_the_plain_tail_is_not():
     def run(seed):
         return simulate_null(

@@ -68,6 +68,7 @@ def test_pure_let_any_size(shape):
     np.testing.assert_array_equal(pure_let(np.zeros(shape)), 0.0)
 
 
+@pytest.mark.slow
 def test_pure_is_unbiased_for_poisson():
     """Mean of PURE + sum(delta**2) over Poisson draws equals the mean true squared error."""
     lam = synthetic_lattice((256, 256)).expectation.astype(np.float64)[96:224, 64:192]

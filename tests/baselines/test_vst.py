@@ -32,6 +32,7 @@ def test_vst_nlm_odd_shape_and_tiny_frame():
     assert out.shape == (8, 8) and np.all(out >= 0)
 
 
+@pytest.mark.slow
 def test_vst_bm3d_raises_psnr_and_binning_helps():
     clean, noisy, raw = lattice(128)
     binned = psnr(vst_bm3d(noisy), clean)

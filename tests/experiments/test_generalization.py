@@ -79,6 +79,7 @@ def test_subsets_are_equal_in_size_and_say_what_was_left_out(store):
         plan_subsets(data, ["structure"])
 
 
+@pytest.mark.slow
 def test_study_trains_each_subset_on_its_budget_and_resumes(store, tmp_path):
     spec = TrainSpec(
         dataset=str(store),

@@ -80,6 +80,7 @@ def test_bad_architecture_and_arguments():
         build_model("dncnn", scales=3)
 
 
+@pytest.mark.slow
 def test_unet_receptive_field_grows_with_scales():
     fields = {}
     for scales in (2, 4, 6):

@@ -77,6 +77,7 @@ def test_report_and_outputs_are_written(analysed):
     assert 0.5 < analysed.profiles.r_profile <= 1.0
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_to_the_same_results(moving_series, analysed, tmp_path, monkeypatch):
     out = tmp_path / "killed"
     real_judge = pipeline_module.judge_frame
@@ -113,6 +114,7 @@ def test_another_input_in_the_same_folder_is_refused(moving_series, analysed):
         run_series(other, analysed.out_dir, pixel_size=moving_series.pixel_size, **OPTIONS)
 
 
+@pytest.mark.slow
 def test_static_series_gives_no_event_from_the_cli(tmp_path):
     static = simulated_series(n_frames=FRAMES, size=SIZE, event_frame=None, seed=4)
     movie = tmp_path / "static.npy"

@@ -86,6 +86,7 @@ def test_store_holds_images_params_and_truth(smoke_reference):
     assert len(data.indices(defocus_nm=(-13.0, -11.0))) == 3
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_without_loss_or_duplication(tmp_path, smoke_reference):
     out = tmp_path / "killed"
     command = [
@@ -130,6 +131,7 @@ def _one_defocus():
     )
 
 
+@pytest.mark.slow
 def test_local_cluster_gives_the_same_images(tmp_path, smoke_reference):
     run_simulation(_one_defocus(), tmp_path / "local", n_workers=2, show_progress=False)
     np.testing.assert_allclose(
@@ -140,6 +142,7 @@ def test_local_cluster_gives_the_same_images(tmp_path, smoke_reference):
     )
 
 
+@pytest.mark.slow
 def test_existing_scheduler_address(tmp_path, smoke_reference):
     from distributed import LocalCluster
 

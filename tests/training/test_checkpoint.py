@@ -91,6 +91,7 @@ def test_interrupted_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["c.safetensors"]
 
 
+@pytest.mark.slow
 def test_resumed_run_matches_uninterrupted_run(tiny_spec, tmp_path):
     spec = tiny_spec.model_copy(update={"deterministic": True, "steps": 10, "validate_every": 4})
     whole = train(spec, tmp_path / "whole", show_progress=False, threads=1)
@@ -117,6 +118,7 @@ def test_resumed_run_matches_uninterrupted_run(tiny_spec, tmp_path):
     assert again.stop_reason == "already finished" and again.step == 10
 
 
+@pytest.mark.slow
 def test_kill_minus_nine_then_rerun_resumes(tiny_spec, tmp_path):
     model = tmp_path / "killed.safetensors"
     command = [

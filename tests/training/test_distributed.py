@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 import torch.multiprocessing as mp
 from safetensors.torch import load_file, save_file
@@ -49,6 +50,7 @@ def _worker(rank: int, world_size: int, init_file: str, spec_json: str, model: s
         )
 
 
+@pytest.mark.slow
 def test_two_gloo_processes_stay_in_sync(tiny_spec, tmp_path):
     spec = tiny_spec.model_copy(update={"steps": 6, "validate_every": 3, "log_every": 1})
     model = tmp_path / "ddp.safetensors"
@@ -73,6 +75,7 @@ def test_two_gloo_processes_stay_in_sync(tiny_spec, tmp_path):
     assert steps == [1, 2, 3, 4, 5, 6]  # one writer: no duplicated rows
 
 
+@pytest.mark.slow
 def test_torchrun_runs_the_same_command(tiny_spec, tmp_path):
     model = tmp_path / "torchrun.safetensors"
     command = [
