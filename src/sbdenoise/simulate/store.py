@@ -134,7 +134,7 @@ def consolidate(
     records = (read_part(part_path(directory, i)) for i in range(n_images))
     target = directory / STORE_NAME
     with atomic_write(target) as temporary:
-        _write_store(str(temporary), records, n_images, spec)
+        write_store(str(temporary), records, n_images, spec)
     if not keep_parts:
         for i in range(n_images):
             part_path(directory, i).unlink()
@@ -142,9 +142,29 @@ def consolidate(
     return target
 
 
-def _write_store(
-    path: str | Path, records: Iterable[ImageRecord], n_images: int, spec: Mapping[str, Any]
+def write_store(
+    path: str | Path,
+    records: Iterable[ImageRecord],
+    n_images: int,
+    spec: Mapping[str, Any],
+    image_dtype: str = "f4",
 ) -> None:
+    """Write records into a new store file (not atomically: callers write a temporary file).
+
+    Parameters
+    ----------
+    path : str or Path
+        File to create (overwritten).
+    records : iterable of ImageRecord
+        The images, their ``index`` from 0 to ``n_images - 1``, all of one shape.
+    n_images : int
+        Number of images the store holds.
+    spec : mapping
+        The dataset specification, stored as JSON in the file's attributes.
+    image_dtype : str
+        Storage type of the images: ``"f4"`` (float32) or ``"f2"`` (float16, for compact
+        packed training sets; read back as float32).
+    """
     params: dict[str, list[Any]] = {}
     columns: list[np.ndarray] = []
     offsets = [0]
@@ -154,7 +174,7 @@ def _write_store(
             if images is None:
                 shape = record.image.shape
                 images = f.create_dataset(
-                    "images", (n_images, *shape), "f4", chunks=(1, *shape), compression="lzf"
+                    "images", (n_images, *shape), image_dtype, chunks=(1, *shape), compression="lzf"
                 )
             images[record.index] = record.image
             for key, value in record.params.items():
@@ -220,16 +240,16 @@ class SimulatedDataset:
     def image(self, index: int) -> np.ndarray:
         """Clean image ``index`` (expected e-/px, float32)."""
         with h5py.File(self.path, "r") as f:
-            return f["images"][index]
+            return f["images"][index].astype(np.float32, copy=False)
 
     def images(self, indices: Sequence[int] | None = None) -> np.ndarray:
         """Several clean images as one ``(n, H, W)`` array."""
         with h5py.File(self.path, "r") as f:
             if indices is None:
-                return f["images"][()]
+                return f["images"][()].astype(np.float32, copy=False)
             order = np.argsort(indices)
             data = f["images"][np.asarray(indices)[order]]
-            return data[np.argsort(order)]
+            return data[np.argsort(order)].astype(np.float32, copy=False)
 
     def columns(self, index: int) -> np.ndarray:
         """True columns of image ``index`` as a structured array (x, y in angstrom)."""

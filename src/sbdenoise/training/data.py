@@ -42,6 +42,9 @@ from sbdenoise.training.spec import Augmentation, TrainSpec
 _READ_CHUNK = 16
 #: Extra source pixels kept around a resampled crop's footprint (cubic kernel support).
 _CUBIC_MARGIN = 2.0
+#: Key of the packing record in the spec of a store packed at the working grid
+#: (:mod:`sbdenoise.training.pack`); its ``sampling`` is then the default working sampling.
+PACKED_KEY = "packed"
 #: Stream ids mixed into the seeds, so training and validation draws never coincide.
 _TRAIN_STREAM, _VAL_STREAM = 0, 1
 #: Doses (log-spaced over the training range) the validation crops cycle through.
@@ -569,7 +572,12 @@ def load_training_data(spec: TrainSpec, multiple: int = 1) -> TrainingData:
     pixel_sizes = dataset.params["pixel_size"]
     used = np.concatenate([train, val])
     nominal_pixel = float(np.median(pixel_sizes[used]))
-    sampling = spec.sampling if spec.sampling is not None else 4.0 * nominal_pixel
+    # a store packed at the working grid (training.pack) was binned by ``prebinned`` already:
+    # it is binned no further by default, and reports in the original detector's units
+    packed = dataset.spec.get(PACKED_KEY) or {}
+    prebinned = int(packed.get("binning", 1))
+    default_sampling = float(packed["sampling"]) if packed else 4.0 * nominal_pixel
+    sampling = spec.sampling if spec.sampling is not None else default_sampling
     factors = {binning_factor(float(p), sampling) for p in pixel_sizes[used]}
     if len(factors) != 1:
         raise InputError(
@@ -579,7 +587,8 @@ def load_training_data(spec: TrainSpec, multiple: int = 1) -> TrainingData:
             dataset.path,
         )
     factor = factors.pop()
-    nominal_dose = spec.dose
+    # spec.dose is per pixel of the original detector; a packed store's pixels hold prebinned**2
+    nominal_dose = None if spec.dose is None else spec.dose * prebinned**2
     if nominal_dose is None:
         nominal_dose = float(dataset.spec.get("detector", {}).get("dose", 0.0)) or float(
             np.median(dataset.params["dose"][used])
@@ -588,8 +597,9 @@ def load_training_data(spec: TrainSpec, multiple: int = 1) -> TrainingData:
     sampling_used = factor * nominal_pixel
     if spec.dose_range is None:
         dose_range_working = None
-        train_images = _working_images(dataset, train, factor, spec.dose)
-        val_images = _working_images(dataset, val, factor, spec.dose)
+        fixed = None if spec.dose is None else nominal_dose  # None: each image's own dose
+        train_images = _working_images(dataset, train, factor, fixed)
+        val_images = _working_images(dataset, val, factor, fixed)
     else:
         # a vacuum of one count per working pixel; each crop is scaled to its drawn dose
         dose_range_working = (
@@ -622,11 +632,12 @@ def load_training_data(spec: TrainSpec, multiple: int = 1) -> TrainingData:
             float(params["defocus_nm"][train].min()),
             float(params["defocus_nm"][train].max()),
         ],
-        "detector_pixel_size": nominal_pixel,
-        "dose_detector": nominal_dose,
+        "detector_pixel_size": nominal_pixel / prebinned,
+        "dose_detector": nominal_dose / prebinned**2,
         "dose_range_e_per_A2": list(spec.dose_range) if spec.dose_range is not None else None,
         "normalization": spec.normalization,
-        "binning": factor,
+        "binning": factor * prebinned,
+        "packed": bool(packed),
         "filters": spec.filters.model_dump(mode="json"),
     }
     if "support_thickness_nm" in params:
@@ -635,10 +646,10 @@ def load_training_data(spec: TrainSpec, multiple: int = 1) -> TrainingData:
     data = TrainingData(
         train_images=torch.from_numpy(train_images),
         validation=None,  # type: ignore[arg-type]  # set below: it needs the data's scaling
-        factor=factor,
-        pixel_size=nominal_pixel,
+        factor=factor * prebinned,
+        pixel_size=nominal_pixel / prebinned,
         sampling=sampling_used,
-        dose=nominal_dose,
+        dose=nominal_dose / prebinned**2,
         input_scale=input_scale,
         train_indices=train,
         val_indices=val,
