@@ -74,6 +74,17 @@ def bm3d_params(table1: Path) -> dict[str, Any]:
     return dict((row.get("info") or {}).get("params") or {})
 
 
+def model_files(items: list[str]) -> dict[str, Path]:
+    """``NAME=FILE`` options as a name -> path mapping; none given: the shipped model."""
+    from sbdenoise.pretrained import shipped_model_path
+
+    models: dict[str, Path] = {}
+    for item in items or [f"shipped={shipped_model_path()}"]:
+        name, _, path = item.partition("=")
+        models[name] = Path(path)
+    return models
+
+
 def denoisers(models: dict[str, Path], bm3d: dict[str, Any]) -> dict[str, Any]:
     """Name -> prepared registry method, VST+BM3D first."""
     methods = {"vst-bm3d": prepare("vst-bm3d", bm3d)}
@@ -242,14 +253,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
-    from sbdenoise.pretrained import shipped_model_path
-
     start = time.perf_counter()
     show = not args.no_progress
-    models: dict[str, Path] = {}
-    for item in args.model or [f"shipped={shipped_model_path()}"]:
-        name, _, path = item.partition("=")
-        models[name] = Path(path)
+    models = model_files(args.model)
     data = SimulatedDataset(args.dataset)
     methods = denoisers(models, bm3d_params(args.table1))
     result: dict[str, Any] = {

@@ -33,7 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dose_sweep import STREAM, bm3d_params
+from dose_sweep import STREAM, bm3d_params, model_files
 from table1 import (
     RESULTS,
     machine,
@@ -149,13 +149,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
-    from sbdenoise.pretrained import shipped_model_path
-
     start = time.perf_counter()
-    models: dict[str, Path] = {}
-    for item in args.model or [f"shipped={shipped_model_path()}"]:
-        name, _, path = item.partition("=")
-        models[name] = Path(path)
+    models = model_files(args.model)
     data = SimulatedDataset(args.dataset)
     indices = spread(select(data, "test", "white"), args.max_images)
     methods: dict[str, Any] = {"vst-bm3d": prepare("vst-bm3d", bm3d_params(args.table1))}
