@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -72,6 +73,34 @@ def bin_sum(image: np.ndarray, factor: int) -> np.ndarray:
     blocks = np.asarray(image)[..., : h * factor, : w * factor]
     blocks = blocks.reshape(*image.shape[:-2], h, factor, w, factor)
     return blocks.sum(axis=(-3, -1), dtype=np.float64).astype(np.float32)
+
+
+def common_binning(pixel_sizes: np.ndarray, sampling: float, source: Path) -> int:
+    """The one integer binning that brings every pixel size to ``sampling``.
+
+    Parameters
+    ----------
+    pixel_sizes : numpy.ndarray
+        Pixel sizes of the images, angstrom.
+    sampling : float
+        Working sampling, angstrom per pixel.
+    source : Path
+        The dataset, named in the error.
+
+    Raises
+    ------
+    InputError
+        When the pixel sizes need different binning factors.
+    """
+    factors = {binning_factor(float(p), sampling) for p in pixel_sizes}
+    if len(factors) != 1:
+        raise InputError(
+            f"the images' pixel sizes ({pixel_sizes.min():.4f} to {pixel_sizes.max():.4f} A) "
+            f"need different binning factors {sorted(factors)} to reach {sampling:.4f} A/px: "
+            "choose another sampling",
+            source,
+        )
+    return factors.pop()
 
 
 def step_generator(seed: int, step: int, rank: int) -> np.random.Generator:
@@ -578,15 +607,7 @@ def load_training_data(spec: TrainSpec, multiple: int = 1) -> TrainingData:
     prebinned = int(packed.get("binning", 1))
     default_sampling = float(packed["sampling"]) if packed else 4.0 * nominal_pixel
     sampling = spec.sampling if spec.sampling is not None else default_sampling
-    factors = {binning_factor(float(p), sampling) for p in pixel_sizes[used]}
-    if len(factors) != 1:
-        raise InputError(
-            f"the images' pixel sizes ({pixel_sizes[used].min():.4f} to "
-            f"{pixel_sizes[used].max():.4f} A) need different binning factors {sorted(factors)} "
-            f"to reach {sampling:.4f} A/px: choose another sampling",
-            dataset.path,
-        )
-    factor = factors.pop()
+    factor = common_binning(pixel_sizes[used], sampling, dataset.path)
     # spec.dose is per pixel of the original detector; a packed store's pixels hold prebinned**2
     nominal_dose = None if spec.dose is None else spec.dose * prebinned**2
     if nominal_dose is None:

@@ -24,10 +24,9 @@ import numpy as np
 
 from sbdenoise.errors import InputError
 from sbdenoise.io.atomic import atomic_write
-from sbdenoise.nn.sampling import binning_factor
 from sbdenoise.progress import progress_bar
 from sbdenoise.simulate.store import STORE_NAME, ImageRecord, SimulatedDataset, write_store
-from sbdenoise.training.data import PACKED_KEY, bin_sum
+from sbdenoise.training.data import PACKED_KEY, bin_sum, common_binning
 
 __all__ = ["PACKED_KEY", "pack_training_set"]
 
@@ -83,14 +82,7 @@ def pack_training_set(
         raise InputError(f"no image of the dataset matches {criteria}", data.path)
     pixel_sizes = data.params["pixel_size"][indices]
     working = sampling if sampling is not None else 4.0 * float(np.median(pixel_sizes))
-    factors = {binning_factor(float(p), working) for p in pixel_sizes}
-    if len(factors) != 1:
-        raise InputError(
-            f"the images' pixel sizes need different binning factors {sorted(factors)} to reach "
-            f"{working:.4f} A/px: choose another sampling",
-            data.path,
-        )
-    factor = factors.pop()
+    factor = common_binning(pixel_sizes, working, data.path)
     spec = _packed_spec(data, factor, working, criteria)
 
     def records() -> Iterator[ImageRecord]:
