@@ -18,6 +18,7 @@ from sbdenoise.training.data import (
     largest_crop,
     load_training_data,
     select_indices,
+    square_symmetry,
 )
 from sbdenoise.training.spec import Augmentation, Filters, TrainSpec
 
@@ -294,3 +295,30 @@ def test_max_train_images_draws_a_seeded_subset_of_the_filtered_images(tiny_spec
     }
     assert picks == set(everything.tolist())  # the seed chooses which
     assert np.array_equal(select_indices(dataset, capped)[0], first)
+
+
+def test_square_symmetry_gives_the_eight_distinct_symmetries():
+    crop = np.arange(16.0).reshape(4, 4)
+    images = [square_symmetry(crop, k) for k in range(8)]
+    assert len({image.tobytes() for image in images}) == 8
+    assert np.array_equal(images[1], np.rot90(crop))
+    assert np.array_equal(images[4], crop.T)
+    with pytest.raises(ValueError, match="0 to 7"):
+        square_symmetry(crop, 8)
+
+
+def test_turned_validation_crops_are_the_upright_crops_turned(range_spec):
+    spec = range_spec.model_copy(update={"val_crops": 32})
+    upright = load_training_data(spec, multiple=2).validation
+    turned = load_training_data(spec.model_copy(update={"val_orientations": True}), multiple=2)
+    turned = turned.validation
+    np.testing.assert_array_equal(turned.doses, upright.doses)
+    changed = 0
+    for k in range(32):
+        original = upright.targets[k, 0].numpy()
+        original = original / original.mean()
+        got = turned.targets[k, 0].numpy()
+        got = got / got.mean()  # targets are scaled by each noisy crop's own mean
+        np.testing.assert_allclose(got, square_symmetry(original, (k // 4) % 8), rtol=1e-5)
+        changed += not np.allclose(got, original, rtol=1e-3)
+    assert changed >= 20  # 28 of the 32 crops are turned or mirrored

@@ -170,6 +170,15 @@ class TrainSpec(_Model):
     val_crop: int | None = Field(
         None, ge=8, description="Validation crop size, px at the working sampling (None: crop)."
     )
+    val_orientations: bool = Field(
+        False,
+        description=(
+            "Turn or mirror the validation crops through the eight symmetries of the square "
+            "(cycling independently of the validation doses), so that validation also measures "
+            "how well the network serves frames whose support is not below the particle. Off: "
+            "the crops as simulated (upright), as before."
+        ),
+    )
     lr: float = Field(1e-3, gt=0, description="Adam learning rate.")
     lr_factor: float = Field(0.5, gt=0, lt=1, description="Factor applied when PSNR stalls.")
     lr_patience: int = Field(
