@@ -53,11 +53,19 @@ def machine() -> dict[str, object]:
 
 
 def time_steps(
-    base: int, precision: str, *, compiled: bool, steps: int, warmup: int, batch: int, crop: int
+    base: int,
+    precision: str,
+    *,
+    compiled: bool,
+    steps: int,
+    warmup: int,
+    batch: int,
+    crop: int,
+    scales: int = 5,
 ) -> list[float]:
-    """Per-step wall times (s) of one configuration."""
+    """Per-step wall times (s) of one configuration (a UNet of ``scales`` scales)."""
     torch.manual_seed(0)
-    network = build_model("unet", scales=5, base_channels=base)
+    network = build_model("unet", scales=scales, base_channels=base)
     if precision == "bf16":
         network = network.to(memory_format=torch.channels_last)
     model = torch.compile(network) if compiled else network
