@@ -143,6 +143,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-images", type=int, default=None, help="spread subset of the test")
     parser.add_argument("--table1", type=Path, default=RESULTS / "table1.json")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument(
+        "--ensembles",
+        default=",".join(map(str, ENSEMBLE_SIZES)),
+        help="ensemble sizes scored per model, comma-separated (1 alone: the orientation check)",
+    )
+    parser.add_argument("--no-bm3d", action="store_true", help="leave VST+BM3D out")
+    parser.add_argument("--name", default="ensemble", help="results file stem")
     parser.add_argument("--output", type=Path, default=RESULTS)
     return parser.parse_args(argv)
 
@@ -153,9 +160,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     models = model_files(args.model)
     data = SimulatedDataset(args.dataset)
     indices = spread(select(data, "test", "white"), args.max_images)
-    methods: dict[str, Any] = {"vst-bm3d": prepare("vst-bm3d", bm3d_params(args.table1))}
+    methods: dict[str, Any] = {}
+    if not args.no_bm3d:
+        methods["vst-bm3d"] = prepare("vst-bm3d", bm3d_params(args.table1))
     for name, path in models.items():
-        for size in ENSEMBLE_SIZES:
+        for size in (int(word) for word in args.ensembles.split(",")):
             methods[f"{name} x{size}"] = prepare(SBD_METHOD, {"ensemble": size}, model=path)
     result: dict[str, Any] = {
         "benchmark": "ensemble",
@@ -171,8 +180,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     result["rows"] = score(data, indices, methods, not args.no_progress)
     result["total_seconds"] = time.perf_counter() - start
     args.output.mkdir(parents=True, exist_ok=True)
-    write_atomic(args.output / "ensemble.json", json.dumps(result, indent=2) + "\n")
-    write_atomic(args.output / "ensemble.md", markdown(result))
+    write_atomic(args.output / f"{args.name}.json", json.dumps(result, indent=2) + "\n")
+    write_atomic(args.output / f"{args.name}.md", markdown(result))
     print(markdown(result))
     return result
 
