@@ -3,11 +3,12 @@
 A site is a place where a column stands in some stretch of the series (found on means of a few
 aligned denoised frames, so a column present for a few frames only is still a site). Whether a
 column appears or leaves there is decided on the raw counts: the counts around the site in every
-frame, weighted by the column's expected image (a matched filter) and divided by the frame's
-dose, are tested for one change of level (a change-point likelihood ratio). Its p-value comes
-from permuting the frames (a static site's frames are exchangeable), and the Benjamini-Hochberg
-procedure over the surface sites keeps the false discovery rate of reported events. The denoised
-frames choose where to look and shape the filter; the counts decide.
+frame, weighted by a column's image (its radial response, bright core and the ring a defocused
+column casts, fitted to the denoised average of the series: a matched filter) and divided by
+the frame's dose, are tested for one change of level (a change-point likelihood ratio). Its
+p-value comes from permuting the frames (a static site's frames are exchangeable), and the
+Benjamini-Hochberg procedure over the surface sites keeps the false discovery rate of reported
+events. The denoised frames choose where to look and shape the filter; the counts decide.
 """
 
 from __future__ import annotations
@@ -24,8 +25,15 @@ from sbdenoise.analysis.surface import surface_columns
 from sbdenoise.analysis.trust import benjamini_hochberg
 from sbdenoise.errors import InputError
 
-#: Radius of the disc counted at a site, angstrom (about a column's bright core).
+#: Radius of the disc counted at a site when no column response is given, angstrom (about a
+#: column's bright core).
 SITE_RADIUS_A = 0.6
+#: Radius of a column's response (the matched filter of a site), angstrom: its bright core and
+#: the dark ring a defocused column casts around it (about 1-2 A at -12 nm on the simulated
+#: Pt/CeO2 series).
+RESPONSE_RADIUS_A = 2.5
+#: Radial step of the response, angstrom.
+RESPONSE_STEP_A = 0.1
 #: Sites closer than this are one site, angstrom.
 MERGE_DISTANCE_A = 1.0
 #: Frames per window in which sites are looked for.
@@ -204,18 +212,81 @@ def find_sites(
     return merge_sites(found)
 
 
+def column_response(
+    image: np.ndarray,
+    positions: np.ndarray,
+    pixel_size: float,
+    *,
+    radius_a: float = RESPONSE_RADIUS_A,
+    step_a: float = RESPONSE_STEP_A,
+) -> np.ndarray:
+    """A column's radial image, shared by all sites: the matched filter of the event test.
+
+    ``image`` near the sites is fitted (least squares) by a constant plus one radial profile
+    centred on every site: ``image(x) = b + sum_i K(|x - p_i|)`` for ``|x - p_i| <
+    radius_a``, ``K`` piecewise constant in rings of ``step_a``. Overlapping neighbours are
+    explained by their own copies, so ``K`` is one column's contribution, its dark ring
+    included (a plain average around the sites would add the neighbours' peaks). Fitted to the
+    denoised average of the whole series, the profile does not depend on the frames' order,
+    so frame permutations still give exact p-values.
+
+    On four simulated abTEM series (Pt/CeO2, -12 nm, 0.45 e-/px) the filter, centred on the
+    sites found, reaches 91-96 % of the per-frame sensitivity (d') of the ideal filter (the
+    true difference image of the leaving column over its expected counts, at its true
+    position), against 70-73 % for a 0.6 A disc.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        Average of the aligned denoised frames, e-/px.
+    positions : numpy.ndarray
+        ``(n, 2)`` sites, angstrom.
+    pixel_size : float
+        Angstrom per pixel.
+    radius_a : float
+        Radius of the response, angstrom.
+    step_a : float
+        Width of its rings, angstrom.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(m,)`` response at radii ``(k + 0.5) * step_a``, e-/px above the local level (zeros
+        without sites).
+    """
+    positions = np.asarray(positions, dtype=np.float64).reshape(-1, 2)
+    rings = int(np.ceil(radius_a / step_a))
+    if len(positions) == 0:
+        return np.zeros(rings)
+    image = np.asarray(image, dtype=np.float64)
+    _, flat, dist = disc_pixels(positions / pixel_size, radius_a / pixel_size, image.shape)
+    ring = np.minimum((dist * pixel_size / step_a).astype(np.intp), rings - 1)
+    pixels, row = np.unique(flat, return_inverse=True)
+    design = np.zeros((len(pixels), rings + 1))
+    np.add.at(design, (row, ring), 1.0)
+    design[:, rings] = 1.0
+    coef, *_ = np.linalg.lstsq(design, image.reshape(-1)[pixels], rcond=None)
+    return coef[:rings]
+
+
 def site_signals(
     frame_counts: Callable[[int], np.ndarray],
     n_frames: int,
     positions: np.ndarray,
     pixel_size: float,
+    response: np.ndarray | None = None,
+    step_a: float = RESPONSE_STEP_A,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Counts in a :data:`SITE_RADIUS_A` disc at every site, frame by frame.
+    """Matched-filter counts at every site, frame by frame.
 
-    The disc is about a column's bright core. On two simulated 40-frame series (abTEM,
-    0.45 e-/px) a matched filter (the denoised average minus its local level, or the difference
-    of the denoised frames before and after the change) did not beat it: z of the leaving
-    column 3.5 and 2.9, or 3.2 and 2.8, against 3.8 and 2.8 with the disc.
+    Each site's counts are weighted by the column response (:func:`column_response`) centred
+    on it: a weighted sum of Poisson counts, whose variance is the sum of the counts weighted
+    by the squared response. Without a response, the counts in a :data:`SITE_RADIUS_A` disc.
+
+    On four simulated 40-frame series (abTEM, 0.45 e-/px) the fitted response gives the leaving
+    column 1.89-1.98 sigma per frame (the ideal filter: 2.07), the disc 1.44-1.51: over 20
+    frames before and 20 after, 6.0-6.3 sigma expected against 4.6-4.8 (a change of known
+    frame; the search over frames and the surface sites take about a sigma of it).
 
     Parameters
     ----------
@@ -228,27 +299,47 @@ def site_signals(
         ``(n, 2)`` sites, angstrom in the window.
     pixel_size : float
         Angstrom per pixel.
+    response : numpy.ndarray, optional
+        Radial response of a column at radii ``(k + 0.5) * step_a`` (e-/px; only its shape
+        matters); default: a :data:`SITE_RADIUS_A` disc. A response of zeros also falls back
+        to the disc.
+    step_a : float
+        Ring width of ``response``, angstrom.
 
     Returns
     -------
     signal : numpy.ndarray
-        ``(t, n)`` counts per site and frame.
+        ``(t, n)`` weighted counts per site and frame.
     variance : numpy.ndarray
-        ``(t, n)`` their Poisson variances (the counts themselves).
+        ``(t, n)`` their Poisson variances (counts weighted by the squared weights).
     exposure : numpy.ndarray
         ``(t,)`` mean counts per pixel of each frame's window (its dose).
     """
     positions = np.asarray(positions, dtype=np.float64).reshape(-1, 2)
     n = len(positions)
     first = np.asarray(frame_counts(0))
-    column, flat, _ = disc_pixels(positions / pixel_size, SITE_RADIUS_A / pixel_size, first.shape)
+    profile = None if response is None else np.asarray(response, dtype=np.float64).reshape(-1)
+    if profile is None or not np.any(profile):
+        column, flat, _ = disc_pixels(
+            positions / pixel_size, SITE_RADIUS_A / pixel_size, first.shape
+        )
+        weight = np.ones(len(flat))
+    else:
+        radius = len(profile) * step_a
+        column, flat, dist = disc_pixels(positions / pixel_size, radius / pixel_size, first.shape)
+        centres = (np.arange(len(profile)) + 0.5) * step_a
+        weight = np.interp(dist * pixel_size, centres, profile, right=0.0)
+        weight = weight / np.max(np.abs(profile))
     signal = np.zeros((n_frames, n))
+    variance = np.zeros((n_frames, n))
     exposure = np.zeros(n_frames)
     for t in range(n_frames):
         values = (first if t == 0 else np.asarray(frame_counts(t))).reshape(-1).astype(np.float64)
-        signal[t] = np.bincount(column, weights=values[flat], minlength=n)
+        picked = values[flat]
+        signal[t] = np.bincount(column, weights=weight * picked, minlength=n)
+        variance[t] = np.bincount(column, weights=weight**2 * picked, minlength=n)
         exposure[t] = values.mean()
-    return signal, signal.copy(), exposure
+    return signal, variance, exposure
 
 
 def change_profile(

@@ -54,6 +54,7 @@ from sbdenoise.series.events import (
     ColumnEvent,
     SiteEvidence,
     column_events,
+    column_response,
     find_sites,
     site_evidence,
     site_signals,
@@ -707,8 +708,9 @@ def run_series(
     sites = find_sites([*window_means, denoised_mean], pixel)
     candidates, supported = series_columns(denoised_mean, aligned_total, pixel, fdr=fdr)
     outline = candidates[supported]
+    response = column_response(denoised_mean, sites, pixel)
     signal, variance, exposure = site_signals(
-        lambda t: window.counts(counts[t], t), n, sites, pixel
+        lambda t: window.counts(counts[t], t), n, sites, pixel, response
     )
     evidence = site_evidence(signal, variance, exposure, sites, outline=outline, seed=seed)
     events = column_events(evidence, origin, fdr=fdr)
