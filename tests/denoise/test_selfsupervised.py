@@ -160,7 +160,8 @@ def test_minutes_cover_training_and_prediction(lattice):
         np.stack([noisy] * 3), PIXEL, settings("blind-spot", minutes=0.02, **TINY)
     )
     elapsed = time.perf_counter() - start
-    assert report.stopped_by == "budget" and 1 <= report.steps < 60
+    # the budget, not a step count, ended training (how many steps fit depends on the machine)
+    assert report.stopped_by == "budget" and report.steps >= 1
     assert report.budget_seconds < 1.2  # 1.2 s less binning and the estimated prediction
     assert elapsed < 1.2 + 1.5
     assert out.shape == (3, *noisy.shape) and np.isfinite(out).all()
