@@ -176,7 +176,7 @@ def plot_event_traces(result: SeriesResult, path: Path) -> Path:
             f"q = {event.q_value:.2g} ({event.verdict})",
             fontsize=9,
         )
-        ax.set_ylabel("counts / dose")
+        ax.set_ylabel("filtered counts / dose")
         ax.grid(alpha=0.3)
     if not shown:
         axes[0, 0].text(0.5, 0.5, "no event with q ≤ 0.5", ha="center", va="center")
