@@ -20,6 +20,7 @@ Resumable: finished networks are kept in ``--work`` and not trained again. Write
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import statistics
 import sys
@@ -35,7 +36,7 @@ from sbdenoise.analysis.likelihood import _pyplot, save_figure
 from sbdenoise.io.atomic import atomic_write_text
 from sbdenoise.nn.model_file import load_model
 from sbdenoise.training.spec import Augmentation, Filters, TrainSpec
-from sbdenoise.training.trainer import model_weights_path, train
+from sbdenoise.training.trainer import LOG_NAME, model_weights_path, train
 
 RESULTS = Path(__file__).parent / "results"
 #: (scales, base channels) compared by default: depth at base 16, and width at 5 scales.
@@ -126,7 +127,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "best_val_psnr_db": outcome.best_psnr_db,
                 "best_step": outcome.best_step,
                 "wall_s_this_call": time.perf_counter() - started,
-                "curve": _curve(outcome.run_dir / "log.csv"),
+                "curve": _curve(outcome.run_dir / LOG_NAME),
             }
         )
         print(f"{name}: {outcome.best_psnr_db:.2f} dB at step {outcome.best_step} of {steps}")
@@ -143,12 +144,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def _curve(log: Path) -> list[tuple[int, float]]:
     """(step, validation PSNR) pairs of a run's CSV log."""
-    points = []
-    for line in log.read_text().splitlines()[1:]:
-        fields = line.split(",")
-        if fields[3]:
-            points.append((int(fields[0]), float(fields[3])))
-    return points
+    with open(log, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return [(int(row["step"]), float(row["val_psnr_db"])) for row in rows if row["val_psnr_db"]]
 
 
 def markdown(result: dict[str, Any]) -> str:

@@ -20,7 +20,7 @@ the CPU; the number of CPU threads is left to the user (:func:`torch.set_num_thr
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from sbdenoise.io.validation import check_frame
 from sbdenoise.nn.card import ModelCard
 from sbdenoise.nn.receptive_field import required_multiple
 from sbdenoise.nn.sampling import DEFAULT_TOLERANCE, from_working_grid, to_working_grid
+from sbdenoise.nn.symmetry import inverse_symmetry, square_symmetry
 from sbdenoise.progress import progress_bar
 from sbdenoise.training.precision import autocast, resolve_precision
 
@@ -103,19 +104,10 @@ def tile_layout(
     return [(r, c, np.outer(wr, wc)) for r, wr in rows for c, wc in cols]
 
 
-#: Symmetries of the square (identity first; the first 2, 4 or 8 form a group), as pairs of
-#: (forward, inverse) array maps.
-_ArrayMap = Callable[[np.ndarray], np.ndarray]
-_DIHEDRAL: tuple[tuple[_ArrayMap, _ArrayMap], ...] = (
-    (lambda a: a, lambda a: a),
-    (np.fliplr, np.fliplr),
-    (np.flipud, np.flipud),
-    (lambda a: np.rot90(a, 2), lambda a: np.rot90(a, 2)),
-    (np.transpose, np.transpose),
-    (lambda a: np.rot90(a, 1), lambda a: np.rot90(a, -1)),
-    (lambda a: np.rot90(a, -1), lambda a: np.rot90(a, 1)),
-    (lambda a: np.rot90(a, 2).T, lambda a: np.rot90(a.T, 2)),
-)
+#: Symmetries of the square in ensemble order (indices of :func:`square_symmetry`): identity,
+#: left-right and up-down mirrors, half turn, then transpose, quarter turns and anti-transpose;
+#: the first 2, 4 or 8 form a group.
+_ENSEMBLE_ORDER = (0, 5, 7, 2, 4, 1, 3, 6)
 #: Accepted sizes of the geometric self-ensemble.
 ENSEMBLE_SIZES = (1, 2, 4, 8)
 
@@ -137,18 +129,19 @@ def _run_network(
     and transposes): the image is transformed, denoised and transformed back.
     """
     outputs = [
-        inverse(
+        square_symmetry(
             _run_network_once(
                 model,
-                np.ascontiguousarray(forward(image)),
+                np.ascontiguousarray(square_symmetry(image, k)),
                 receptive_field,
                 tile,
                 batch_size,
                 device,
                 precision,
-            )
+            ),
+            inverse_symmetry(k),
         )
-        for forward, inverse in _DIHEDRAL[:ensemble]
+        for k in _ENSEMBLE_ORDER[:ensemble]
     ]
     return np.mean(outputs, axis=0, dtype=np.float32) if ensemble > 1 else outputs[0]
 

@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from sbdenoise.errors import InputError
 from sbdenoise.metrics import psnr
 from sbdenoise.nn.sampling import binning_factor
+from sbdenoise.nn.symmetry import N_SYMMETRIES, square_symmetry
 from sbdenoise.simulate.store import SimulatedDataset
 from sbdenoise.training.spec import Augmentation, TrainSpec
 
@@ -522,28 +523,6 @@ def select_indices(dataset: SimulatedDataset, spec: TrainSpec) -> tuple[np.ndarr
     return train, val
 
 
-def square_symmetry(crop: np.ndarray, k: int) -> np.ndarray:
-    """The ``k``-th of the eight symmetries of a square crop (0: unchanged).
-
-    Parameters
-    ----------
-    crop : ndarray
-        Square 2D image.
-    k : int
-        0-3: turned by ``k`` quarter turns counter-clockwise; 4-7: the same, then transposed
-        (the four mirror images).
-
-    Returns
-    -------
-    ndarray
-        The transformed crop (a view).
-    """
-    if not 0 <= k < 8:
-        raise ValueError(f"symmetry index must be 0 to 7, got {k}")
-    turned = np.rot90(crop, k % 4)
-    return turned.T if k >= 4 else turned
-
-
 def _working_images(
     dataset: SimulatedDataset, indices: np.ndarray, factor: int, dose: float | None
 ) -> np.ndarray:
@@ -580,7 +559,7 @@ def _validation_set(
         [images[i, r : r + size, c : c + size] for i, r, c in zip(which, rows, cols, strict=True)]
     )
     if spec.val_orientations:
-        symmetry = (np.arange(spec.val_crops) // VAL_DOSE_LEVELS) % 8
+        symmetry = (np.arange(spec.val_crops) // VAL_DOSE_LEVELS) % N_SYMMETRIES
         clean = np.stack(
             [square_symmetry(crop, int(k)) for crop, k in zip(clean, symmetry, strict=True)]
         )
