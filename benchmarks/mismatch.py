@@ -144,14 +144,24 @@ def build_conditions(sims: dict[str, SimulatedDataset], work: Path) -> dict[str,
     return stores
 
 
-def score(store: Path, method: str, bm3d: dict[str, Any]) -> dict[str, Any]:
-    """PSNR, unmatched detected columns per image and surface precision; or why it refused."""
+def score(
+    store: Path, method: str, bm3d: dict[str, Any], model: str | Path | None = None
+) -> dict[str, Any]:
+    """PSNR, unmatched detected columns per image and surface precision; or why it refused.
+
+    ``model`` is the network file for ``sbd`` (None: the shipped model).
+    """
     data = SimulatedDataset(store)
     params = bm3d if method == "vst-bm3d" else None
     start = time.perf_counter()
     try:
         result = evaluate(
-            data, method, params=params, indices=list(range(len(data))), n_realisations=1
+            data,
+            method,
+            params=params,
+            model=model,
+            indices=list(range(len(data))),
+            n_realisations=1,
         )
     except SbdenoiseError as error:
         return {"refused": str(error).splitlines()[0]}

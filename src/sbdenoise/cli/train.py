@@ -44,7 +44,8 @@ def build_spec(
         YAML spec to start from.
     **options
         Overrides; None means "not given". Names: architecture, scales, base_channels, bias_free,
-        sampling, crop, batch, steps, epochs, lr, dose, dose_range, normalization, precision,
+        sampling, crop, batch, steps, epochs, lr, ema_decay, dose, dose_range, normalization,
+        precision,
         loss_weighting, seed, validate_every, checkpoint_minutes, budget_minutes, init_from,
         contrast, structures, defect, defocus, thickness, flips, rotation, scale_range,
         match_filters (filters from ``sbdenoise match``, applied before the other filter options).
@@ -81,6 +82,7 @@ def build_spec(
         "steps",
         "epochs",
         "lr",
+        "ema_decay",
         "dose",
         "seed",
         "validate_every",
@@ -163,6 +165,10 @@ def train(
     steps: Annotated[int | None, typer.Option(help="Optimisation steps.")] = None,
     epochs: Annotated[float | None, typer.Option(help="Epochs (instead of --steps).")] = None,
     lr: Annotated[float | None, typer.Option(help="Adam learning rate (default 1e-3).")] = None,
+    ema_decay: Annotated[
+        float | None,
+        typer.Option(help="Validate and save a moving average of the weights (e.g. 0.999)."),
+    ] = None,
     dose: Annotated[
         float | None,
         typer.Option(help="One fixed dose, e-/px in vacuum, instead of a dose range."),
@@ -263,6 +269,7 @@ def train(
             steps=steps,
             epochs=epochs,
             lr=lr,
+            ema_decay=ema_decay,
             dose=dose,
             dose_range=dose_range,
             normalization=normalization,

@@ -106,6 +106,7 @@ def save_checkpoint(
     optimizer: torch.optim.Optimizer,
     scheduler: Any,
     trainer_state: dict[str, Any],
+    averaged: torch.nn.Module | None = None,
 ) -> Path:
     """Write a checkpoint atomically (temporary file, fsync, rename).
 
@@ -121,6 +122,8 @@ def save_checkpoint(
         Anything with ``state_dict()``.
     trainer_state : dict
         JSON-able counters of the trainer (step, best PSNR, CSV position, ...).
+    averaged : torch.nn.Module, optional
+        A moving average of the weights (``torch.optim.swa_utils.AveragedModel``), stored too.
 
     Returns
     -------
@@ -137,6 +140,8 @@ def save_checkpoint(
         "scheduler": encode_tree(scheduler.state_dict(), tensors, "scheduler"),
         "rng": encode_tree(rng_states(), tensors, "rng"),
     }
+    if averaged is not None:
+        header["averaged"] = encode_tree(dict(averaged.state_dict()), tensors, "averaged")
     with atomic_write(path, fsync=True) as temporary:
         save_file(tensors, str(temporary), metadata={"sbdenoise": json.dumps(header)})
     return path
@@ -148,7 +153,8 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     Returns
     -------
     dict
-        Keys ``trainer``, ``model``, ``optimizer``, ``scheduler``, ``rng``.
+        Keys ``trainer``, ``model``, ``optimizer``, ``scheduler``, ``rng`` (and ``averaged``
+        when the run keeps a moving average of the weights).
 
     Raises
     ------
@@ -174,6 +180,7 @@ def load_checkpoint(
     optimizer: torch.optim.Optimizer,
     scheduler: Any,
     restore_rng: bool = True,
+    averaged: torch.nn.Module | None = None,
 ) -> dict[str, Any]:
     """Restore model, optimizer, scheduler (and RNG states) from a checkpoint.
 
@@ -185,13 +192,24 @@ def load_checkpoint(
         Objects built exactly as for the run that wrote it; their states are replaced.
     restore_rng : bool
         Also restore the torch RNG states.
+    averaged : torch.nn.Module, optional
+        The run's moving average of the weights, restored from the checkpoint.
 
     Returns
     -------
     dict
         The trainer state stored with the checkpoint.
+
+    Raises
+    ------
+    FileFormatError
+        When ``averaged`` is given and the checkpoint holds no moving average.
     """
     content = read_checkpoint(path)
+    if averaged is not None:
+        if "averaged" not in content:
+            raise FileFormatError("the checkpoint holds no moving average of the weights", path)
+        averaged.load_state_dict(content["averaged"])
     model.load_state_dict(content["model"])
     optimizer.load_state_dict(content["optimizer"])  # moves the moments to the parameters' device
     scheduler.load_state_dict(content["scheduler"])

@@ -180,6 +180,17 @@ class TrainSpec(_Model):
         ),
     )
     lr: float = Field(1e-3, gt=0, description="Adam learning rate.")
+    ema_decay: float | None = Field(
+        None,
+        ge=0.9,
+        lt=1.0,
+        description=(
+            "Keep an exponential moving average of the weights with this decay per step (e.g. "
+            "0.999: about the last 1,000 steps), validate and save it instead of the raw "
+            "weights (Polyak averaging: it smooths out the noise of the last steps' gradients, "
+            "which the random crops and Poisson draws make large). None: the raw weights."
+        ),
+    )
     lr_factor: float = Field(0.5, gt=0, lt=1, description="Factor applied when PSNR stalls.")
     lr_patience: int = Field(
         5, ge=0, description="Validations without improvement before the lr is reduced."

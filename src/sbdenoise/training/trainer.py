@@ -28,6 +28,7 @@ import torch
 from rich.console import Console
 from rich.progress import Progress, TextColumn
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from sbdenoise import __version__
 from sbdenoise.errors import InputError
@@ -478,11 +479,18 @@ def _train(
         threshold=spec.min_improvement_db,
         threshold_mode="abs",
     )
+    averaged = None
+    if spec.ema_decay is not None:
+        averaged = AveragedModel(
+            network, multi_avg_fn=get_ema_multi_avg_fn(spec.ema_decay), use_buffers=True
+        )
+    # what validation scores and the model file holds: the moving average when there is one
+    judged = network if averaged is None else averaged.module
     state = _initial_state()
     checkpoint = run_dir / CHECKPOINT_NAME
     resumed_from = None
     if checkpoint.exists():
-        state.update(load_checkpoint(checkpoint, network, optimizer, scheduler))
+        state.update(load_checkpoint(checkpoint, network, optimizer, scheduler, averaged=averaged))
         resumed_from = int(state["step"])
     elif spec.init_from is not None:
         warm_start(network, spec)
@@ -544,7 +552,7 @@ def _train(
         if main:
             state["seconds"] = seconds_before + time.perf_counter() - start
             state["csv_offset"] = log.offset()
-            save_checkpoint(checkpoint, network, optimizer, scheduler, state)
+            save_checkpoint(checkpoint, network, optimizer, scheduler, state, averaged)
         last_checkpoint = time.perf_counter()
 
     task = None
@@ -565,6 +573,8 @@ def _train(
             loss = (per_crop * crop_weights).mean()
             loss.backward()
             optimizer.step()
+            if averaged is not None:
+                averaged.update_parameters(network)
             state["step"] += 1
             state["loss_sum"] += float(loss.detach())
             state["loss_count"] += 1
@@ -583,7 +593,7 @@ def _train(
                 state["loss_sum"], state["loss_count"] = 0.0, 0
             if validating:
                 context.broadcast_buffers(network)
-                val_psnr = validate(network, data.validation, context, spec.batch)
+                val_psnr = validate(judged, data.validation, context, spec.batch)
                 scheduler.step(val_psnr)
                 if val_psnr > state["best_psnr_db"] + spec.min_improvement_db or (
                     state["best_step"] < 0
@@ -592,7 +602,7 @@ def _train(
                     state["bad_validations"] = 0
                     if main:
                         save_model(
-                            weights, network, _card(spec, data, state, context.world_size, total)
+                            weights, judged, _card(spec, data, state, context.world_size, total)
                         )
                 else:
                     state["bad_validations"] += 1

@@ -1,0 +1,90 @@
+"""Moving average of the weights (``ema_decay``): what is averaged, saved and resumed."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from sbdenoise.errors import FileFormatError
+from sbdenoise.nn.model_file import load_model
+from sbdenoise.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, read_checkpoint
+from sbdenoise.training.trainer import run_folder, train
+
+DECAY = 0.9
+STEPS = 6
+
+
+def _averaged_weights(checkpoint: dict) -> dict[str, torch.Tensor]:
+    """The averaged network's state from a checkpoint (``module.`` prefix removed)."""
+    return {
+        key.removeprefix("module."): value
+        for key, value in checkpoint["averaged"].items()
+        if key.startswith("module.")
+    }
+
+
+def test_saved_model_is_the_moving_average_of_the_raw_trajectory(tiny_spec, tmp_path):
+    base = tiny_spec.model_copy(
+        update={"deterministic": True, "steps": STEPS, "validate_every": STEPS}
+    )
+    # the raw weights after every step, from a run without averaging paused at each step
+    trajectory = []
+    for step in range(1, STEPS + 1):
+        train(base, tmp_path / "raw", show_progress=False, threads=1, stop_at_step=step)
+        trajectory.append(read_checkpoint(run_folder(tmp_path / "raw") / CHECKPOINT_NAME)["model"])
+    # floating weights and buffers (BatchNorm statistics) are averaged; integer counters
+    # (BatchNorm's num_batches_tracked) play no part in evaluation and are left out
+    expected = {
+        key: value.clone().double()
+        for key, value in trajectory[0].items()
+        if value.is_floating_point()
+    }
+    for weights in trajectory[1:]:
+        for key in expected:
+            expected[key] = DECAY * expected[key] + (1 - DECAY) * weights[key].double()
+
+    averaged_spec = base.model_copy(update={"ema_decay": DECAY})
+    result = train(averaged_spec, tmp_path / "ema", show_progress=False, threads=1)
+    content = read_checkpoint(run_folder(tmp_path / "ema") / CHECKPOINT_NAME)
+    # averaging leaves the optimisation alone: the raw weights follow the same path
+    for key, value in trajectory[-1].items():
+        assert torch.equal(content["model"][key], value), key
+    network, card = load_model(result.model_path)
+    saved = network.state_dict()
+    moved = 0
+    for key, value in expected.items():
+        torch.testing.assert_close(saved[key].double(), value, atol=1e-6, rtol=1e-5)
+        if not torch.allclose(value, trajectory[-1][key].double(), atol=1e-6):
+            moved += 1
+    assert moved > 0  # the model file is not simply the last raw weights
+    assert card.metrics["val_psnr_db"] == pytest.approx(result.best_psnr_db)
+
+
+def test_resumed_average_matches_the_uninterrupted_one(tiny_spec, tmp_path):
+    spec = tiny_spec.model_copy(
+        update={"deterministic": True, "steps": STEPS, "validate_every": 2, "ema_decay": DECAY}
+    )
+    whole = train(spec, tmp_path / "whole", show_progress=False, threads=1)
+    train(spec, tmp_path / "split", show_progress=False, threads=1, stop_at_step=3)
+    resumed = train(spec, tmp_path / "split", show_progress=False, threads=1)
+    assert resumed.resumed_from == 3
+    a = read_checkpoint(run_folder(tmp_path / "whole") / CHECKPOINT_NAME)["averaged"]
+    b = read_checkpoint(run_folder(tmp_path / "split") / CHECKPOINT_NAME)["averaged"]
+    assert int(a["n_averaged"]) == STEPS
+    for key, value in a.items():
+        assert torch.equal(value, b[key]), key
+    assert resumed.best_psnr_db == whole.best_psnr_db
+
+
+def test_a_checkpoint_without_an_average_is_refused_for_one(tiny_spec, tmp_path):
+    train(tiny_spec, tmp_path / "plain", show_progress=False, threads=1, stop_at_step=2)
+    network = torch.nn.Conv2d(1, 1, 3)
+    averaged = torch.optim.swa_utils.AveragedModel(network)
+    with pytest.raises(FileFormatError, match="no moving average"):
+        load_checkpoint(
+            run_folder(tmp_path / "plain") / CHECKPOINT_NAME,
+            network,
+            torch.optim.Adam(network.parameters()),
+            torch.optim.lr_scheduler.ReduceLROnPlateau(torch.optim.Adam(network.parameters())),
+            averaged=averaged,
+        )
