@@ -11,10 +11,16 @@ bias the comparison. All networks are scored on the same fixed validation crops 
 turned through the eight symmetries of the square, ``val_crops`` of them); the test split is not
 looked at: this chooses an architecture.
 
+A configuration is ``SCALESxBASE``, with a ``bf`` suffix for the bias-free form (no additive
+constant anywhere: convolutions without bias, batch norm that only rescales; Mohan et al. 2020
+showed such networks generalise across noise levels), e.g. ``5x16,5x16bf``.
+
 Resumable: finished networks are kept in ``--work`` and not trained again. Writes
-``architecture.{json,md,png}`` to ``--output``::
+``<name>.{json,md,png}`` (default ``architecture``) to ``--output``::
 
     .venv/bin/python benchmarks/architecture.py --dataset /work/data/shipped --minutes 8
+    .venv/bin/python benchmarks/architecture.py --configs 5x16,5x16bf --name bias_free \
+        --work /work/models/bias-free --minutes 25 --threads 1
 """
 
 from __future__ import annotations
@@ -35,23 +41,33 @@ from training_speed import machine, time_steps
 from sbdenoise.analysis.likelihood import _pyplot, save_figure
 from sbdenoise.io.atomic import atomic_write_text
 from sbdenoise.nn.model_file import load_model
+from sbdenoise.training.precision import resolve_precision
 from sbdenoise.training.spec import Augmentation, Filters, TrainSpec
 from sbdenoise.training.trainer import LOG_NAME, model_weights_path, train
 
 RESULTS = Path(__file__).parent / "results"
-#: (scales, base channels) compared by default: depth at base 16, and width at 5 scales.
-CONFIGS = ((3, 16), (4, 16), (5, 16), (6, 16), (5, 32))
+#: Configurations compared by default: depth at base 16, and width at 5 scales.
+CONFIGS = "3x16,4x16,5x16,6x16,5x32"
 #: Validations per run.
 VALIDATIONS = 10
+#: Suffix of a bias-free configuration.
+BIAS_FREE = "bf"
 
 
-def parse_configs(text: str) -> list[tuple[int, int]]:
-    """``"5x16,5x32"`` -> ``[(5, 16), (5, 32)]`` (scales x base channels)."""
+def parse_configs(text: str) -> list[tuple[int, int, bool]]:
+    """``"5x16,5x16bf"`` -> ``[(5, 16, False), (5, 16, True)]`` (scales, base, bias-free)."""
     configs = []
     for word in text.split(","):
-        scales, _, base = word.strip().partition("x")
-        configs.append((int(scales), int(base)))
+        word = word.strip()
+        bias_free = word.endswith(BIAS_FREE)
+        scales, _, base = word.removesuffix(BIAS_FREE).partition("x")
+        configs.append((int(scales), int(base), bias_free))
     return configs
+
+
+def config_name(scales: int, base: int, bias_free: bool) -> str:
+    """The inverse of :func:`parse_configs` for one configuration."""
+    return f"{scales}x{base}{BIAS_FREE if bias_free else ''}"
 
 
 def base_spec(args: argparse.Namespace) -> TrainSpec:
@@ -75,14 +91,26 @@ def base_spec(args: argparse.Namespace) -> TrainSpec:
     )
 
 
-def probe(configs: list[tuple[int, int]], steps: int) -> dict[str, float]:
-    """Median seconds per training step of each configuration, measured back to back."""
+def probe(configs: list[tuple[int, int, bool]], steps: int) -> dict[str, float]:
+    """Median seconds per training step of each configuration, measured back to back.
+
+    In the arithmetic training will use here (bf16 where the CPU has it, fp32 elsewhere).
+    """
+    precision = resolve_precision("auto", "cpu")
     seconds = {}
-    for scales, base in configs:
+    for scales, base, bias_free in configs:
         times = time_steps(
-            base, "bf16", compiled=False, steps=steps, warmup=2, batch=8, crop=128, scales=scales
+            base,
+            precision,
+            compiled=False,
+            steps=steps,
+            warmup=2,
+            batch=8,
+            crop=128,
+            scales=scales,
+            bias_free=bias_free,
         )
-        seconds[f"{scales}x{base}"] = statistics.median(times)
+        seconds[config_name(scales, base, bias_free)] = statistics.median(times)
     return seconds
 
 
@@ -98,20 +126,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         atomic_write_text(probe_path, json.dumps(seconds, indent=2) + "\n")
     spec = base_spec(args)
     rows = []
-    for scales, base in configs:
-        name = f"{scales}x{base}"
+    for scales, base, bias_free in configs:
+        name = config_name(scales, base, bias_free)
         steps = max(VALIDATIONS, round(args.minutes * 60 / seconds[name]))
         every = max(1, steps // VALIDATIONS)
+        kwargs: dict[str, Any] = {"scales": scales, "base_channels": base}
+        if bias_free:
+            kwargs["bias_free"] = True
         config_spec = spec.model_copy(
-            update={
-                "architecture_kwargs": {"scales": scales, "base_channels": base},
-                "steps": steps,
-                "validate_every": every,
-            }
+            update={"architecture_kwargs": kwargs, "steps": steps, "validate_every": every}
         )
         started = time.perf_counter()
         outcome = train(
-            config_spec, args.work / f"{name}.safetensors", show_progress=args.progress, threads=2
+            config_spec,
+            args.work / f"{name}.safetensors",
+            show_progress=args.progress,
+            threads=args.threads,
         )
         network, card = load_model(model_weights_path(args.work / name))
         rows.append(
@@ -119,6 +149,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "name": name,
                 "scales": scales,
                 "base_channels": base,
+                "bias_free": bias_free,
                 "parameters": sum(p.numel() for p in network.parameters()),
                 "receptive_field_px": card.receptive_field_px,
                 "receptive_field_nm": card.receptive_field_angstrom / 10,
@@ -180,7 +211,7 @@ def plot(result: dict[str, Any], path: Path) -> Path:
     plt = _pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     for row in result["rows"]:
-        marker = "o" if row["base_channels"] == 16 else "s"
+        marker = "^" if row.get("bias_free") else ("o" if row["base_channels"] == 16 else "s")
         left.plot(row["receptive_field_nm"], row["best_val_psnr_db"], marker, ms=8)
         left.annotate(
             row["name"],
@@ -194,7 +225,7 @@ def plot(result: dict[str, Any], path: Path) -> Path:
     left.text(5.5, left.get_ylim()[0], " 5.5 nm", color="0.4", va="bottom")
     left.set_xlabel("receptive field (nm)")
     left.set_ylabel("best validation PSNR (dB)")
-    left.set_title("equal CPU time: circles base 16, squares base 32")
+    left.set_title("equal CPU time: circles base 16, squares 32, triangles bias-free")
     right.set_xlabel("step")
     right.set_ylabel("validation PSNR (dB)")
     right.set_title("validation curves")
@@ -206,7 +237,7 @@ def plot(result: dict[str, Any], path: Path) -> Path:
 def main() -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", type=Path, default=Path("/work/data/shipped"))
-    parser.add_argument("--configs", default=",".join(f"{s}x{b}" for s, b in CONFIGS))
+    parser.add_argument("--configs", default=CONFIGS, help="e.g. 5x16,5x32,5x16bf")
     parser.add_argument("--minutes", type=float, default=8.0, help="CPU minutes per network")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--val-crops", type=int, default=96)
@@ -214,13 +245,15 @@ def main() -> dict[str, Any]:
     parser.add_argument("--probe-steps", type=int, default=6)
     parser.add_argument("--work", type=Path, default=Path("/work/models/architecture"))
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--name", default="architecture", help="Stem of the result files.")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads of the training.")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     args = parser.parse_args()
     result = run(args)
     args.output.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(args.output / "architecture.json", json.dumps(result, indent=2) + "\n")
-    atomic_write_text(args.output / "architecture.md", markdown(result))
-    plot(result, args.output / "architecture.png")
+    atomic_write_text(args.output / f"{args.name}.json", json.dumps(result, indent=2) + "\n")
+    atomic_write_text(args.output / f"{args.name}.md", markdown(result))
+    plot(result, args.output / f"{args.name}.png")
     print(markdown(result))
     return result
 

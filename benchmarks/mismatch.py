@@ -144,6 +144,16 @@ def build_conditions(sims: dict[str, SimulatedDataset], work: Path) -> dict[str,
     return stores
 
 
+def condition_stores(work: Path, structures: int) -> dict[str, Path]:
+    """Simulate (cached in ``work``) and store every condition; label -> store folder."""
+    sims = {}
+    for key, spec in specs(structures).items():
+        folder = work / key
+        run_simulation(spec, folder, scheduler="synchronous", show_progress=True)
+        sims[key] = SimulatedDataset(folder)
+    return build_conditions(sims, work)
+
+
 def score(
     store: Path, method: str, bm3d: dict[str, Any], model: str | Path | None = None
 ) -> dict[str, Any]:
@@ -222,12 +232,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    sims = {}
-    for key, spec in specs(args.structures).items():
-        folder = args.work / key
-        run_simulation(spec, folder, scheduler="synchronous", show_progress=True)
-        sims[key] = SimulatedDataset(folder)
-    stores = build_conditions(sims, args.work)
+    stores = condition_stores(args.work, args.structures)
     bm3d = bm3d_params(RESULTS / "table1.json")
     conditions = {}
     for label, store in stores.items():

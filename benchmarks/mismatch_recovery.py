@@ -40,7 +40,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dose_sweep import bm3d_params
-from mismatch import build_conditions, score, specs
+from mismatch import condition_stores, score
 from table1 import RESULTS, machine, write_atomic
 
 from sbdenoise.match import match_conditions
@@ -229,12 +229,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    sims = {}
-    for key, spec in specs(args.structures).items():
-        folder = args.mismatch_work / key
-        run_simulation(spec, folder, scheduler="synchronous", show_progress=True)
-        sims[key] = SimulatedDataset(folder)
-    stores = build_conditions(sims, args.mismatch_work)
+    stores = condition_stores(args.mismatch_work, args.structures)
     bm3d = bm3d_params(RESULTS / "table1.json")
     cases = {}
     for label, case in CASES.items():

@@ -62,10 +62,11 @@ def time_steps(
     batch: int,
     crop: int,
     scales: int = 5,
+    bias_free: bool = False,
 ) -> list[float]:
     """Per-step wall times (s) of one configuration (a UNet of ``scales`` scales)."""
     torch.manual_seed(0)
-    network = build_model("unet", scales=scales, base_channels=base)
+    network = build_model("unet", scales=scales, base_channels=base, bias_free=bias_free)
     if precision == "bf16":
         network = network.to(memory_format=torch.channels_last)
     model = torch.compile(network) if compiled else network

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,10 +14,12 @@ from sbdenoise.simulate.store import SimulatedDataset
 from sbdenoise.training.data import (
     augmented_crops,
     bin_sum,
+    common_binning,
     dose_weights,
     draw_doses,
     largest_crop,
     load_training_data,
+    nominal_pixel_size,
     select_indices,
     square_symmetry,
 )
@@ -32,6 +35,15 @@ def test_bin_sum_gives_expected_counts_per_working_pixel():
     assert binned[1, 2] == pytest.approx(image[3:6, 6:9].sum())
     assert binned.sum() == pytest.approx(image[:6, :9].sum())
     assert np.array_equal(bin_sum(image, 1), image)
+
+
+def test_default_sampling_fits_every_pixel_size_of_a_jittered_subset():
+    # a +-5 % pixel-size nuisance around 0.061 A, a subset whose median sits high in the range
+    sizes = np.array([0.05794, 0.0614, 0.0616, 0.0617, 0.0618, 0.06405])
+    with pytest.raises(InputError, match="not within 6 %"):
+        common_binning(sizes, 4 * float(np.median(sizes)), Path("subset"))
+    assert nominal_pixel_size(sizes) == pytest.approx(0.5 * (0.05794 + 0.06405))
+    assert common_binning(sizes, 4 * nominal_pixel_size(sizes), Path("subset")) == 4
 
 
 def test_working_grid_scale_and_dose(tiny_spec):
