@@ -91,7 +91,7 @@ def plot(result: dict[str, Any], path: Path) -> Path:
     ax.set_xlabel("wall hours of training behind the model (2 cores)")
     ax.set_ylabel("validation PSNR (dB, peak 1 e-/px)")
     ax.set_title("the campaign on one set of validation crops")
-    ax.legend(fontsize=8, ncol=2)
+    ax.legend(fontsize=8, ncol=2, loc="lower right")
     fig.tight_layout()
     return save_figure(fig, path)
 
