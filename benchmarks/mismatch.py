@@ -37,7 +37,7 @@ from scipy import ndimage
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dose_sweep import bm3d_params
-from table1 import RESULTS, machine, write_atomic
+from table1 import RESULTS, machine, write_results
 
 from sbdenoise.analysis.evaluation import evaluate
 from sbdenoise.errors import SbdenoiseError
@@ -244,9 +244,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "minutes": (time.perf_counter() - start) / 60.0,
         "conditions": conditions,
     }
-    args.output.mkdir(parents=True, exist_ok=True)
-    write_atomic(args.output / "mismatch.json", json.dumps(result, indent=2) + "\n")
-    write_atomic(args.output / "mismatch.md", markdown(result))
+    write_results(args.output, "mismatch", result, markdown(result))
     print(markdown(result))
     return result
 

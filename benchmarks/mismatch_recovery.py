@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dose_sweep import bm3d_params
 from mismatch import condition_stores, score
-from table1 import RESULTS, machine, write_atomic
+from table1 import RESULTS, machine, write_results
 
 from sbdenoise.match import match_conditions
 from sbdenoise.nn.model_file import load_model
@@ -288,9 +288,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "steps": args.steps,
         "cases": cases,
     }
-    args.output.mkdir(parents=True, exist_ok=True)
-    write_atomic(args.output / "mismatch_recovery.json", json.dumps(result, indent=2) + "\n")
-    write_atomic(args.output / "mismatch_recovery.md", markdown(result))
+    write_results(args.output, "mismatch_recovery", result, markdown(result))
     print(markdown(result))
     return result
 

@@ -325,6 +325,13 @@ def write_atomic(path: Path, text: str) -> None:
     atomic_write_text(path, text)
 
 
+def write_results(output: Path, stem: str, result: dict[str, Any], text: str) -> None:
+    """Write ``<stem>.json`` (the result) and ``<stem>.md`` (its table) into ``output``."""
+    output.mkdir(parents=True, exist_ok=True)
+    write_atomic(output / f"{stem}.json", json.dumps(result, indent=2) + "\n")
+    write_atomic(output / f"{stem}.md", text)
+
+
 def mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
     """Mean and standard deviation (None for no values)."""
     if not len(values):
