@@ -36,6 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import torch
 from training_speed import machine, time_steps
 
 from sbdenoise.analysis.likelihood import _pyplot, save_figure
@@ -96,7 +97,7 @@ def probe(configs: list[tuple[int, int, bool]], steps: int) -> dict[str, float]:
 
     In the arithmetic training will use here (bf16 where the CPU has it, fp32 elsewhere).
     """
-    precision = resolve_precision("auto", "cpu")
+    precision = resolve_precision("auto", torch.device("cpu"))
     seconds = {}
     for scales, base, bias_free in configs:
         times = time_steps(
