@@ -47,7 +47,7 @@ from mismatch import condition_stores, score
 from table1 import RESULTS, machine, write_results
 
 from sbdenoise.match import match_conditions
-from sbdenoise.nn.model_file import load_model
+from sbdenoise.nn.model_file import read_card
 from sbdenoise.simulate.presets import get_preset
 from sbdenoise.simulate.runner import run_simulation
 from sbdenoise.simulate.store import SimulatedDataset
@@ -112,7 +112,7 @@ def retrain(
     dataset: Path, filters: dict[str, Any], output: Path, steps: int, threads: int
 ) -> dict[str, Any]:
     """Fine-tune the shipped model on ``dataset`` restricted to ``filters`` (resumable)."""
-    _, card = load_model(SHIPPED)
+    card = read_card(SHIPPED)
     spec = TrainSpec(
         dataset=str(dataset),
         architecture=card.architecture,
