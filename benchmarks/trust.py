@@ -9,7 +9,7 @@ candidates are those whose nearest true column is a surface column (store flag).
 Signals compared by ROC AUC (real vs spurious), all candidates and surface ones:
 
 - ``thresholds``: the papers' log-likelihood ratio (0.7 A disc, flat column rate vs vacuum);
-- ``calibrated``: the calibrated score (p-value order);
+- ``calibrated``: the calibrated p-value (smaller is more real);
 - ``bootstrap``: reappearance over re-noised draws;
 - ``combined``: the calibrated score where the candidate reappears in at least half the draws,
   minus infinity elsewhere (ties broken by the score);
@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import stats
 from scipy.spatial import cKDTree
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -48,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dose_sweep import bm3d_params
 from table1 import RESULTS, machine, noise_rng, select, spread, write_atomic
 
-from sbdenoise.analysis.calibration import candidate_scores
+from sbdenoise.analysis.calibration import DEFAULT_NULL_SIDE, candidate_scores
 from sbdenoise.analysis.likelihood import roc_auc
 from sbdenoise.analysis.trust import judge_frame
 from sbdenoise.denoise.registry import prepare
@@ -62,13 +63,17 @@ REAL_A, SPURIOUS_A = 0.5, 1.0
 SIGNALS = ("thresholds", "calibrated", "bootstrap", "combined", "oracle")
 
 
-def true_columns(data: SimulatedDataset, index: int) -> tuple[np.ndarray, np.ndarray]:
-    """Projected true column positions ``(y, x)`` in angstrom and their surface flags."""
+def true_columns(data: SimulatedDataset, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Projected true column positions ``(y, x)`` in angstrom, surface flags, particle flags.
+
+    A column is a particle column when its element is Pt (the support is CeO2).
+    """
     table = data.columns(index)
     if len(table) == 0:
-        return np.zeros((0, 2)), np.zeros(0, dtype=bool)
+        return np.zeros((0, 2)), np.zeros(0, dtype=bool), np.zeros(0, dtype=bool)
     positions = np.stack([table["y"], table["x"]], axis=1).astype(np.float64)
-    return positions, np.asarray(table["on_surface"], dtype=bool)
+    particle = np.asarray(table["element"]).astype(str) == "Pt"
+    return positions, np.asarray(table["on_surface"], dtype=bool), particle
 
 
 def surface_template(clean: np.ndarray, surface_px: np.ndarray, radius_px: float) -> np.ndarray:
@@ -106,14 +111,14 @@ def oracle_scores(
 
 
 def labels(
-    positions: np.ndarray, truth: np.ndarray, surface: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per candidate: real, spurious, on the surface (nearest true column is a surface one)."""
+    positions: np.ndarray, truth: np.ndarray, surface: np.ndarray, particle: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per candidate: real, spurious, on the surface, at the particle (by the nearest column)."""
     if len(truth) == 0 or len(positions) == 0:
         empty = np.zeros(len(positions), dtype=bool)
-        return empty, ~empty, empty
+        return empty, ~empty, empty, empty
     distance, nearest = cKDTree(truth).query(positions)
-    return distance <= REAL_A, distance > SPURIOUS_A, surface[nearest]
+    return distance <= REAL_A, distance > SPURIOUS_A, surface[nearest], particle[nearest]
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -128,50 +133,73 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             methods[name] = prepare(name, bm3d_params(RESULTS / "table1.json"))
         else:
             methods[name] = prepare(name)
-    columns = ["method", "image", "realisation", "real", "spurious", "surface", "supported"]
+    columns = ["method", "image", "realisation", "real", "spurious", "surface", "particle"]
+    columns += ["supported"]
     columns += ["clean_score"]
     columns += [f"signal_{s}" for s in SIGNALS]
     rows: list[list[Any]] = []
-    seconds = dict.fromkeys(methods, 0.0)
+    variants = [tuple(v.split(":")) for v in args.variants]
+    labels_of = {
+        (name, variant): name if len(variants) == 1 else f"{name} ({variant[0]}, {variant[1]})"
+        for name in methods
+        for variant in variants
+    }
+    seconds = dict.fromkeys(labels_of.values(), 0.0)
+    null_rates: dict[str, list[float]] = {}
     jobs = [(int(i), r) for i in indices for r in range(args.draws)]
     for index, realisation in progress_bar(jobs, "trust", show=not args.quiet):
         clean = data.image(index).astype(np.float64)
         pixel = float(data.params["pixel_size"][index])
         vacuum = float(data.params["dose"][index])
         noisy = sample_poisson(clean, noise_rng(STREAM, index, realisation)).astype(np.float64)
-        truth, on_surface = true_columns(data, index)
+        truth, on_surface, on_particle = true_columns(data, index)
         template = surface_template(clean, truth[on_surface] / pixel, args.region / pixel)
-        for name, prepared in methods.items():
+        for (name, variant), label in labels_of.items():
+            prepared = methods[name]
             start = time.perf_counter()
-            denoised = prepared.denoise_frame(noisy, pixel)
+            if variant == variants[0]:  # denoised and bootstrapped once per method and frame
+                denoised = prepared.denoise_frame(noisy, pixel)
             result = judge_frame(
                 noisy,
                 denoised,
                 pixel,
                 method=prepared,
                 region=args.region,
-                bootstrap=args.bootstrap,
+                profile=variant[0],
+                classes=variant[1],
+                bootstrap=args.bootstrap if variant == variants[0] else 0,
                 seed=realisation,
                 show_progress=False,
             )
-            seconds[name] += time.perf_counter() - start
+            if variant == variants[0]:
+                stability = result.stability
+            seconds[label] += time.perf_counter() - start
+            null_rates.setdefault(label, []).append(
+                result.null.candidates_per_frame if result.null is not None else np.nan
+            )
             positions = result.candidates.positions
-            real, spurious, surface = labels(positions, truth, on_surface)
-            reappear = result.stability.reappearance
-            combined = np.where(reappear >= 0.5, result.score, -1e6 + result.score)
+            real, spurious, surface, particle = labels(positions, truth, on_surface, on_particle)
+            reappear = stability.reappearance
+            with np.errstate(divide="ignore"):
+                evidence = -np.log(result.p_value)  # the calibrated order (p-values per candidate)
+            combined = np.where(reappear >= 0.5, evidence, -1e6 + evidence)
             oracle = oracle_scores(noisy, positions / pixel, template, vacuum)
             clean_score = candidate_scores(
                 clean, denoised, positions / pixel, args.region / pixel, vacuum
             )
-            signals = (result.likelihood.values, result.score, reappear, combined, oracle)
+            signals = (result.likelihood.values, evidence, reappear, combined, oracle)
             for k in range(len(result)):
                 rows.append(
-                    [name, index, realisation, bool(real[k]), bool(spurious[k]),
-                     bool(surface[k]), result.verdict[k] == "supported",
+                    [label, index, realisation, bool(real[k]), bool(spurious[k]),
+                     bool(surface[k]), bool(particle[k]), result.verdict[k] == "supported",
                      float(clean_score[k])]
                     + [float(s[k]) for s in signals]
                 )  # fmt: skip
-    return summarise(rows, columns, methods, seconds, len(jobs), args)
+    result = summarise(rows, columns, list(labels_of.values()), seconds, len(jobs), args)
+    for label, rates in null_rates.items():  # how often the method draws a candidate in vacuum
+        result["methods"][label]["vacuum_candidates_per_frame"] = float(np.nanmean(rates))
+    result["null_frame_side_px"] = DEFAULT_NULL_SIDE
+    return result
 
 
 def auc(table: dict[str, np.ndarray], signal: str, keep: np.ndarray) -> float | None:
@@ -185,10 +213,25 @@ def auc(table: dict[str, np.ndarray], signal: str, keep: np.ndarray) -> float | 
     return float(roc_auc(real, fake))
 
 
+def false_discoveries(supported: np.ndarray, spurious: np.ndarray) -> dict[str, Any]:
+    """Realised FDR of ``supported`` (spurious among them) with its 95 % Wilson interval."""
+    n, k = int(supported.sum()), int(np.sum(supported & spurious))
+    if n == 0:
+        return {"supported": 0, "spurious": 0, "fdr": None, "low": None, "high": None}
+    interval = stats.binomtest(k, n).proportion_ci(0.95, method="wilson")
+    return {
+        "supported": n,
+        "spurious": k,
+        "fdr": k / n,
+        "low": float(interval.low),
+        "high": float(interval.high),
+    }
+
+
 def summarise(
     rows: list[list[Any]],
     columns: list[str],
-    methods: dict[str, Any],
+    methods: list[str],
     seconds: dict[str, float],
     frames: int,
     args: argparse.Namespace,
@@ -209,6 +252,10 @@ def summarise(
             "surface_real": int((table["real"] & table["surface"]).sum()),
             "surface_spurious": int((table["spurious"] & table["surface"]).sum()),
             "realised_fdr": float(np.sum(supported & table["spurious"]) / max(supported.sum(), 1)),
+            "fdr_scored": false_discoveries(supported, table["spurious"]),
+            "fdr_particle": false_discoveries(supported & table["particle"], table["spurious"]),
+            "fdr_support": false_discoveries(supported & ~table["particle"], table["spurious"]),
+            "fdr_surface": false_discoveries(supported & table["surface"], table["spurious"]),
             "supported": int(table["supported"].sum()),
             "spurious_supported_bright": int(np.sum(supported & table["spurious"] & bright)),
             "spurious_supported_not_bright": int(np.sum(supported & table["spurious"] & ~bright)),
@@ -254,14 +301,16 @@ def markdown(result: dict[str, Any]) -> str:
         f"{REAL_A} A; spurious: none within {SPURIOUS_A} A. Command: `{result['command']}`.",
         "",
         "| method | candidates (real / spurious) | surface (real / spurious) | realised FDR of "
-        "supported | real supported | surface real supported | s / frame |",
-        "|---|---|---|---:|---:|---:|---:|",
+        "supported | real supported | surface real supported | vacuum candidates per "
+        f"{result['null_frame_side_px']} px frame | s / frame |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
     ]
     for name, e in result["methods"].items():
         lines.append(
             f"| {name} | {e['candidates']} ({e['real']} / {e['spurious']}) | "
             f"{e['surface_real']} / {e['surface_spurious']} | {cell(e['realised_fdr'])} | "
             f"{cell(e['supported_among_real'])} | {cell(e['supported_among_surface_real'])} | "
+            f"{e.get('vacuum_candidates_per_frame', float('nan')):.1f} | "
             f"{e['seconds_per_frame']:.1f} |"
         )
     lines += [
@@ -279,6 +328,27 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {name} | {e['supported']} | {e['spurious_supported_bright']} | "
             f"{e['spurious_supported_not_bright']} | {cell(e['realised_fdr_vs_vacuum_null'])} |"
         )
+    lines += [
+        "",
+        'Realised FDR of "supported" by where the candidate is (its nearest true column: Pt '
+        "particle or CeO2 support; surface: a surface column), spurious / supported among "
+        "scored candidates, with its 95 % Wilson interval:",
+        "",
+        "| method | all scored | particle | support | surface |",
+        "|---|---|---|---|---|",
+    ]
+
+    def rate(f: dict[str, Any]) -> str:
+        if f["fdr"] is None:
+            return "- (none supported)"
+        return (
+            f"{100 * f['fdr']:.1f} % ({f['spurious']} / {f['supported']}; "
+            f"{100 * f['low']:.1f}-{100 * f['high']:.1f} %)"
+        )
+
+    for name, e in result["methods"].items():
+        cells = [rate(e[f"fdr_{part}"]) for part in ("scored", "particle", "support", "surface")]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += [
         "",
         "ROC AUC, real vs spurious candidates (all / surface):",
@@ -301,6 +371,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--draws", type=int, default=2)
     parser.add_argument("--bootstrap", type=int, default=6)
     parser.add_argument("--region", type=float, default=2.0)
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        default=["neighbours:surface"],
+        help="PROFILE:CLASSES of the calibrated verdicts (profile neighbours or own, classes "
+        "surface or frame); each judged on the same denoised frames",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--name", default="trust")
     parser.add_argument("--quiet", action="store_true")

@@ -17,16 +17,27 @@ from sbdenoise.synthetic import synthetic_lattice
 PIXEL_SIZE = 0.08
 
 
-def make_store(directory, n_test: int = 2, with_truth: bool = True):
-    """A small dataset: ``n_test`` test images and one training image of a synthetic lattice."""
+def make_store(directory, n_test: int = 2, with_truth: bool = True, faint_half: bool = False):
+    """A small dataset: ``n_test`` test images and one training image of a synthetic lattice.
+
+    With ``faint_half`` the columns of the right half are O and invisible (the image there is
+    flat), like the O columns of CeO2 in phase contrast; the others are Pt.
+    """
     splits = ["train"] + ["test"] * n_test
     for index, split in enumerate(splits):
         frame = synthetic_lattice((256, 256), pixel_size=PIXEL_SIZE, seed=index)
         cols = frame.columns if with_truth else np.zeros((0, 2))
+        image = frame.expectation
+        elements = ["Pt"] * len(cols)
+        if faint_half:
+            right = cols[:, 1] > 128 * PIXEL_SIZE
+            elements = np.where(right, "O", "Pt").tolist()
+            image = image.copy()
+            image[:, 128:] = np.median(image)
         table = column_table(
             x=cols[:, 1],
             y=cols[:, 0],
-            element=["Pt"] * len(cols),
+            element=elements,
             n_atoms=[5] * len(cols),
             on_surface=[False] * len(cols),
         )
@@ -38,7 +49,7 @@ def make_store(directory, n_test: int = 2, with_truth: bool = True):
             "pixel_size": PIXEL_SIZE,
             "dose": 0.45,
         }
-        write_part(directory, ImageRecord(index, frame.expectation, params, table))
+        write_part(directory, ImageRecord(index, image, params, table))
     return consolidate(directory, len(splits), {"name": "test"})
 
 
@@ -90,6 +101,21 @@ def test_images_without_truth_are_scored_against_the_clean_image(tmp_path):
     result = evaluate(data, smoothing, n_realisations=1)
     assert result.rows[0]["truth_source"] == "clean"
     assert result.rows[0]["n_truth"] > 0
+
+
+def test_scoring_by_element_leaves_out_the_invisible_columns(tmp_path):
+    data = make_store(tmp_path, n_test=1, faint_half=True)
+    every = evaluate(data, smoothing, n_realisations=1, seed=2).rows[0]
+    particle = evaluate(data, smoothing, n_realisations=1, seed=2, elements=["Pt"]).rows[0]
+    # the O half cannot be detected: against all columns recall is about half
+    assert every["all_recall"] < 0.65
+    assert particle["all_recall"] > 0.85
+    assert 0 < particle["n_truth"] < every["n_truth"]
+    # detections in the flat half (nearest an O column) no longer count as false positives
+    assert particle["all_false_positives"] < every["all_false_positives"] - 5
+    assert particle["all_precision"] > every["all_precision"] + 0.1
+    with pytest.raises(InputError, match="at least one element"):
+        evaluate(data, smoothing, n_realisations=1, elements=[])
 
 
 def test_bad_requests_are_refused(store):

@@ -34,6 +34,21 @@ def test_presets_have_the_promised_sizes():
     assert sum(len(t.images) for t in plan_dataset(get_preset("shipped"))) == 1280
 
 
+def test_surface_preset_is_the_papers_surface_evaluation_set():
+    plan = plan_dataset(get_preset("surface"))
+    structures = [task.structure for task in plan]
+    assert len(structures) == 44 and {task.split for task in plan} == {"test"}
+    # every structure has a surface defect of the papers' four kinds, each kind present
+    assert {s.defect for s in structures} == {"remove_one", "remove_two", "single_atom", "adatom"}
+    assert {s.tilt_deg for s in structures} == {(3.0, -1.0)}
+    assert {s.support_thickness_nm for s in structures} == {4.0}
+    images = [image for task in plan for image in task.images]
+    assert len(images) == 132
+    # the papers' overfocus 6-10 nm is -10 to -6 nm in abTEM's sign, at their 0.061 A/px
+    assert {image.defocus_nm for image in images} == {-10.0, -8.0, -6.0}
+    assert {image.pixel_size for image in images} == {0.061}
+
+
 def test_plan_is_deterministic_and_seed_dependent():
     spec = get_preset("shipped")
     assert plan_dataset(spec) == plan_dataset(spec)

@@ -41,6 +41,7 @@ import numpy as np
 from scipy import stats
 
 from sbdenoise.analysis.candidates import CandidateRule, find_candidates
+from sbdenoise.analysis.column_profiles import cut_patches, patch_half, weighted_scores
 from sbdenoise.analysis.likelihood import disc_pixels
 from sbdenoise.errors import InputError
 from sbdenoise.io.atomic import atomic_write
@@ -52,20 +53,26 @@ __all__ = [
     "null_cache_dir",
     "null_table",
     "simulate_null",
+    "tail_p_values",
 ]
 
 #: Environment variable naming the folder of cached null tables (``off`` disables the cache).
 NULL_CACHE_ENV = "SBDENOISE_NULL_CACHE"
 #: Null candidates wanted in a table (the smallest empirical p-value is 1 / (1 + this)).
 DEFAULT_NULL_CANDIDATES = 600
-#: Most vacuum frames simulated for one table.
-DEFAULT_NULL_FRAMES = 60
+#: Most vacuum frames simulated for one table (inside its 2 A border the shipped v4 draws about
+#: 2.4 candidates per 512 x 512 vacuum frame at 0.45 e-/px).
+DEFAULT_NULL_FRAMES = 100
+#: Fewest null candidates for an empirical null. With fewer, the method (almost) never draws a
+#: candidate in vacuum, so there is (almost) no selection to correct: p-values then come from the
+#: standard normal tail of the score, its distribution at a position chosen without the counts.
+MIN_NULL_CANDIDATES = 20
 #: Side of a simulated vacuum frame, detector pixels.
 DEFAULT_NULL_SIDE = 512
 #: Exceedances below which the tail is extrapolated (Gaussian).
 TAIL_POINTS = 10
 #: Version of :func:`candidate_scores` (cached tables of another version are not used).
-STATISTIC_VERSION = 3
+STATISTIC_VERSION = 4
 #: Relative dose grid of the cache: doses within this factor share a table.
 DOSE_STEP = 1.02
 
@@ -127,14 +134,65 @@ def candidate_scores(
         return np.where(variance > 0, (statistic - mean) / np.sqrt(variance), np.nan)
 
 
+def _normal_tail(scores: np.ndarray) -> np.ndarray:
+    scores = np.asarray(scores, dtype=np.float64)
+    return np.where(np.isnan(scores), np.nan, stats.norm.sf(scores))
+
+
+def tail_p_values(null: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Upper-tail p-values of ``scores`` under simulated null scores (NaN stays NaN).
+
+    Empirical, ``(1 + k) / (1 + N)`` with ``k`` of the ``N`` finite null scores at or above;
+    beyond the :data:`TAIL_POINTS`-th largest null score, the Gaussian tail of the null's mean and
+    spread, scaled to meet the empirical value there.
+
+    Parameters
+    ----------
+    null : numpy.ndarray
+        ``(N,)`` null scores shared by every score, or ``(N, n)``: a null column per score.
+    scores : numpy.ndarray
+        ``(n,)`` observed scores.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n,)`` p-values.
+    """
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    null = np.asarray(null, dtype=np.float64)
+    null = np.broadcast_to(null[:, None], (len(null), len(scores))) if null.ndim == 1 else null
+    finite = np.isfinite(null)
+    total = finite.sum(axis=0)
+    above = np.sum(finite & (null >= scores[None, :]), axis=0)
+    p = (1.0 + above) / (1.0 + total)
+    ordered = np.sort(np.where(finite, null, -np.inf), axis=0)  # -inf first, largest last
+    with np.errstate(invalid="ignore", divide="ignore"):
+        centre = np.nanmean(np.where(finite, null, np.nan), axis=0)
+        spread = np.nanstd(np.where(finite, null, np.nan), axis=0)
+    spread = np.where(spread > 0, spread, 1.0)
+    extrapolate = total > TAIL_POINTS
+    if len(ordered) >= TAIL_POINTS:
+        anchor = ordered[-TAIL_POINTS, :]
+    else:
+        anchor = np.full(len(scores), np.inf)
+    anchor_p = (1.0 + TAIL_POINTS) / (1.0 + total)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        tail = (
+            anchor_p * stats.norm.sf(scores, centre, spread) / stats.norm.sf(anchor, centre, spread)
+        )
+    p = np.where(extrapolate & (scores > anchor), np.minimum(tail, anchor_p), p)
+    return np.where(np.isnan(scores), np.nan, np.clip(p, 0.0, 1.0))
+
+
 @dataclass(frozen=True)
 class NullTable:
-    """Scores of candidates found in simulated vacuum: the null distribution of one setting.
+    """Candidates found in simulated vacuum: the null distribution of one setting.
 
     Attributes
     ----------
     scores : numpy.ndarray
-        Sorted ``z`` of every null candidate.
+        Sorted ``z`` of every null candidate against its own denoised profile
+        (:func:`candidate_scores`).
     frames : int
         Vacuum frames simulated.
     dose : float
@@ -145,6 +203,11 @@ class NullTable:
         Region radius, angstrom.
     method : str
         Registry name of the denoiser.
+    patches : numpy.ndarray or None
+        ``(N, P)`` vacuum counts around the null candidates (wholly inside their frames), which
+        any fixed weights score (:meth:`p_values_for`).
+    rates : numpy.ndarray or None
+        ``(N,)`` vacuum rate of each patch's frame (its mean count), e-/px.
     """
 
     scores: np.ndarray
@@ -153,46 +216,67 @@ class NullTable:
     pixel_size: float
     radius: float
     method: str
+    patches: np.ndarray | None = None
+    rates: np.ndarray | None = None
 
     @property
     def candidates_per_frame(self) -> float:
         """How many candidates the denoiser draws in a vacuum frame, on average."""
         return len(self.scores) / max(self.frames, 1)
 
-    def p_values(self, scores: np.ndarray) -> np.ndarray:
-        """Upper-tail p-values of ``scores`` under this null (NaN stays NaN).
+    @property
+    def empirical(self) -> bool:
+        """Whether the table holds enough candidates (:data:`MIN_NULL_CANDIDATES`) to be used."""
+        pool = self.scores if self.patches is None else self.patches
+        return len(pool) >= MIN_NULL_CANDIDATES
 
-        Empirical, ``(1 + k) / (1 + N)`` with ``k`` null scores at or above; beyond the
-        :data:`TAIL_POINTS`-th largest null score, the Gaussian tail of the null's mean and
-        spread, scaled to meet the empirical value there.
+    def p_values(self, scores: np.ndarray) -> np.ndarray:
+        """Upper-tail p-values of own-profile ``scores`` under this null (:func:`tail_p_values`).
+
+        With fewer than :data:`MIN_NULL_CANDIDATES` null candidates, the standard normal tail.
         """
-        scores = np.asarray(scores, dtype=np.float64)
-        null = self.scores
-        total = len(null)
-        if total == 0:
+        if len(self.scores) < MIN_NULL_CANDIDATES:
+            return _normal_tail(scores)
+        return tail_p_values(self.scores, scores)
+
+    def p_values_for(self, scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """p-values of template scores: each candidate's weights applied to the vacuum patches.
+
+        Parameters
+        ----------
+        scores : numpy.ndarray
+            ``(n,)`` scores from :func:`sbdenoise.analysis.column_profiles.template_scores`.
+        weights : numpy.ndarray
+            ``(n, P)`` their weights (the same patch size as this table's).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n,)`` p-values.
+        """
+        if self.patches is None or self.rates is None:
+            raise InputError("this null table holds no vacuum patches (an older cache entry)")
+        if len(self.patches) < MIN_NULL_CANDIDATES:
+            return _normal_tail(scores)
+        if weights.shape[1] != self.patches.shape[1]:
             raise InputError(
-                f"the null table of {self.method!r} holds no candidates: the method drew none "
-                "in simulated vacuum; lower min_prominence or simulate more frames"
+                f"weights of {weights.shape[1]} pixels do not fit this table's patches of "
+                f"{self.patches.shape[1]} (another pixel size or radius)"
             )
-        above = total - np.searchsorted(null, scores, side="left")
-        p = (1.0 + above) / (1.0 + total)
-        if total > TAIL_POINTS:
-            anchor = null[total - TAIL_POINTS]
-            centre, spread = float(np.mean(null)), float(np.std(null)) or 1.0
-            anchor_p = (1.0 + TAIL_POINTS) / (1.0 + total)
-            tail = (
-                anchor_p
-                * stats.norm.sf(scores, centre, spread)
-                / stats.norm.sf(anchor, centre, spread)
-            )
-            p = np.where(scores > anchor, np.minimum(tail, anchor_p), p)
-        return np.where(np.isnan(scores), np.nan, np.clip(p, 0.0, 1.0))
+        null = np.empty((len(self.patches), len(scores)))
+        for start in range(0, len(scores), 256):  # bounded memory for frames with many candidates
+            stop = start + 256
+            null[:, start:stop] = weighted_scores(self.patches, weights[start:stop], self.rates)
+        return tail_p_values(null, scores)
 
     def save(self, path: str | Path) -> Path:
         """Write the table as ``.npz`` (atomically)."""
-        meta = {k: v for k, v in asdict(self).items() if k != "scores"}
+        arrays = {"scores": self.scores}
+        if self.patches is not None and self.rates is not None:
+            arrays.update(patches=self.patches, rates=self.rates)
+        meta = {k: v for k, v in asdict(self).items() if k not in ("scores", "patches", "rates")}
         with atomic_write(Path(path)) as temporary, temporary.open("wb") as handle:
-            np.savez(handle, scores=self.scores, meta=json.dumps(meta))
+            np.savez(handle, meta=json.dumps(meta), **arrays)
         return Path(path)
 
     @classmethod
@@ -200,7 +284,10 @@ class NullTable:
         """Read a table written by :meth:`save`."""
         with np.load(Path(path)) as data:
             meta = json.loads(str(data["meta"]))
-            return cls(scores=np.asarray(data["scores"], dtype=np.float64), **meta)
+            extra = {}
+            if "patches" in data.files:
+                extra = {"patches": np.asarray(data["patches"]), "rates": np.asarray(data["rates"])}
+            return cls(scores=np.asarray(data["scores"], dtype=np.float64), **meta, **extra)
 
 
 def simulate_null(
@@ -255,7 +342,14 @@ def simulate_null(
         raise InputError(f"the dose must be positive (e-/px), got {dose}")
     rng = np.random.default_rng([seed, 7_110])
     radius_px = radius / pixel_size
+    half = patch_half(radius_px)
+    if 2 * half + 1 > side:
+        raise InputError(
+            f"a region of {radius} A at {pixel_size} A/px does not fit a {side} px vacuum frame"
+        )
     scores: list[np.ndarray] = []
+    patches: list[np.ndarray] = []
+    rates: list[np.ndarray] = []
     collected, frames = 0, 0
     for _ in progress_bar(range(max_frames), "null (vacuum)", show=show_progress):
         counts = rng.poisson(dose, size=(side, side)).astype(np.float32)
@@ -264,15 +358,19 @@ def simulate_null(
         frames += 1
         if len(found):
             # the analysed frame's vacuum rate is estimated from its counts: do the same
-            scores.append(
-                candidate_scores(
-                    counts, denoised, found.positions / pixel_size, radius_px, float(counts.mean())
-                )
-            )
+            rate = float(counts.mean())
+            positions_px = found.positions / pixel_size
+            scores.append(candidate_scores(counts, denoised, positions_px, radius_px, rate))
+            centres = np.rint(positions_px).astype(np.intp)
+            whole = np.all((centres >= half) & (centres < side - half), axis=1)
+            patches.append(cut_patches(counts, centres[whole], half))
+            rates.append(np.full(int(whole.sum()), rate))
             collected += len(found)
         if collected >= candidates:
             break
     values = np.sort(np.concatenate(scores)) if scores else np.zeros(0)
+    pool = np.concatenate(patches) if patches else np.zeros((0, (2 * half + 1) ** 2))
+    compact = np.uint16 if pool.size == 0 or pool.max() <= np.iinfo(np.uint16).max else np.float32
     return NullTable(
         scores=values[np.isfinite(values)],
         frames=frames,
@@ -280,6 +378,8 @@ def simulate_null(
         pixel_size=float(pixel_size),
         radius=float(radius),
         method=method,
+        patches=pool.astype(compact),
+        rates=np.concatenate(rates) if rates else np.zeros(0),
     )
 
 

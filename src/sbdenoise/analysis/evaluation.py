@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from sbdenoise.analysis.columns import (
     DEFAULT_MATCH_DISTANCE_A,
@@ -157,6 +158,27 @@ def _truth_positions(table: np.ndarray) -> np.ndarray:
     )
 
 
+def nearest_is_chosen(positions: np.ndarray, truth: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """Whether each position's nearest true column is one of the ``chosen`` ones.
+
+    Parameters
+    ----------
+    positions, truth : numpy.ndarray
+        ``(n, 2)`` detected and ``(m, 2)`` true column positions, angstrom.
+    chosen : numpy.ndarray
+        ``(m,)`` booleans: the true columns scored.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n,)`` booleans.
+    """
+    if len(positions) == 0 or len(truth) == 0:
+        return np.zeros(len(positions), dtype=bool)
+    _, nearest = cKDTree(truth).query(positions)
+    return np.asarray(chosen, dtype=bool)[nearest]
+
+
 def _nanmean(values: Sequence[float]) -> float:
     array = np.asarray(values, dtype=np.float64)
     return float(np.nanmean(array)) if np.any(np.isfinite(array)) else math.nan
@@ -181,6 +203,7 @@ def evaluate(
     real: float = DEFAULT_REAL,
     spurious: float = DEFAULT_SPURIOUS,
     truth_surface: Literal["alpha", "store"] = "alpha",
+    elements: Sequence[str] | None = None,
     output_dir: str | Path | None = None,
     show_progress: bool = False,
 ) -> EvaluationResult:
@@ -221,6 +244,12 @@ def evaluate(
     truth_surface : {"alpha", "store"}
         True surface columns from the same alpha-shape rule as the estimate (default, so both
         sides are judged alike) or from the store's ``on_surface`` flags.
+    elements : sequence of str, optional
+        Score only the columns of these elements, for example ``("Pt",)`` for the particle of a
+        Pt/CeO2 model: the true columns of these elements, and the detected columns whose
+        nearest true column (of any element) is one of them, so a column drawn in the vacuum
+        beside the particle counts against it and the support's columns (many too faint to
+        detect in phase contrast, such as O in CeO2) count for nothing. Needs column truth.
     output_dir : str or Path, optional
         Folder for ``per_image.csv``, ``columns.csv``, ``structure_boxplots.png``,
         ``likelihood_letter_values.png`` and ``summary.json``.
@@ -243,13 +272,16 @@ def evaluate(
     if len(chosen) == 0:
         raise InputError(f"no images to evaluate (split {split!r})", data.path)
     detect_kwargs = {"border": border, **dict(detection or {})}
+    wanted = None if elements is None else {str(e) for e in elements}
+    if wanted is not None and not wanted:
+        raise InputError("elements must name at least one element (for example Pt)")
 
     rows: list[dict[str, Any]] = []
     column_rows: list[dict[str, Any]] = []
     real_values: list[np.ndarray] = []
     spurious_values: list[np.ndarray] = []
     jobs = [(int(i), r) for i in chosen for r in range(n_realisations)]
-    truth_cache: dict[int, tuple[np.ndarray, np.ndarray, str]] = {}
+    truth_cache: dict[int, tuple[np.ndarray, np.ndarray, str, np.ndarray | None]] = {}
     loaded = -1
     for index, realisation in progress_bar(jobs, f"evaluate {name}", show_progress):
         if index != loaded:  # realisations of one image follow each other: read it once
@@ -261,21 +293,37 @@ def evaluate(
             truth, source = _truth_positions(table), "store"
             flags = np.asarray(table["on_surface"], dtype=bool) if len(table) else np.zeros(0, bool)
             if len(truth) == 0:
+                if wanted is not None:
+                    raise InputError(
+                        f"image {index} has no column truth: scoring by element needs it",
+                        data.path,
+                    )
                 truth, source = (
                     detect_columns(clean, pixel_size, **detect_kwargs).positions,
                     "clean",
                 )
                 flags = None
             keep = inside_frame(truth, clean.shape, pixel_size, border)
-            truth = truth[keep]
+            all_truth = truth[keep]
+            chosen_columns = (
+                None
+                if wanted is None
+                else np.isin(np.asarray(table["element"]).astype(str)[keep], list(wanted))
+            )
+            truth = all_truth if chosen_columns is None else all_truth[chosen_columns]
             if truth_surface == "store" and flags is not None:
-                surface = flags[keep]
+                surface = flags[keep] if chosen_columns is None else flags[keep][chosen_columns]
             else:
                 surface = alpha_shape(
                     truth, alpha, shape=clean.shape, pixel_size=pixel_size
                 ).surface
-            truth_cache[index] = (truth, surface, source)
-        truth, surface, source = truth_cache[index]
+            truth_cache[index] = (
+                truth,
+                surface,
+                source,
+                None if chosen_columns is None else (all_truth, chosen_columns),
+            )
+        truth, surface, source, by_element = truth_cache[index]
 
         rng = np.random.default_rng((seed, index, realisation))
         noisy = sample_poisson(clean, rng)
@@ -286,6 +334,8 @@ def evaluate(
             )
         found = detect_columns(denoised, pixel_size, **detect_kwargs)
         positions = found.positions[inside_frame(found.positions, clean.shape, pixel_size, border)]
+        if by_element is not None:
+            positions = positions[nearest_is_chosen(positions, *by_element)]
         scores = structure_scores(
             positions,
             truth,
@@ -356,6 +406,7 @@ def evaluate(
         "alpha_A": alpha,
         "match_distance_A": max_distance,
         "border_A": border,
+        "elements": None if wanted is None else sorted(wanted),
         "likelihood_radius_A": radius,
         "likelihood_auc": validation.auc,
         "n_real_columns": int(validation.real.size),

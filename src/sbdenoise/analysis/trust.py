@@ -40,11 +40,13 @@ from scipy import stats
 
 from sbdenoise.analysis.bootstrap import DEFAULT_MATCH_DISTANCE_A, Stability, bootstrap_stability
 from sbdenoise.analysis.calibration import (
+    MIN_NULL_CANDIDATES,
     NullTable,
     candidate_scores,
     null_table,
 )
 from sbdenoise.analysis.candidates import CandidateRule, Candidates, find_candidates
+from sbdenoise.analysis.column_profiles import DEFAULT_NEIGHBOURS, template_scores
 from sbdenoise.analysis.columns import write_csv
 from sbdenoise.analysis.likelihood import (
     DEFAULT_RADIUS_A,
@@ -54,6 +56,7 @@ from sbdenoise.analysis.likelihood import (
     VacuumEstimate,
     column_likelihood,
 )
+from sbdenoise.analysis.surface import DEFAULT_ALPHA_A, alpha_shape
 from sbdenoise.errors import InputError
 
 __all__ = [
@@ -80,6 +83,7 @@ CSV_FIELDS = (
     "row_px",
     "col_px",
     "verdict",
+    "fdr_class",
     "q_value",
     "p_value",
     "q_contradicted",
@@ -95,14 +99,44 @@ CSV_FIELDS = (
 )
 
 
-def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values (q-values); NaN entries stay NaN and do not count."""
+def benjamini_hochberg(p_values: np.ndarray, classes: np.ndarray | None = None) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (q-values); NaN entries stay NaN and do not count.
+
+    With ``classes`` (one label per p-value) the procedure runs within each class separately, so
+    the false discovery rate holds within every class (and over all of them), not only on
+    average over the frame.
+    """
     p = np.asarray(p_values, dtype=np.float64)
     q = np.full(p.shape, np.nan)
-    finite = np.isfinite(p)
-    if finite.any():
-        q[finite] = stats.false_discovery_control(p[finite], method="bh")
+    labels = np.zeros(p.shape, dtype=int) if classes is None else np.asarray(classes)
+    for label in np.unique(labels):
+        chosen = (labels == label) & np.isfinite(p)
+        if chosen.any():
+            q[chosen] = stats.false_discovery_control(p[chosen], method="bh")
     return q
+
+
+def fdr_classes(
+    positions: np.ndarray,
+    shape: tuple[int, int],
+    pixel_size: float,
+    mode: Literal["surface", "frame"] = "surface",
+    alpha: float = DEFAULT_ALPHA_A,
+) -> np.ndarray:
+    """The class within which each candidate's false discovery rate is controlled.
+
+    ``"surface"``: candidates on the vacuum-facing boundary of the alpha shape of all candidates
+    (isolated ones included) form one class, the others ``"bulk"``. A frame's many strong bulk
+    columns would otherwise let the Benjamini-Hochberg threshold rise until a few noise blobs in
+    vacuum pass with them: the false discoveries then all sit at the surface, the place users
+    look. ``"frame"``: one class.
+    """
+    if mode not in ("surface", "frame"):
+        raise InputError(f"fdr classes must be 'surface' or 'frame', got {mode!r}")
+    if mode == "frame" or len(positions) == 0:
+        return np.full(len(positions), "frame", dtype="<U7")
+    surface = alpha_shape(positions, alpha, shape=shape, pixel_size=pixel_size).surface
+    return np.where(surface, "surface", "bulk").astype("<U7")
 
 
 @dataclass(frozen=True)
@@ -116,7 +150,7 @@ class FrameVerdicts:
     likelihood : ColumnLikelihood
         The papers' log-likelihood ratios (and their threshold verdicts) of the candidates.
     score : numpy.ndarray
-        ``z`` of each region's counts against vacuum.
+        ``z`` of each region's counts against vacuum, under the column profile of ``profile``.
     p_value, q_value : numpy.ndarray
         Calibrated p-value against vacuum and its BH q-value (NaN with threshold verdicts).
     p_contradicted, q_contradicted : numpy.ndarray
@@ -133,6 +167,13 @@ class FrameVerdicts:
         Bootstrap result, when asked for.
     method : str
         Name of the denoiser that was calibrated (empty with thresholds).
+    notes : list of str
+        What the calibration used.
+    fdr_class : numpy.ndarray or None
+        The class within which each candidate's FDR is controlled (:func:`fdr_classes`).
+    profile : str
+        ``"neighbours"`` (each candidate tested against its neighbours' mean profile) or
+        ``"own"`` (against the denoised profile at the candidate).
     """
 
     candidates: Candidates
@@ -149,6 +190,8 @@ class FrameVerdicts:
     stability: Stability | None = None
     method: str = ""
     notes: list[str] = field(default_factory=list)
+    fdr_class: np.ndarray | None = None
+    profile: str = "neighbours"
 
     def __len__(self) -> int:
         return len(self.verdict)
@@ -191,6 +234,7 @@ class FrameVerdicts:
                     "row_px": float(position[0] / pixel),
                     "col_px": float(position[1] / pixel),
                     "verdict": str(self.verdict[i]),
+                    "fdr_class": "" if self.fdr_class is None else str(self.fdr_class[i]),
                     "q_value": float(self.q_value[i]),
                     "p_value": float(self.p_value[i]),
                     "q_contradicted": float(self.q_contradicted[i]),
@@ -239,15 +283,18 @@ def calibrated_verdicts(
     p_contradicted: np.ndarray,
     likelihood_ratio: np.ndarray,
     fdr: float,
+    classes: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """q-values of both tests and the verdict of each candidate (see the module notes).
+
+    ``classes`` (see :func:`fdr_classes`) makes the q-values per class.
 
     Returns
     -------
     q_value, q_contradicted, verdict : numpy.ndarray
     """
-    q_value = benjamini_hochberg(p_value)
-    q_contradicted = benjamini_hochberg(p_contradicted)
+    q_value = benjamini_hochberg(p_value, classes)
+    q_contradicted = benjamini_hochberg(p_contradicted, classes)
     verdict = np.full(len(q_value), "not supported", dtype="<U13")
     with np.errstate(invalid="ignore"):
         contradicted = (q_contradicted <= fdr) & (np.asarray(likelihood_ratio) < 0)
@@ -272,6 +319,9 @@ def judge_frame(
     real: float = DEFAULT_REAL,
     spurious: float = DEFAULT_SPURIOUS,
     rule: CandidateRule | None = None,
+    profile: Literal["neighbours", "own"] = "neighbours",
+    neighbours: int = DEFAULT_NEIGHBOURS,
+    classes: Literal["surface", "frame"] = "surface",
     bootstrap: int = 0,
     match_distance: float = DEFAULT_MATCH_DISTANCE_A,
     seed: int = 0,
@@ -311,6 +361,16 @@ def judge_frame(
         The papers' thresholds (always reported as ``threshold_verdict``).
     rule : CandidateRule, optional
         How candidates are found.
+    profile : {"neighbours", "own"}
+        The column profile each candidate's counts are tested against: the mean denoised
+        profile of its ``neighbours`` nearest other candidates (default; see
+        :mod:`sbdenoise.analysis.column_profiles`), or the denoised profile at the candidate
+        itself (the denoiser's own drawing, fitted to these counts).
+    neighbours : int
+        Candidates whose mean profile makes a template.
+    classes : {"surface", "frame"}
+        False discovery control within the surface and the bulk candidates separately
+        (default), or over the whole frame at once (:func:`fdr_classes`).
     bootstrap : int
         Re-noised draws for the stability of each candidate (0: none).
     match_distance : float
@@ -349,7 +409,17 @@ def judge_frame(
     v = likelihood.vacuum.rate
     if not region > 0:
         raise InputError(f"the region radius must be positive (angstrom), got {region}")
-    score = candidate_scores(counts, denoised, found.positions / pixel_size, region / pixel_size, v)
+    if profile not in ("neighbours", "own"):
+        raise InputError(f"profile must be 'neighbours' or 'own', got {profile!r}")
+    positions_px = found.positions / pixel_size
+    weights = None
+    if profile == "own":
+        score = candidate_scores(counts, denoised, positions_px, region / pixel_size, v)
+    else:
+        score, weights = template_scores(
+            counts, denoised, positions_px, region / pixel_size, v, neighbours
+        )
+    grouping = fdr_classes(found.positions, counts.shape, pixel_size, classes)
     expected = n_pixels * np.maximum(likelihood.column_rate, 0.0)
     with np.errstate(invalid="ignore"):
         p_contradicted = np.where(
@@ -372,17 +442,23 @@ def judge_frame(
             cache=cache,
             show_progress=show_progress,
         )
-        p_value = null.p_values(score)
+        p_value = null.p_values(score) if weights is None else null.p_values_for(score, weights)
         q_value, q_contradicted, verdict = calibrated_verdicts(
-            p_value, p_contradicted, likelihood.values, fdr
+            p_value, p_contradicted, likelihood.values, fdr, grouping
         )
         notes.append(
             f"null: {len(null.scores)} candidates in {null.frames} simulated vacuum frames "
             f"({null.candidates_per_frame:.1f} per frame) at {null.dose:.4g} e-/px"
+            + (
+                ""
+                if null.empirical
+                else f"; fewer than {MIN_NULL_CANDIDATES}: the method hardly draws candidates in "
+                "vacuum, p-values from the score's standard normal tail"
+            )
         )
     else:
         p_value, q_value = nan, nan.copy()
-        q_contradicted = benjamini_hochberg(p_contradicted)
+        q_contradicted = benjamini_hochberg(p_contradicted, grouping)
         verdict = likelihood.verdict
     stability = None
     if bootstrap > 0:
@@ -416,6 +492,8 @@ def judge_frame(
         stability=stability,
         method="" if prepared is None else prepared.name,
         notes=notes,
+        fdr_class=grouping,
+        profile=profile,
     )
 
 

@@ -403,6 +403,13 @@ def register(app: typer.Typer) -> None:
         truth_surface: Annotated[
             str, typer.Option(help="True surface from 'alpha' (same rule) or 'store' flags.")
         ] = "alpha",
+        element: Annotated[
+            list[str] | None,
+            typer.Option(
+                help="Score only the columns of this element (repeatable), e.g. Pt for the "
+                "particle: its true columns and the detected ones nearest to them."
+            ),
+        ] = None,
         quiet: QuietBarOption = False,
     ) -> None:
         """Score a denoiser on a simulated test set: PSNR, SSIM, surface and bulk column metrics."""
@@ -421,6 +428,7 @@ def register(app: typer.Typer) -> None:
                 alpha=alpha,
                 max_distance=match_distance,
                 truth_surface=truth_surface,
+                elements=element or None,
                 output_dir=output_dir,  # type: ignore[arg-type]
                 show_progress=not quiet,
             )

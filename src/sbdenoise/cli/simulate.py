@@ -17,7 +17,8 @@ def simulate(
     ] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="Dataset folder.")] = Path("data"),
     preset: Annotated[
-        str | None, typer.Option(help="smoke (tests, < 2 min), shipped, or paper.")
+        str | None,
+        typer.Option(help="smoke (tests, < 2 min), shipped, surface (evaluation), or paper."),
     ] = None,
     scheduler: Annotated[
         str | None,

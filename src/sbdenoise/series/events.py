@@ -28,6 +28,10 @@ from sbdenoise.errors import InputError
 #: Radius of the disc counted at a site when no column response is given, angstrom (about a
 #: column's bright core).
 SITE_RADIUS_A = 0.6
+#: Candidate rule of the sites: means of aligned frames are crops inside the frames, averaged
+#: over frames that drifted, so the network's blobs at a frame's edge do not reach them and the
+#: per-frame verdicts' 2 A border would only lose columns near the window's edge.
+SITE_RULE = CandidateRule(border=0.5)
 #: Radius of a column's response (the matched filter of a site), angstrom: its bright core and
 #: the dark ring a defocused column casts around it (about 1-2 A at -12 nm on the simulated
 #: Pt/CeO2 series).
@@ -201,13 +205,14 @@ def find_sites(
     pixel_size : float
         Angstrom per pixel.
     rule : CandidateRule, optional
-        Candidate rule (default: that of the per-frame verdicts).
+        Candidate rule (default: :data:`SITE_RULE`).
 
     Returns
     -------
     numpy.ndarray
         ``(n, 2)`` site positions in the aligned window, angstrom.
     """
+    rule = rule or SITE_RULE
     found = [find_candidates(mean, pixel_size, rule).positions for mean in window_means]
     return merge_sites(found)
 

@@ -50,6 +50,7 @@ from sbdenoise.series.constants import (
 )
 from sbdenoise.series.drift import CommonWindow, common_window, estimate_drift
 from sbdenoise.series.events import (
+    SITE_RULE,
     SITE_WINDOW,
     ColumnEvent,
     SiteEvidence,
@@ -304,7 +305,7 @@ def series_columns(
     supported : numpy.ndarray
         Boolean ``(n,)``.
     """
-    positions = find_candidates(denoised_mean, pixel_size).positions
+    positions = find_candidates(denoised_mean, pixel_size, SITE_RULE).positions
     z = local_contrast_z(aligned_total, positions, pixel_size)
     q = benjamini_hochberg(stats.norm.sf(z))
     with np.errstate(invalid="ignore"):
