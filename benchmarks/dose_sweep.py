@@ -48,6 +48,7 @@ from table1 import (
     write_atomic,
 )
 
+from sbdenoise.analysis.calibration import vacuum_candidates
 from sbdenoise.config import DatasetSpec
 from sbdenoise.denoise.registry import SBD_METHOD, prepare
 from sbdenoise.metrics import psnr, ssim
@@ -121,6 +122,33 @@ def gate(data: SimulatedDataset, methods: dict[str, Any], show: bool) -> dict[st
     return {"n_images": len(indices), "indices": [int(i) for i in indices], "rows": rows}
 
 
+#: Frames, side (px), dose (e-/px) and pixel size (A) of the vacuum check of the gate.
+VACUUM_FRAMES, VACUUM_SIDE, VACUUM_DOSE, VACUUM_PIXEL = 30, 512, 0.45, 0.061
+
+
+def vacuum_check(methods: dict[str, Any]) -> dict[str, Any]:
+    """Candidate columns each network draws in simulated vacuum (the same frames for each)."""
+    rows = {}
+    for name, method in methods.items():
+        if name == "vst-bm3d":
+            continue
+        found = vacuum_candidates(
+            lambda counts, m=method: m.denoise_frame(counts, VACUUM_PIXEL),
+            dose=VACUUM_DOSE,
+            pixel_size=VACUUM_PIXEL,
+            frames=VACUUM_FRAMES,
+            side=VACUUM_SIDE,
+        )
+        rows[name] = {"total": found.total, "per_frame": found.per_frame}
+    return {
+        "frames": VACUUM_FRAMES,
+        "side_px": VACUUM_SIDE,
+        "dose_e_per_px": VACUUM_DOSE,
+        "pixel_size_A": VACUUM_PIXEL,
+        "rows": rows,
+    }
+
+
 def sweep(
     sets: list[tuple[str, SimulatedDataset, np.ndarray]],
     methods: dict[str, Any],
@@ -189,6 +217,18 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {name} | {row['psnr']:.2f} ± {row['psnr_std']:.2f} | {row['ssim']:.4f} | "
             f"{row['seconds_per_image']:.2f} |"
         )
+    if "vacuum" in result:
+        vacuum = result["vacuum"]
+        lines += [
+            "",
+            f"Candidate columns drawn in simulated vacuum ({vacuum['frames']} frames of "
+            f"{vacuum['side_px']} px at {vacuum['dose_e_per_px']} e-/px, "
+            f"{vacuum['pixel_size_A']} A/px, inside the trust analysis's 2 A border; "
+            "`scripts/ship_model.py` refuses a model that draws more than the shipped one by "
+            "over 2 Poisson standard errors): "
+            + ", ".join(f"{n} {r['per_frame']:.2f} per frame" for n, r in vacuum["rows"].items())
+            + ".",
+        ]
     lines += [
         "",
         "## Dose sweep: dose-normalised PSNR (dB; estimate and truth x 0.45/dose, peak 1 e-/px)",
@@ -270,6 +310,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
     if not args.no_gate:
         result["gate"] = gate(data, methods, show)
+        result["vacuum"] = vacuum_check(methods)
     test = select(data, "test", "white")
     sets = [("dataset pixel size", data, spread(test, args.max_images))]
     if args.small_pixel_data is not None:

@@ -27,6 +27,7 @@ import re
 import sys
 from pathlib import Path
 
+from sbdenoise.analysis.calibration import VacuumCandidates
 from sbdenoise.nn.model_file import load_model, model_paths, save_model
 from sbdenoise.pretrained import SHIPPED_MODEL_NAME
 
@@ -79,6 +80,32 @@ HISTORY_HEADER = (
 )
 
 
+def check_vacuum(result: dict, name: str) -> None:
+    """Refuse a model that draws more candidate columns in simulated vacuum than the shipped one.
+
+    A spurious column costs almost nothing in PSNR, so the PSNR gate alone would let a model
+    that invents more of them through. The gate's vacuum check (``benchmarks/dose_sweep.py``)
+    counts them on the same frames for both; more by over 2 Poisson standard errors is refused.
+    """
+    vacuum = result.get("vacuum")
+    if not vacuum or name not in vacuum["rows"] or "shipped" not in vacuum["rows"]:
+        raise SystemExit("the gate has no vacuum check of both models: rerun dose_sweep.py")
+    frames, setting = (
+        vacuum["frames"],
+        (vacuum["side_px"], vacuum["dose_e_per_px"], vacuum["pixel_size_A"]),
+    )
+    mine, theirs = (
+        VacuumCandidates(vacuum["rows"][key]["total"], frames, *setting)
+        for key in (name, "shipped")
+    )
+    if mine.exceeds(theirs):
+        raise SystemExit(
+            f"refused: {name} draws {mine.per_frame:.2f} candidate columns per simulated vacuum "
+            f"frame against {theirs.per_frame:.2f} for the shipped model (more by over 2 "
+            "standard errors): a model that invents more columns does not ship"
+        )
+
+
 def gate_metrics(gate_file: Path, name: str, weights: Path) -> dict:
     """The candidate's gate row as card metrics; refuses a model that does not beat the shipped.
 
@@ -100,6 +127,7 @@ def gate_metrics(gate_file: Path, name: str, weights: Path) -> dict:
             f"refused: {name} scores {candidate['psnr']:.2f} dB on the test split, not above the "
             f"shipped model's {shipped['psnr']:.2f} dB"
         )
+    check_vacuum(result, name)
     return {
         "test_dataset": result["dataset"],
         "test_split": "test",

@@ -49,11 +49,13 @@ from sbdenoise.simulate.cache import cache_folder
 
 __all__ = [
     "NullTable",
+    "VacuumCandidates",
     "candidate_scores",
     "null_cache_dir",
     "null_table",
     "simulate_null",
     "tail_p_values",
+    "vacuum_candidates",
 ]
 
 #: Environment variable naming the folder of cached null tables (``off`` disables the cache).
@@ -381,6 +383,90 @@ def simulate_null(
         patches=pool.astype(compact),
         rates=np.concatenate(rates) if rates else np.zeros(0),
     )
+
+
+@dataclass(frozen=True)
+class VacuumCandidates:
+    """How often a denoiser draws a candidate column in simulated vacuum.
+
+    Attributes
+    ----------
+    total : int
+        Candidates found (inside the rule's border) in all frames.
+    frames : int
+        Vacuum frames denoised.
+    side : int
+        Side of each frame, pixels.
+    dose, pixel_size : float
+        e-/px and angstrom per pixel of the frames.
+    """
+
+    total: int
+    frames: int
+    side: int
+    dose: float
+    pixel_size: float
+
+    @property
+    def per_frame(self) -> float:
+        """Candidates per frame."""
+        return self.total / max(self.frames, 1)
+
+    def exceeds(self, other: VacuumCandidates, sigmas: float = 2.0) -> bool:
+        """Whether this rate is above ``other``'s by more than ``sigmas`` Poisson standard errors.
+
+        Both counts are scaled to the frames of ``self`` (equal frame sizes are required).
+        """
+        if (self.side, self.dose, self.pixel_size) != (other.side, other.dose, other.pixel_size):
+            raise InputError(
+                "vacuum candidate rates compare only at one frame size, dose and pixel"
+            )
+        mine, theirs = self.total, other.total * self.frames / max(other.frames, 1)
+        spread = np.sqrt(mine + theirs * self.frames / max(other.frames, 1))
+        return bool(mine - theirs > sigmas * max(spread, 1.0))
+
+
+def vacuum_candidates(
+    denoise: Callable[[np.ndarray], np.ndarray],
+    *,
+    dose: float,
+    pixel_size: float,
+    frames: int = 30,
+    side: int = DEFAULT_NULL_SIDE,
+    rule: CandidateRule | None = None,
+    seed: int = 0,
+) -> VacuumCandidates:
+    """Count the candidate columns a denoiser draws in pure Poisson vacuum.
+
+    A spurious column is what users fear most, and PSNR barely sees one: a faint blob in vacuum
+    costs almost nothing in squared error. This rate is the shipping gate's check on it
+    (``scripts/ship_model.py``) and the source of the calibration's null candidates.
+
+    Parameters
+    ----------
+    denoise : callable
+        ``counts -> denoised`` for one frame.
+    dose, pixel_size : float
+        Vacuum rate (e-/px) and angstrom per pixel.
+    frames, side : int
+        Frames denoised and their side, pixels.
+    rule : CandidateRule, optional
+        Candidate rule (default: the trust analysis's).
+    seed : int
+        Seed of the Poisson draws.
+
+    Returns
+    -------
+    VacuumCandidates
+    """
+    if not dose > 0:
+        raise InputError(f"the dose must be positive (e-/px), got {dose}")
+    rng = np.random.default_rng([seed, 7_111])
+    total = 0
+    for _ in range(frames):
+        counts = rng.poisson(dose, size=(side, side)).astype(np.float32)
+        total += len(find_candidates(np.asarray(denoise(counts), np.float64), pixel_size, rule))
+    return VacuumCandidates(total, frames, side, float(dose), float(pixel_size))
 
 
 def null_cache_dir() -> Path | None:

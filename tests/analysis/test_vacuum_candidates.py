@@ -1,0 +1,58 @@
+"""Candidate columns a denoiser draws in vacuum, and the shipping gate that refuses more of them."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+
+from sbdenoise.analysis.calibration import VacuumCandidates, vacuum_candidates
+from sbdenoise.errors import InputError
+
+PIXEL = 0.061
+SHIP_MODEL = Path(__file__).resolve().parents[2] / "scripts" / "ship_model.py"
+
+
+def test_a_noise_following_denoiser_draws_candidates_a_flat_one_none():
+    def follows_noise(counts):  # keeps the noise's clusters: blobs everywhere
+        return ndi.gaussian_filter(counts.astype(np.float64), 5.0)
+
+    def flat(counts):
+        return np.full(counts.shape, float(counts.mean()))
+
+    busy = vacuum_candidates(follows_noise, dose=0.45, pixel_size=PIXEL, frames=3, side=256)
+    quiet = vacuum_candidates(flat, dose=0.45, pixel_size=PIXEL, frames=3, side=256)
+    assert busy.total > 10 and quiet.total == 0
+    assert busy.per_frame == pytest.approx(busy.total / 3)
+    assert busy.exceeds(quiet) and not quiet.exceeds(busy)
+    again = vacuum_candidates(follows_noise, dose=0.45, pixel_size=PIXEL, frames=3, side=256)
+    assert again == busy  # seeded
+    with pytest.raises(InputError, match="dose"):
+        vacuum_candidates(flat, dose=0.0, pixel_size=PIXEL)
+
+
+def test_rates_differ_only_beyond_two_standard_errors():
+    base = VacuumCandidates(100, 30, 512, 0.45, 0.061)
+    assert not VacuumCandidates(115, 30, 512, 0.45, 0.061).exceeds(base)  # 1 sigma
+    assert VacuumCandidates(140, 30, 512, 0.45, 0.061).exceeds(base)  # 2.6 sigma
+    # rates, not totals: twice the frames and twice the count is the same rate
+    assert not VacuumCandidates(200, 60, 512, 0.45, 0.061).exceeds(base)
+    with pytest.raises(InputError, match="one frame size"):
+        base.exceeds(VacuumCandidates(100, 30, 256, 0.45, 0.061))
+
+
+def test_the_shipping_gate_refuses_a_model_that_invents_more_columns():
+    spec = importlib.util.spec_from_file_location("ship_model", SHIP_MODEL)
+    ship_model = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ship_model)
+    vacuum = {"frames": 30, "side_px": 512, "dose_e_per_px": 0.45, "pixel_size_A": 0.061}
+    fine = {"vacuum": {**vacuum, "rows": {"shipped": {"total": 112}, "candidate": {"total": 120}}}}
+    ship_model.check_vacuum(fine, "candidate")
+    worse = {"vacuum": {**vacuum, "rows": {"shipped": {"total": 112}, "candidate": {"total": 160}}}}
+    with pytest.raises(SystemExit, match="invents more columns"):
+        ship_model.check_vacuum(worse, "candidate")
+    with pytest.raises(SystemExit, match="no vacuum check"):
+        ship_model.check_vacuum({}, "candidate")
