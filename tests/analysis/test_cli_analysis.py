@@ -91,6 +91,24 @@ def test_likelihood_calibrates_verdicts_on_the_method_that_denoised(files, tmp_p
     for row in rows:
         assert (row["verdict"] == "supported") == (float(row["q_value"]) <= 0.1)
     assert len(list((tmp_path / "null").glob("gaussian-*.npz"))) == 1
+    assert {row["fdr_class"] for row in rows} <= {"surface", "bulk"}
+    # the denoiser's own profile, one FDR class over the frame: the same cached null serves
+    result = invoke(
+        "likelihood", files["noisy"], files["denoised"], "-o", tmp_path / "own.png",
+        "--method", "gaussian", "--param", f"sigma={sigma}", "--profile", "own",
+        "--fdr-classes", "frame", "--quiet",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    with open(tmp_path / "own.csv") as handle:
+        own = list(csv.DictReader(handle))
+    assert {row["fdr_class"] for row in own} == {"frame"}
+    assert [row["score"] for row in own] != [row["score"] for row in rows]
+    assert len(list((tmp_path / "null").glob("gaussian-*.npz"))) == 1
+    result = invoke(
+        "likelihood", files["noisy"], files["denoised"], "-o", tmp_path / "x.png",
+        "--method", "gaussian", "--profile", "mine",
+    )  # fmt: skip
+    assert result.exit_code == 2 and "profile" in flat(result.output)
     # a method that trains on its input cannot be calibrated: said, and nothing written
     result = invoke(
         "likelihood", files["noisy"], files["denoised"], "-o", tmp_path / "w.png",

@@ -5,16 +5,19 @@
 1. every candidate (:func:`~sbdenoise.analysis.candidates.find_candidates`), faint ones included;
 2. the papers' Poisson log-likelihood ratio of each candidate region against vacuum
    (:func:`~sbdenoise.analysis.likelihood.column_likelihood`);
-3. a p-value against "no column here" calibrated on vacuum frames denoised by the same method at
-   the frame's dose (:mod:`~sbdenoise.analysis.calibration`), and a p-value that the counts are too
-   few for the column the denoiser drew; Benjamini-Hochberg q-values over the frame;
+3. a score of the counts against vacuum under the column profile of the candidate's neighbours
+   (:mod:`~sbdenoise.analysis.column_profiles`), its p-value against "no column here" calibrated
+   on vacuum frames denoised by the same method at the frame's dose
+   (:mod:`~sbdenoise.analysis.calibration`), and a p-value that the counts are too few for the
+   column the denoiser drew; Benjamini-Hochberg q-values within the surface and the bulk
+   candidates (:func:`fdr_classes`);
 4. optionally, how often each candidate reappears when the denoised frame is re-noised and
    denoised again (:mod:`~sbdenoise.analysis.bootstrap`).
 
 Calibrated verdicts
 -------------------
 ``supported``
-    The counts reject vacuum at the frame's false discovery rate (q <= ``fdr``).
+    The counts reject vacuum at the false discovery rate of the candidate's class (q <= ``fdr``).
 ``contradicted``
     The counts favour vacuum (log-likelihood ratio below zero) and are significantly too few for
     the column the denoiser drew (q <= ``fdr``).
@@ -63,6 +66,7 @@ __all__ = [
     "CALIBRATED_VERDICTS",
     "FrameVerdicts",
     "benjamini_hochberg",
+    "fdr_classes",
     "judge_frame",
     "judge_series",
 ]

@@ -225,6 +225,20 @@ def register(app: typer.Typer) -> None:
         region: Annotated[
             float, typer.Option(help="Radius of the counts tested per candidate, Å.")
         ] = DEFAULT_REGION_A,
+        profile: Annotated[
+            str,
+            typer.Option(
+                help="Column profile each candidate is tested against: neighbours (the mean "
+                "denoised profile of its six nearest candidates) or own (the denoised profile "
+                "at the candidate)."
+            ),
+        ] = "neighbours",
+        fdr_classes: Annotated[
+            str,
+            typer.Option(
+                help="surface (FDR within surface and bulk candidates separately) or frame."
+            ),
+        ] = "surface",
         bootstrap: Annotated[
             bool,
             typer.Option(help="Re-noise and re-denoise to measure how often candidates reappear."),
@@ -269,6 +283,8 @@ def register(app: typer.Typer) -> None:
                     vacuum_rate=vacuum_rate,
                     radius=radius,
                     region=region,
+                    profile=profile,
+                    classes=fdr_classes,
                     fdr=fdr,
                     verdicts=verdicts,
                     real=real,
