@@ -44,7 +44,8 @@ def build_spec(
         YAML spec to start from.
     **options
         Overrides; None means "not given". Names: architecture, scales, base_channels, bias_free,
-        sampling, crop, batch, steps, epochs, lr, ema_decay, dose, dose_range, normalization,
+        sampling, crop, batch, steps, epochs, lr, ema_decay, vacuum_weight, dose, dose_range,
+        normalization,
         precision,
         loss_weighting, seed, validate_every, checkpoint_minutes, budget_minutes, init_from,
         contrast, structures, defect, defocus, thickness, flips, rotation, scale_range,
@@ -83,6 +84,7 @@ def build_spec(
         "epochs",
         "lr",
         "ema_decay",
+        "vacuum_weight",
         "dose",
         "seed",
         "validate_every",
@@ -168,6 +170,10 @@ def train(
     ema_decay: Annotated[
         float | None,
         typer.Option(help="Validate and save a moving average of the weights (e.g. 0.999)."),
+    ] = None,
+    vacuum_weight: Annotated[
+        float | None,
+        typer.Option(help="Weight of the squared error where the noise-free crop is flat (1)."),
     ] = None,
     dose: Annotated[
         float | None,
@@ -270,6 +276,7 @@ def train(
             epochs=epochs,
             lr=lr,
             ema_decay=ema_decay,
+            vacuum_weight=vacuum_weight,
             dose=dose,
             dose_range=dose_range,
             normalization=normalization,

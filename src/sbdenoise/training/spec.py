@@ -191,6 +191,15 @@ class TrainSpec(_Model):
             "which the random crops and Poisson draws make large). None: the raw weights."
         ),
     )
+    vacuum_weight: float = Field(
+        1.0,
+        ge=1.0,
+        description=(
+            "Weight of the vacuum's squared error: pixels where the noise-free crop is flat count "
+            "this many times (1: plain MSE). A blob invented in vacuum costs almost nothing in "
+            "PSNR but is what users fear (sbdenoise.training.vacuum_loss)."
+        ),
+    )
     lr_factor: float = Field(0.5, gt=0, lt=1, description="Factor applied when PSNR stalls.")
     lr_patience: int = Field(
         5, ge=0, description="Validations without improvement before the lr is reduced."

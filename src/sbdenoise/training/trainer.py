@@ -38,6 +38,7 @@ from sbdenoise.training.data import TrainingData, ValidationSet, load_training_d
 from sbdenoise.training.distributed import DistributedContext, init_distributed, wrap_model
 from sbdenoise.training.precision import autocast, resolve_precision
 from sbdenoise.training.spec import TrainSpec
+from sbdenoise.training.vacuum_loss import weighted_crop_mse
 
 #: File names inside a run folder.
 SPEC_NAME = "train.yaml"
@@ -569,7 +570,7 @@ def _train(
             optimizer.zero_grad(set_to_none=True)
             with autocast(precision, context.device):
                 outputs = net(inputs)
-            per_crop = (outputs.float() - targets).square().mean(dim=(1, 2, 3))
+            per_crop = weighted_crop_mse(outputs, targets, spec.vacuum_weight)
             loss = (per_crop * crop_weights).mean()
             loss.backward()
             optimizer.step()

@@ -1,0 +1,43 @@
+"""The vacuum-weighted loss: flat pixels of the noise-free crop count more."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from sbdenoise.training.spec import TrainSpec
+from sbdenoise.training.vacuum_loss import flat_pixels, weighted_crop_mse
+
+
+def crop_with_vacuum() -> torch.Tensor:
+    """One 64 px crop: flat vacuum on top, a lattice of bright columns below (row 32 on)."""
+    yy, xx = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
+    lattice = 1.0 + 0.3 * torch.cos(2 * torch.pi * xx / 6) * torch.cos(2 * torch.pi * yy / 6)
+    image = torch.where(yy >= 32, lattice, torch.ones_like(lattice))
+    return image[None, None]
+
+
+def test_flat_pixels_are_the_vacuum_not_the_lattice():
+    clean = crop_with_vacuum()
+    flat = flat_pixels(clean)[0, 0]
+    assert flat[:28].all()  # vacuum, away from the lattice's edge
+    assert not flat[36:].any()  # the lattice varies by 30 %
+    # scale-free: the same crop at another dose has the same vacuum
+    assert torch.equal(flat_pixels(7.5 * clean), flat_pixels(clean))
+
+
+def test_an_invented_blob_in_vacuum_costs_more_with_a_vacuum_weight():
+    clean = crop_with_vacuum()
+    blob = clean.clone()
+    blob[0, 0, 10:13, 20:23] += 0.05  # a faint blob drawn in vacuum
+    blur = clean.clone()
+    blur[0, 0, 40:43, 20:23] += 0.05  # the same error inside the lattice
+    plain = [weighted_crop_mse(x, clean, 1.0).item() for x in (blob, blur)]
+    assert plain[0] == pytest.approx(plain[1], rel=1e-4)
+    weighted = [weighted_crop_mse(x, clean, 10.0).item() for x in (blob, blur)]
+    assert weighted[0] > 5 * weighted[1]
+    # weights sum to one per crop: a uniform error keeps its value
+    uniform = clean + 0.01
+    assert weighted_crop_mse(uniform, clean, 10.0).item() == pytest.approx(1e-4, rel=1e-4)
+    with pytest.raises(ValueError, match="vacuum_weight"):
+        TrainSpec(dataset="x", vacuum_weight=0.5)
