@@ -64,8 +64,10 @@ def summarise(result: EvaluationResult, seconds: float) -> dict[str, Any]:
     for part in (*PARTS, "all"):
         for metric in STRUCTURE_METRICS:
             entry[f"{part}_{metric}"] = quartiles(result.metric(f"{part}_{metric}"))
-    wins = result.metric("surface_false_positives")
-    entry["surface_false_positives_per_frame"] = float(np.nanmean(wins)) if wins.size else None
+    false_positives = result.metric("surface_false_positives")
+    entry["surface_false_positives_per_frame"] = (
+        float(np.nanmean(false_positives)) if false_positives.size else None
+    )
     return entry
 
 

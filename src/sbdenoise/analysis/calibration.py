@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -40,9 +40,13 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from sbdenoise.analysis.candidates import CandidateRule, find_candidates
-from sbdenoise.analysis.column_profiles import cut_patches, patch_half, weighted_scores
-from sbdenoise.analysis.likelihood import disc_pixels
+from sbdenoise.analysis.candidates import CandidateRule, Candidates, find_candidates
+from sbdenoise.analysis.column_profiles import (
+    cut_patches,
+    own_region_pixels,
+    patch_half,
+    weighted_scores,
+)
 from sbdenoise.errors import InputError
 from sbdenoise.io.atomic import atomic_write
 from sbdenoise.simulate.cache import cache_folder
@@ -119,13 +123,7 @@ def candidate_scores(
     n = len(positions_px)
     if n == 0:
         return np.zeros(0)
-    column, flat, distance = disc_pixels(positions_px, radius_px, counts.shape)
-    # each pixel belongs to its nearest candidate only (a Voronoi cell within the disc), so a
-    # faint candidate beside a real column does not borrow that column's counts
-    nearest = np.full(counts.size, np.inf)
-    np.minimum.at(nearest, flat, distance)
-    own = distance <= nearest[flat]
-    column, flat = column[own], flat[own]
+    column, flat = own_region_pixels(positions_px, radius_px, counts.shape)
     y = np.asarray(counts, dtype=np.float64).ravel()[flat]
     rate = np.maximum(np.asarray(denoised, dtype=np.float64).ravel()[flat], 1e-3 * vacuum_rate)
     weight = np.log(rate / vacuum_rate)
@@ -292,6 +290,21 @@ class NullTable:
             return cls(scores=np.asarray(data["scores"], dtype=np.float64), **meta, **extra)
 
 
+def _vacuum_frames(
+    denoise: Callable[[np.ndarray], np.ndarray],
+    rng: np.random.Generator,
+    dose: float,
+    pixel_size: float,
+    side: int,
+    rule: CandidateRule | None,
+) -> Iterator[tuple[np.ndarray, np.ndarray, Candidates]]:
+    """Endless Poisson vacuum frames: counts, the method's denoised frame, its candidates."""
+    while True:
+        counts = rng.poisson(dose, size=(side, side)).astype(np.float32)
+        denoised = np.asarray(denoise(counts), dtype=np.float64)
+        yield counts, denoised, find_candidates(denoised, pixel_size, rule)
+
+
 def simulate_null(
     denoise: Callable[[np.ndarray], np.ndarray],
     *,
@@ -353,10 +366,9 @@ def simulate_null(
     patches: list[np.ndarray] = []
     rates: list[np.ndarray] = []
     collected, frames = 0, 0
+    frame_source = _vacuum_frames(denoise, rng, dose, pixel_size, side, rule)
     for _ in progress_bar(range(max_frames), "null (vacuum)", show=show_progress):
-        counts = rng.poisson(dose, size=(side, side)).astype(np.float32)
-        denoised = np.asarray(denoise(counts), dtype=np.float64)
-        found = find_candidates(denoised, pixel_size, rule)
+        counts, denoised, found = next(frame_source)
         frames += 1
         if len(found):
             # the analysed frame's vacuum rate is estimated from its counts: do the same
@@ -462,10 +474,8 @@ def vacuum_candidates(
     if not dose > 0:
         raise InputError(f"the dose must be positive (e-/px), got {dose}")
     rng = np.random.default_rng([seed, 7_111])
-    total = 0
-    for _ in range(frames):
-        counts = rng.poisson(dose, size=(side, side)).astype(np.float32)
-        total += len(find_candidates(np.asarray(denoise(counts), np.float64), pixel_size, rule))
+    frame_source = _vacuum_frames(denoise, rng, dose, pixel_size, side, rule)
+    total = sum(len(next(frame_source)[2]) for _ in range(frames))
     return VacuumCandidates(total, frames, side, float(dose), float(pixel_size))
 
 

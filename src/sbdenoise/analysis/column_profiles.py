@@ -38,6 +38,7 @@ __all__ = [
     "DEFAULT_NEIGHBOURS",
     "cut_patches",
     "neighbour_weights",
+    "own_region_pixels",
     "patch_half",
     "template_scores",
     "weighted_scores",
@@ -76,6 +77,27 @@ def cut_patches(image: np.ndarray, centres: np.ndarray, half: int) -> np.ndarray
         return np.zeros((0, side * side))
     windows = np.lib.stride_tricks.sliding_window_view(padded, (side, side))
     return windows[centres[:, 0], centres[:, 1]].reshape(len(centres), side * side)
+
+
+def own_region_pixels(
+    positions_px: np.ndarray, radius_px: float, shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each candidate's region: its disc of ``radius_px`` cut to its Voronoi cell, in the frame.
+
+    Each pixel belongs to its nearest candidate only, so a faint candidate beside a real column
+    does not borrow that column's counts.
+
+    Returns
+    -------
+    column, flat : numpy.ndarray
+        For every (candidate, pixel) pair of a region: the candidate's index and the pixel's flat
+        index into the frame.
+    """
+    column, flat, distance = disc_pixels(positions_px, radius_px, shape)
+    nearest = np.full(shape[0] * shape[1], np.inf)
+    np.minimum.at(nearest, flat, distance)
+    own = distance <= nearest[flat]
+    return column[own], flat[own]
 
 
 def neighbour_weights(
@@ -119,11 +141,7 @@ def neighbour_weights(
     weights = np.zeros((n, side * side))
     if n == 0:
         return weights
-    column, flat, distance = disc_pixels(centres.astype(np.float64), radius_px, image.shape)
-    nearest = np.full(image.size, np.inf)
-    np.minimum.at(nearest, flat, distance)
-    own = distance <= nearest[flat]
-    column, flat = column[own], flat[own]
+    column, flat = own_region_pixels(centres.astype(np.float64), radius_px, image.shape)
     rows, cols = np.divmod(flat, image.shape[1])
     offset = (rows - centres[column, 0] + half) * side + (cols - centres[column, 1] + half)
     profiles = cut_patches(image, centres, half)
