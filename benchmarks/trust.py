@@ -37,6 +37,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -121,9 +122,23 @@ def labels(
     return distance <= REAL_A, distance > SPURIOUS_A, surface[nearest], particle[nearest]
 
 
+def test_images(data: SimulatedDataset, n: int, exclude_spread: Sequence[int] = ()) -> np.ndarray:
+    """``n`` white test images, evenly spread, held out from earlier runs.
+
+    ``exclude_spread`` lists the ``--images`` of earlier runs in order, each of which excluded
+    the ones before it (``--images 12``, then ``--images 24 --exclude-spread 12``, then
+    ``--images 24 --exclude-spread 12 24``): their images are left out, so each run scores
+    images no earlier design choice saw.
+    """
+    pool = select(data, "test", "white")
+    for k in exclude_spread:
+        pool = np.setdiff1d(pool, spread(pool, k))
+    return spread(pool, n)
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     data = SimulatedDataset(args.dataset)
-    indices = spread(select(data, "test", "white"), args.images)
+    indices = test_images(data, args.images, args.exclude_spread)
     model = None if args.model is None else str(args.model)
     methods = {}
     for name in args.methods:
@@ -151,7 +166,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         clean = data.image(index).astype(np.float64)
         pixel = float(data.params["pixel_size"][index])
         vacuum = float(data.params["dose"][index])
-        noisy = sample_poisson(clean, noise_rng(STREAM, index, realisation)).astype(np.float64)
+        noisy = sample_poisson(clean, noise_rng(args.stream, index, realisation))
+        noisy = noisy.astype(np.float64)
         truth, on_surface, on_particle = true_columns(data, index)
         template = surface_template(clean, truth[on_surface] / pixel, args.region / pixel)
         for (name, variant), label in labels_of.items():
@@ -280,6 +296,8 @@ def summarise(
         "command": " ".join(sys.argv),
         "dataset": str(args.dataset),
         "images": args.images,
+        "exclude_spread": args.exclude_spread,
+        "stream": args.stream,
         "draws": args.draws,
         "bootstrap": args.bootstrap,
         "region_A": args.region,
@@ -295,8 +313,16 @@ def markdown(result: dict[str, Any]) -> str:
     lines = [
         "# Trust signals: real vs spurious candidates, against the oracle",
         "",
-        f"Dataset `{result['dataset']}`, white test images: {result['images']} images x "
-        f"{result['draws']} Poisson draws at the dataset dose; bootstrap {result['bootstrap']} "
+        f"Dataset `{result['dataset']}`, white test images: {result['images']} images"
+        + (
+            " (held out: not those of runs with --images "
+            + ", ".join(map(str, result["exclude_spread"]))
+            + ")"
+            if result.get("exclude_spread")
+            else ""
+        )
+        + f" x {result['draws']} Poisson draws at the dataset dose (noise stream "
+        f"{result.get('stream', STREAM)}); bootstrap {result['bootstrap']} "
         f"draws; calibrated region {result['region_A']} A. Real: a true column within "
         f"{REAL_A} A; spurious: none within {SPURIOUS_A} A. Command: `{result['command']}`.",
         "",
@@ -368,6 +394,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--model", type=Path, default=None, help="sbd model (default: shipped)")
     parser.add_argument("--methods", nargs="+", default=["sbd", "vst-bm3d"])
     parser.add_argument("--images", type=int, default=6)
+    parser.add_argument(
+        "--exclude-spread",
+        type=int,
+        nargs="*",
+        default=[],
+        help="leave out the images runs with --images N scored (held-out checks)",
+    )
+    parser.add_argument("--stream", type=int, default=STREAM, help="seed stream of the noise")
     parser.add_argument("--draws", type=int, default=2)
     parser.add_argument("--bootstrap", type=int, default=6)
     parser.add_argument("--region", type=float, default=2.0)
@@ -375,8 +409,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--variants",
         nargs="+",
         default=["neighbours:surface"],
-        help="PROFILE:CLASSES of the calibrated verdicts (profile neighbours or own, classes "
-        "surface or frame); each judged on the same denoised frames",
+        help="PROFILE:CLASSES of the calibrated verdicts (profile lattice, neighbours or own, "
+        "classes surface or frame); each judged on the same denoised frames",
     )
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--name", default="trust")

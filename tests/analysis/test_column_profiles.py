@@ -10,12 +10,15 @@ from sbdenoise.analysis.calibration import NullTable, simulate_null, tail_p_valu
 from sbdenoise.analysis.candidates import find_candidates
 from sbdenoise.analysis.column_profiles import (
     cut_patches,
+    distinct_axes,
+    lattice_sites,
     neighbour_weights,
     patch_half,
+    shape_scores,
     template_scores,
     weighted_scores,
 )
-from sbdenoise.analysis.trust import benjamini_hochberg, fdr_classes
+from sbdenoise.analysis.trust import benjamini_hochberg, fdr_classes, surface_candidates
 from sbdenoise.errors import InputError
 
 PIXEL = 0.061
@@ -157,3 +160,83 @@ def test_false_discoveries_are_controlled_within_surface_and_bulk_classes():
     assert list(fdr_classes(positions, (600, 600), PIXEL, "frame")) == ["frame"] * len(positions)
     with pytest.raises(InputError, match="surface"):
         fdr_classes(positions, (600, 600), PIXEL, "wrong")  # type: ignore[arg-type]
+
+
+def test_rows_through_a_candidate_are_counted_modulo_half_a_turn():
+    assert distinct_axes(np.array([]), 30.0) == 0
+    assert distinct_axes(np.array([10.0]), 30.0) == 1
+    assert distinct_axes(np.array([0.0, 1.0, 179.0]), 30.0) == 1  # 0 and 179 deg: one row
+    assert distinct_axes(np.array([0.0, 90.0]), 30.0) == 2
+    assert distinct_axes(np.array([0.0, 60.0, 120.0]), 30.0) == 3
+
+
+def test_lattice_sites_are_predicted_inside_a_2d_lattice_not_along_a_facet_or_a_fringe():
+    rng = np.random.default_rng(5)
+    grid = np.array([(y, x) for y in range(5) for x in range(5)], float) * 40.0 + 50.0
+    jittered = grid + rng.normal(0, 1.0, grid.shape)
+    sites, predicted = lattice_sites(jittered, reach_px=70.0, tolerance_px=8.0)
+    interior = np.all((grid > 50) & (grid < 210), axis=1)
+    # rows cross only inside: the 9 interior columns; an edge column lies on one row (its facet)
+    assert np.array_equal(predicted, interior)
+    assert np.allclose(sites[~predicted], jittered[~predicted])
+    assert np.max(np.linalg.norm(sites[interior] - grid[interior], axis=1)) < 2.5
+    # the site comes from the neighbours: moving a column's own maximum (here without changing
+    # which neighbours lie within reach) does not move its site
+    moved = jittered.copy()
+    moved[12] += (4.0, -3.0)
+    again, still = lattice_sites(moved, reach_px=70.0, tolerance_px=8.0)
+    assert still[12] and np.allclose(again[12], sites[12])
+    # a single row (a facet, or a fringe drawn around a particle) predicts no site
+    row = np.stack([np.full(6, 80.0), 40.0 * np.arange(6)], axis=1)
+    assert not lattice_sites(row, 60.0, 8.0)[1].any()
+    assert not lattice_sites(row[:2], 60.0, 8.0)[1].any()
+
+
+def test_shape_scores_ignore_the_flat_level_that_fools_a_test_against_vacuum():
+    centres, image = square_lattice((200, 200), spacing=40, height=0.2)
+    inner = centres[np.all((centres > 30) & (centres < 170), axis=1)]
+    rng = np.random.default_rng(8)
+    radius = 30.0
+    # no columns, a flat level above vacuum: the halo an empty surface site gets from its
+    # neighbours' fringes. The shape test stays standard normal; the vacuum test passes it.
+    shape_null, vacuum_null, real = [], [], []
+    for _ in range(120):
+        lit = rng.poisson(1.3 * VACUUM, image.shape).astype(float)
+        shape_null.append(shape_scores(lit, image, inner, radius, VACUUM))
+        vacuum_null.append(template_scores(lit, image, inner, radius, VACUUM)[0])
+        real.append(shape_scores(rng.poisson(image).astype(float), image, inner, radius, VACUUM))
+    shape_null, vacuum_null = np.concatenate(shape_null), np.concatenate(vacuum_null)
+    assert abs(np.mean(shape_null)) < 0.1 and abs(np.std(shape_null) - 1) < 0.1
+    assert np.mean(shape_null > 1.645) < 0.075
+    assert np.mean(vacuum_null > 1.645) > 0.5
+    assert np.median(np.concatenate(real)) > 2
+    assert shape_scores(image, image, np.zeros((0, 2)), radius, VACUUM).shape == (0,)
+
+
+def test_a_fringe_of_blobs_around_a_particle_does_not_hide_its_surface():
+    grid = np.arange(100, 301, 40, dtype=float)  # 6 x 6 columns, 40 px apart
+    particle = np.array([(y, x) for y in grid for x in grid])
+    # the fringe a network draws around a particle: blobs 25 px (1.5 A) outside its outer layer
+    ring = np.arange(75, 326, 40, dtype=float)
+    fringe = np.array(
+        [(75.0, x) for x in ring] + [(325.0, x) for x in ring]
+        + [(y, 75.0) for y in ring[1:-1]] + [(y, 325.0) for y in ring[1:-1]]
+    )  # fmt: skip
+    positions = np.vstack([particle, fringe]) * PIXEL
+    outer = np.zeros(len(positions), dtype=bool)
+    outer[: len(particle)] = np.any((particle == 100) | (particle == 300), axis=1)
+    second = np.zeros(len(positions), dtype=bool)
+    second[: len(particle)] = ~outer[: len(particle)] & np.any(
+        (particle == 140) | (particle == 260), axis=1
+    )
+    shape = (400, 400)
+    by_shape = surface_candidates(positions, shape, PIXEL, alpha=2.0)
+    assert by_shape[len(particle) :].all() and not by_shape[outer].any()  # the fringe hides it
+    vacuum = np.ones(shape, dtype=bool)
+    vacuum[90:311, 90:311] = False  # the flat vacuum begins 10 px (0.6 A) outside the particle
+    facing = surface_candidates(positions, shape, PIXEL, vacuum, alpha=2.0)
+    assert facing[outer].all() and facing[len(particle) :].all()
+    assert not facing[second].any()  # 50 px (3 A) from the vacuum: the bulk
+    grouping = fdr_classes(positions, shape, PIXEL, "surface", alpha=2.0, vacuum_mask=vacuum)
+    assert np.array_equal(grouping == "surface", facing)
+    assert surface_candidates(np.zeros((0, 2)), shape, PIXEL, vacuum).shape == (0,)

@@ -36,16 +36,32 @@ from sbdenoise.errors import InputError
 
 __all__ = [
     "DEFAULT_NEIGHBOURS",
+    "LATTICE_REACH_A",
+    "LATTICE_TOLERANCE_A",
     "cut_patches",
+    "lattice_sites",
     "neighbour_weights",
     "own_region_pixels",
     "patch_half",
+    "shape_scores",
     "template_scores",
     "weighted_scores",
 ]
 
 #: Neighbours whose mean profile is a candidate's template.
 DEFAULT_NEIGHBOURS = 6
+#: Farthest neighbour that helps predict a lattice site, angstrom (beyond the longest projected
+#: column spacing of Pt [110], 3.92 A, and of the CeO2 support, about 3.8 A).
+LATTICE_REACH_A = 4.5
+#: Largest distance between a candidate and the midpoint of two opposite neighbours for that
+#: midpoint to count as the candidate's predicted site, angstrom.
+LATTICE_TOLERANCE_A = 0.5
+#: Lattice rows through a candidate (pairs of opposite neighbours along axes at least
+#: :data:`DISTINCT_AXES_DEG` apart) needed for a predicted site: one row also runs along a
+#: surface facet, or along a fringe a denoiser draws outside it; two only run through a 2D lattice.
+LATTICE_DIRECTIONS = 2
+#: Smallest angle between two lattice rows through a candidate for them to count as two, degrees.
+DISTINCT_AXES_DEG = 30.0
 
 
 def patch_half(radius_px: float) -> int:
@@ -98,6 +114,90 @@ def own_region_pixels(
     np.minimum.at(nearest, flat, distance)
     own = distance <= nearest[flat]
     return column[own], flat[own]
+
+
+def lattice_sites(
+    positions_px: np.ndarray,
+    reach_px: float,
+    tolerance_px: float,
+    min_directions: int = LATTICE_DIRECTIONS,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The site each candidate's neighbours predict, where the lattice around it predicts one.
+
+    Two other candidates ``a`` and ``b`` within ``reach_px`` of a candidate, each at least
+    ``2 tolerance_px`` from it, whose midpoint lies within ``tolerance_px`` of it (so on opposite
+    sides of it) predict a column at that midpoint: a row of the lattice runs through the
+    candidate. A site is predicted where at
+    least ``min_directions`` such rows at distinct angles (:data:`DISTINCT_AXES_DEG`) cross: a
+    2D lattice continues through the candidate, not just a facet or a fringe. The predicted site
+    is the mean of all such midpoints: the neighbours' positions make it, and the candidate's own
+    maximum only decides which of them lie within reach and tolerance.
+
+    Parameters
+    ----------
+    positions_px : numpy.ndarray
+        ``(n, 2)`` candidate positions, pixels.
+    reach_px, tolerance_px : float
+        Farthest neighbour used, and largest candidate-to-midpoint distance, pixels.
+    min_directions : int
+        Rows at distinct angles needed.
+
+    Returns
+    -------
+    sites : numpy.ndarray
+        ``(n, 2)`` predicted sites, pixels (the candidate's own position where none is predicted).
+    predicted : numpy.ndarray
+        ``(n,)`` whether a site is predicted.
+    """
+    positions = np.asarray(positions_px, dtype=np.float64).reshape(-1, 2)
+    n = len(positions)
+    sites, predicted = positions.copy(), np.zeros(n, dtype=bool)
+    if n < 3:
+        return sites, predicted
+    k = min(n - 1, 16)
+    distance, index = cKDTree(positions).query(positions, k=k + 1, distance_upper_bound=reach_px)
+    distance, index = distance[:, 1:], index[:, 1:]  # the nearest is the candidate itself
+    near = np.isfinite(distance)
+    offsets = np.where(
+        near[..., None], positions[np.minimum(index, n - 1)] - positions[:, None, :], np.nan
+    )
+    first, second = np.triu_indices(k, 1)
+    u, w = offsets[:, first], offsets[:, second]
+    middle = 0.5 * (u + w)
+    with np.errstate(invalid="ignore"):
+        apart = np.minimum(np.linalg.norm(u, axis=2), np.linalg.norm(w, axis=2))
+        valid = (np.linalg.norm(middle, axis=2) <= tolerance_px) & (apart >= 2 * tolerance_px)
+    pairs = valid.sum(axis=1)
+    axis = np.mod(np.degrees(np.arctan2(u[..., 0] - w[..., 0], u[..., 1] - w[..., 1])), 180.0)
+    rows = np.zeros(n, dtype=int)
+    for i in np.flatnonzero(pairs > 0):
+        rows[i] = distinct_axes(axis[i, valid[i]], DISTINCT_AXES_DEG)
+    predicted = rows >= min_directions
+    shift = np.where(valid[..., None], middle, 0.0).sum(axis=1)
+    sites[predicted] += shift[predicted] / pairs[predicted, None]
+    return sites, predicted
+
+
+def distinct_axes(angles_deg: np.ndarray, separation_deg: float) -> int:
+    """How many groups undirected axes (angles modulo 180 degrees) form, split by larger gaps.
+
+    Parameters
+    ----------
+    angles_deg : numpy.ndarray
+        Axis angles, degrees in [0, 180).
+    separation_deg : float
+        Gap (around the half circle) above which two neighbouring angles start a new group.
+
+    Returns
+    -------
+    int
+        0 for no angles, else the number of groups.
+    """
+    ordered = np.sort(np.asarray(angles_deg, dtype=np.float64))
+    if len(ordered) == 0:
+        return 0
+    gaps = np.diff(np.append(ordered, ordered[0] + 180.0))
+    return max(1, int(np.sum(gaps > separation_deg)))
 
 
 def neighbour_weights(
@@ -224,3 +324,64 @@ def template_scores(
             np.nan,
         )
     return scores, weights
+
+
+def shape_scores(
+    counts: np.ndarray,
+    denoised: np.ndarray,
+    sites_px: np.ndarray,
+    radius_px: float,
+    vacuum_rate: float,
+    neighbours: int = DEFAULT_NEIGHBOURS,
+) -> np.ndarray:
+    """Standard score of the column *shape* in each site's counts, given their total.
+
+    The weights are the neighbour template's (:func:`neighbour_weights`) on the largest disc
+    around the site that holds no other site's half (radius: half the distance to the nearest
+    other site, at most ``radius_px``), minus their mean over that disc. Given the total ``N`` of
+    the disc's ``n`` counts, counts spread evenly over the disc (no column, any flat level: the
+    vacuum, or the halo the neighbours throw on an empty site) give ``sum y w`` a mean of zero and
+    a variance of ``(N / n) sum w^2``; a column of the neighbours' shape gives a positive mean. The
+    score ``sum y w / sqrt((N / n) sum w^2)`` is therefore about standard normal under "no column,
+    flat intensity here", whatever the level.
+
+    Parameters
+    ----------
+    counts, denoised : numpy.ndarray
+        ``(y, x)`` noisy counts and denoised rates, e-/px.
+    sites_px : numpy.ndarray
+        ``(n, 2)`` sites tested, pixels.
+    radius_px, vacuum_rate : float
+        Largest disc radius (pixels) and the vacuum rate (e-/px) the template is taken against.
+    neighbours : int
+        Neighbours in each template.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n,)`` scores (NaN where the disc holds no counts or the template is flat).
+    """
+    sites = np.asarray(sites_px, dtype=np.float64).reshape(-1, 2)
+    n = len(sites)
+    if n == 0:
+        return np.zeros(0)
+    weights = neighbour_weights(denoised, sites, radius_px, vacuum_rate, neighbours)
+    half = patch_half(radius_px)
+    offsets = np.arange(-half, half + 1, dtype=np.float64)
+    distance = np.hypot(offsets[:, None], offsets[None, :]).ravel()
+    if n > 1:
+        nearest, _ = cKDTree(sites).query(sites, k=2)
+        reach = np.minimum(radius_px, 0.5 * nearest[:, 1])
+    else:
+        reach = np.full(1, float(radius_px))
+    inside = (distance[None, :] <= reach[:, None]) & (weights != 0)
+    own = cut_patches(counts, np.rint(sites).astype(np.intp), half)
+    inside &= np.isfinite(own)
+    size = inside.sum(axis=1)
+    y = np.where(inside, np.nan_to_num(own), 0.0)
+    w = np.where(inside, weights, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        w = np.where(inside, w - (w.sum(axis=1) / size)[:, None], 0.0)
+        level = y.sum(axis=1) / size
+        spread = np.sqrt(level * (w * w).sum(axis=1))
+        return np.where((size > 0) & (spread > 0), (y * w).sum(axis=1) / spread, np.nan)

@@ -228,11 +228,13 @@ def register(app: typer.Typer) -> None:
         profile: Annotated[
             str,
             typer.Option(
-                help="Column profile each candidate is tested against: neighbours (the mean "
-                "denoised profile of its six nearest candidates) or own (the denoised profile "
-                "at the candidate)."
+                help="Column profile each candidate is tested against: lattice (the mean "
+                "denoised profile of its six nearest candidates, at the site its opposite "
+                "neighbours predict; there no selection, normal p-values), neighbours (that "
+                "profile at the candidate's own maximum) or own (the denoised profile at the "
+                "candidate)."
             ),
-        ] = "neighbours",
+        ] = "lattice",
         fdr_classes: Annotated[
             str,
             typer.Option(
