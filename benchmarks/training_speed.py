@@ -32,6 +32,10 @@ from sbdenoise.training.precision import autocast, cpu_has_bf16
 RESULTS = Path(__file__).parent / "results"
 
 
+#: Memory layouts compared.
+LAYOUTS = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
+
+
 def machine() -> dict[str, object]:
     """Where the run happened."""
     cpu = "unknown"
@@ -56,6 +60,7 @@ def time_steps(
     base: int,
     precision: str,
     *,
+    layout: str = "channels_last",
     compiled: bool,
     steps: int,
     warmup: int,
@@ -64,19 +69,22 @@ def time_steps(
     scales: int = 5,
     bias_free: bool = False,
 ) -> list[float]:
-    """Per-step wall times (s) of one configuration (a UNet of ``scales`` scales)."""
+    """Per-step wall times (s) of one configuration (a UNet of ``scales`` scales).
+
+    ``layout`` is the memory layout of the weights and the input, ``"channels_last"`` (what
+    ``sbdenoise train`` uses) or ``"contiguous"``.
+    """
     torch.manual_seed(0)
+    memory_format = LAYOUTS[layout]
     network = build_model("unet", scales=scales, base_channels=base, bias_free=bias_free)
-    if precision == "bf16":
-        network = network.to(memory_format=torch.channels_last)
+    network = network.to(memory_format=memory_format)
     model = torch.compile(network) if compiled else network
     optimizer = torch.optim.Adam(network.parameters(), lr=1e-4)
     generator = torch.Generator().manual_seed(1)
     clean = torch.rand((batch, 1, crop, crop), generator=generator) * 2 + 6
     inputs = torch.poisson(clean, generator=generator) / 7.2
     targets = clean / 7.2
-    if precision == "bf16":
-        inputs = inputs.contiguous(memory_format=torch.channels_last)
+    inputs = inputs.contiguous(memory_format=memory_format)
     device = torch.device("cpu")
     times = []
     for step in range(warmup + steps):
@@ -100,15 +108,17 @@ def main() -> None:
     parser.add_argument("--crop", type=int, default=128)
     parser.add_argument("--bases", default="16,32", help="UNet base channels to compare")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile")
+    parser.add_argument("--name", default="training_speed", help="results file name")
     args = parser.parse_args()
-    precisions = ["fp32", "bf16"]
+    configurations = [("fp32", "contiguous"), ("fp32", "channels_last"), ("bf16", "channels_last")]
     rows = []
     for base in [int(b) for b in args.bases.split(",")]:
-        for precision in precisions:
+        for precision, layout in configurations:
             for compiled in (False, True) if args.compile else (False,):
                 times = time_steps(
                     base,
                     precision,
+                    layout=layout,
                     compiled=compiled,
                     steps=args.steps,
                     warmup=args.warmup,
@@ -120,13 +130,14 @@ def main() -> None:
                     {
                         "base_channels": base,
                         "precision": precision,
+                        "layout": layout,
                         "compiled": compiled,
                         "seconds_per_step": seconds,
                         "pixels_per_second": args.batch * args.crop**2 / seconds,
                     }
                 )
                 print(
-                    f"base {base} {precision}{' compiled' if compiled else ''}: "
+                    f"base {base} {precision} {layout}{' compiled' if compiled else ''}: "
                     f"{seconds:.3f} s/step"
                 )
     for row in rows:
@@ -135,6 +146,7 @@ def main() -> None:
             for r in rows
             if r["base_channels"] == row["base_channels"]
             and r["precision"] == "fp32"
+            and r.get("layout", "contiguous") == "contiguous"
             and not r["compiled"]
         )
         row["speedup_vs_fp32"] = reference["seconds_per_step"] / row["seconds_per_step"]
@@ -147,7 +159,7 @@ def main() -> None:
         "rows": rows,
     }
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "training_speed.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(result, indent=2) + "\n")
     info = result["machine"]
     lines = [
         "# Training speed (one optimisation step, UNet 5 scales)",
@@ -158,17 +170,19 @@ def main() -> None:
         f"{args.warmup} warm-up steps. Command: `python benchmarks/training_speed.py"
         f"{''.join(' ' + a for a in sys.argv[1:])}`.",
         "",
-        "| base channels | precision | torch.compile | s/step | pixels/s | speed-up vs fp32 |",
-        "|---|---|---|---|---|---|",
+        "| base channels | precision | layout | torch.compile | s/step | pixels/s | "
+        "speed-up vs fp32 contiguous |",
+        "|---|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| {r['base_channels']} | {r['precision']} | {'yes' if r['compiled'] else 'no'} | "
+        f"| {r['base_channels']} | {r['precision']} | {r['layout']} | "
+        f"{'yes' if r['compiled'] else 'no'} | "
         f"{r['seconds_per_step']:.3f} | {r['pixels_per_second']:.0f} | "
         f"{r['speedup_vs_fp32']:.2f}x |"
         for r in rows
     ]
     lines.append("")
-    (RESULTS / "training_speed.md").write_text("\n".join(lines))
+    (RESULTS / f"{args.name}.md").write_text("\n".join(lines))
     print("\n".join(lines))
 
 
