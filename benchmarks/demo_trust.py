@@ -40,7 +40,7 @@ from scipy.spatial import cKDTree
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from table1 import RESULTS, machine, write_atomic
+from table1 import RESULTS, machine, write_results
 
 from sbdenoise.analysis.candidates import find_candidates
 from sbdenoise.analysis.column_profiles import own_region_pixels
@@ -180,10 +180,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     result = run(args)
-    args.output.mkdir(parents=True, exist_ok=True)
-    write_atomic(args.output / f"{args.name}.json", json.dumps(result, indent=2) + "\n")
-    write_atomic(args.output / f"{args.name}.md", markdown(result))
-    print(markdown(result))
+    text = markdown(result)
+    write_results(args.output, args.name, result, text)
+    print(text)
     return result
 
 

@@ -13,7 +13,6 @@ px. Reports medians, the speed-up and the largest difference between the two out
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from table1 import RESULTS, machine, machine_line, write_atomic
+from table1 import RESULTS, machine, machine_line, write_results
 
 from sbdenoise.denoise import inference
 from sbdenoise.denoise.registry import prepare
@@ -185,10 +184,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     result = run(args)
-    args.output.mkdir(parents=True, exist_ok=True)
-    write_atomic(args.output / f"{args.name}.json", json.dumps(result, indent=2) + "\n")
-    write_atomic(args.output / f"{args.name}.md", markdown(result))
-    print(markdown(result))
+    text = markdown(result)
+    write_results(args.output, args.name, result, text)
+    print(text)
     return result
 
 

@@ -34,7 +34,6 @@ Writes ``trust.json`` and ``trust.md``::
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Sequence
@@ -48,7 +47,7 @@ from scipy.spatial import cKDTree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dose_sweep import bm3d_params
-from table1 import RESULTS, machine, noise_rng, select, spread, write_atomic
+from table1 import RESULTS, machine, noise_rng, select, spread, write_results
 
 from sbdenoise.analysis.calibration import DEFAULT_NULL_SIDE, candidate_scores
 from sbdenoise.analysis.likelihood import roc_auc
@@ -421,10 +420,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     result = run(args)
-    args.output.mkdir(parents=True, exist_ok=True)
-    write_atomic(args.output / f"{args.name}.json", json.dumps(result, indent=2) + "\n")
-    write_atomic(args.output / f"{args.name}.md", markdown(result))
-    print(markdown(result))
+    text = markdown(result)
+    write_results(args.output, args.name, result, text)
+    print(text)
     return result
 
 

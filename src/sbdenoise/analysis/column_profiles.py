@@ -24,6 +24,16 @@ is ``sum y w - sum (t - v)``; under vacuum its mean is ``v sum w - sum (t - v)``
 in the counts with fixed weights, the same weights score any patch of counts: the calibration
 (:mod:`sbdenoise.analysis.calibration`) applies each candidate's weights to count patches cut
 around candidates the same method drew in simulated vacuum.
+
+Where the lattice predicts a site
+---------------------------------
+That calibration pays for the search: a candidate's *place* is where the denoiser drew a maximum,
+which in vacuum is where noise piled up counts. Inside a lattice the place is known without the
+candidate's counts: two rows of other candidates crossing at it predict the site
+(:func:`lattice_sites`). There :func:`shape_scores` asks whether the counts have the neighbours'
+column shape, given their total: with the template, the place and the flat level all fixed
+without these counts, the score is about standard normal under "no column here" and needs no
+simulated null, and a flat halo that neighbours throw on an empty site does not pass it.
 """
 
 from __future__ import annotations
