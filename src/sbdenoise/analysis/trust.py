@@ -19,7 +19,9 @@
 Calibrated verdicts
 -------------------
 ``supported``
-    The counts reject vacuum at the false discovery rate of the candidate's class (q <= ``fdr``).
+    The counts reject "no column here" at the false discovery rate of the candidate's class
+    (q <= ``fdr``): at a lattice site, no flat level explains their column shape; elsewhere,
+    vacuum does not explain them, beyond what the method draws from noise in vacuum.
 ``contradicted``
     The counts favour vacuum (log-likelihood ratio below zero) and are significantly too few for
     the column the denoiser drew (q <= ``fdr``).
