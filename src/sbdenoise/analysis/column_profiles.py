@@ -49,6 +49,7 @@ __all__ = [
     "LATTICE_REACH_A",
     "LATTICE_TOLERANCE_A",
     "cut_patches",
+    "distinct_axes",
     "lattice_sites",
     "neighbour_weights",
     "own_region_pixels",
@@ -137,11 +138,11 @@ def lattice_sites(
     Two other candidates ``a`` and ``b`` within ``reach_px`` of a candidate, each at least
     ``2 tolerance_px`` from it, whose midpoint lies within ``tolerance_px`` of it (so on opposite
     sides of it) predict a column at that midpoint: a row of the lattice runs through the
-    candidate. A site is predicted where at
-    least ``min_directions`` such rows at distinct angles (:data:`DISTINCT_AXES_DEG`) cross: a
-    2D lattice continues through the candidate, not just a facet or a fringe. The predicted site
-    is the mean of all such midpoints: the neighbours' positions make it, and the candidate's own
-    maximum only decides which of them lie within reach and tolerance.
+    candidate. A site is predicted where at least ``min_directions`` such rows at distinct angles
+    (:data:`DISTINCT_AXES_DEG`) cross: a 2D lattice continues through the candidate, not just a
+    facet or a fringe. The predicted site is the mean of all such midpoints: the neighbours'
+    positions make it, and the candidate's own maximum only decides which of them lie within
+    reach and tolerance.
 
     Parameters
     ----------
