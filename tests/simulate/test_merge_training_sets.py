@@ -1,0 +1,62 @@
+"""scripts/merge_training_sets.py: a base store whole, plus only the train images of others."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sbdenoise.simulate.store import ImageRecord, SimulatedDataset, consolidate, write_part
+from sbdenoise.specimen.columns import column_table
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "merge_training_sets.py"
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("merge_training_sets", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def make_store(directory: Path, splits: list[str], level: float) -> Path:
+    """Images of constant ``level + index``, one structure per image, the given splits."""
+    for index, split in enumerate(splits):
+        table = column_table(x=[1.0], y=[2.0], element=["Pt"], n_atoms=[3], on_surface=[True])
+        params = {
+            "structure_id": index,
+            "split": split,
+            "contrast": "white",
+            "defocus_nm": -10.0,
+            "pixel_size": 0.06,
+            "dose": 0.45,
+        }
+        image = np.full((16, 16), level + index, dtype=np.float32)
+        write_part(directory, ImageRecord(index, image, params, table))
+    return consolidate(directory, len(splits), {"name": str(directory.name)})
+
+
+def test_the_base_is_kept_whole_and_only_train_images_are_added(tmp_path, monkeypatch):
+    base_dir = make_store(tmp_path / "base", ["train", "val", "test", "train"], 0.0)
+    extra_dir = make_store(tmp_path / "extra", ["val", "train", "test", "train"], 100.0)
+    out = tmp_path / "merged"
+    argv = ["merge", str(base_dir), "--add", str(extra_dir), "-o", str(out)]
+    monkeypatch.setattr(sys, "argv", argv)
+    load_script().main()
+    merged = SimulatedDataset(out)
+    base = SimulatedDataset(base_dir)
+    assert len(merged) == 6
+    for i in range(4):  # the base, indices and splits kept
+        assert np.array_equal(merged.image(i), base.image(i))
+    assert list(merged.params["split"]) == ["train", "val", "test", "train", "train", "train"]
+    # the extra store's train images (its indices 1 and 3), structures renumbered past the base's
+    assert [float(merged.image(i)[0, 0]) for i in (4, 5)] == [101.0, 103.0]
+    assert list(merged.params["structure_id"][4:]) == [5, 7]
+    assert len(np.unique(merged.params["structure_id"])) == 6
+    # the inputs are untouched, and an existing output is refused rather than overwritten
+    assert len(SimulatedDataset(extra_dir)) == 4
+    with pytest.raises(SystemExit, match="exists"):
+        load_script().main()
