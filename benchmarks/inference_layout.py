@@ -23,6 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from selfsupervised import cpu_model
 from table1 import RESULTS, machine, machine_line, write_results
 
 from sbdenoise.denoise import inference
@@ -112,17 +113,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "compiled_256": compiled,
         "seconds": time.perf_counter() - started,
     }
-
-
-def cpu_model() -> str:
-    """The CPU's model name (``/proc/cpuinfo``), or ``"unknown CPU"``."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 def markdown(result: dict[str, Any]) -> str:
