@@ -344,6 +344,7 @@ def shape_scores(
     radius_px: float,
     vacuum_rate: float,
     neighbours: int = DEFAULT_NEIGHBOURS,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """Standard score of the column *shape* in each site's counts, given their total.
 
@@ -366,6 +367,9 @@ def shape_scores(
         Largest disc radius (pixels) and the vacuum rate (e-/px) the template is taken against.
     neighbours : int
         Neighbours in each template.
+    weights : numpy.ndarray, optional
+        The sites' :func:`neighbour_weights` for these arguments when already computed (as
+        :func:`template_scores` returns them), so they are not computed again.
 
     Returns
     -------
@@ -376,7 +380,8 @@ def shape_scores(
     n = len(sites)
     if n == 0:
         return np.zeros(0)
-    weights = neighbour_weights(denoised, sites, radius_px, vacuum_rate, neighbours)
+    if weights is None:
+        weights = neighbour_weights(denoised, sites, radius_px, vacuum_rate, neighbours)
     half = patch_half(radius_px)
     offsets = np.arange(-half, half + 1, dtype=np.float64)
     distance = np.hypot(offsets[:, None], offsets[None, :]).ravel()

@@ -525,7 +525,7 @@ def judge_frame(
         )
         if on_site is not None and on_site.any():
             score[on_site] = shape_scores(
-                counts, denoised, positions_px, region / pixel_size, v, neighbours
+                counts, denoised, positions_px, region / pixel_size, v, neighbours, weights
             )[on_site]
     expected = n_pixels * np.maximum(likelihood.column_rate, 0.0)
     with np.errstate(invalid="ignore"):
