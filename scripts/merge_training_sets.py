@@ -10,6 +10,11 @@ the output is written atomically::
 
     .venv/bin/python scripts/merge_training_sets.py /work/data/shipped \\
         --add /work/data/shipped-s2 -o /work/data/shipped-x2
+
+``--fresh-validation`` replaces a validation split that has chosen many models (and so no
+longer predicts the test split) by one of structures no model has been selected on: the val
+images of the last ``--add`` store become the merged store's ``val`` split, and the base's val
+images join the training split. The base's test split, the gate, is kept as it is.
 """
 
 from __future__ import annotations
@@ -27,17 +32,39 @@ from sbdenoise.simulate.store import STORE_NAME, ImageRecord, SimulatedDataset, 
 
 
 def merged_records(
-    base: SimulatedDataset, extra: list[SimulatedDataset]
+    base: SimulatedDataset, extra: list[SimulatedDataset], fresh_validation: bool = False
 ) -> tuple[Iterator[ImageRecord], int]:
-    """The records of the merged store, in order, and how many there are."""
-    chosen = [np.flatnonzero(np.asarray(d.params["split"]) == "train") for d in extra]
+    """The records of the merged store, in order, and how many there are.
+
+    Parameters
+    ----------
+    base : SimulatedDataset
+        Store kept whole (indices kept).
+    extra : list of SimulatedDataset
+        Stores whose train images are added.
+    fresh_validation : bool
+        Take the validation split from the last of ``extra`` (its val images are added with
+        split ``val``) and move the base's val images into the training split.
+    """
+    kept = [("train",)] * len(extra)
+    if fresh_validation:
+        if not extra:
+            raise ValueError("a fresh validation split needs a store to take it from")
+        kept[-1] = ("train", "val")
+    chosen = [
+        np.flatnonzero(np.isin(np.asarray(d.params["split"]), k))
+        for d, k in zip(extra, kept, strict=True)
+    ]
     total = len(base) + sum(len(c) for c in chosen)
 
     def records() -> Iterator[ImageRecord]:
         index = 0
         offset = int(np.max(base.params["structure_id"])) + 1
         for i in range(len(base)):
-            yield replace(base.record(i), index=index)
+            record = base.record(i)
+            if fresh_validation and record.params["split"] == "val":
+                record = replace(record, params={**record.params, "split": "train"})
+            yield replace(record, index=index)
             index += 1
         for data, train in zip(extra, chosen, strict=True):
             for i in train:
@@ -60,18 +87,25 @@ def main() -> None:
     parser.add_argument(
         "-o", "--output", type=Path, required=True, help="folder of the merged store"
     )
+    parser.add_argument(
+        "--fresh-validation",
+        action="store_true",
+        help="validate on the last --add store's val images; the base's val images train",
+    )
     args = parser.parse_args()
     base = SimulatedDataset(args.base)
     extra = [SimulatedDataset(path) for path in args.add]
-    records, total = merged_records(base, extra)
+    records, total = merged_records(base, extra, fresh_validation=args.fresh_validation)
     args.output.mkdir(parents=True, exist_ok=True)
     target = args.output / STORE_NAME
     if target.exists():
         raise SystemExit(f"{target} exists: choose another output folder")
     with atomic_write(target) as temporary:
         write_store(str(temporary), records, total, base.spec)
+    added = "train and val" if args.fresh_validation else "train"
     print(
-        f"wrote {target}: {len(base)} images of {args.base}, {total - len(base)} train images added"
+        f"wrote {target}: {len(base)} images of {args.base}, "
+        f"{total - len(base)} {added} images added"
     )
 
 

@@ -60,3 +60,22 @@ def test_the_base_is_kept_whole_and_only_train_images_are_added(tmp_path, monkey
     assert len(SimulatedDataset(extra_dir)) == 4
     with pytest.raises(SystemExit, match="exists"):
         load_script().main()
+
+
+def test_fresh_validation_comes_from_the_last_added_store(tmp_path, monkeypatch):
+    base_dir = make_store(tmp_path / "base", ["train", "val", "test", "train"], 0.0)
+    first_dir = make_store(tmp_path / "first", ["val", "train"], 100.0)
+    last_dir = make_store(tmp_path / "last", ["val", "train", "test"], 200.0)
+    out = tmp_path / "merged"
+    argv = ["merge", str(base_dir), "--add", str(first_dir), str(last_dir), "-o", str(out)]
+    monkeypatch.setattr(sys, "argv", [*argv, "--fresh-validation"])
+    load_script().main()
+    merged = SimulatedDataset(out)
+    splits = list(merged.params["split"])
+    # the base's val image trains now; its test image (the gate) is untouched
+    assert splits[:4] == ["train", "train", "test", "train"]
+    values = [float(merged.image(i)[0, 0]) for i in range(len(merged))]
+    # first store: train image only; last store: val and train, never its test image
+    assert values[4:] == [101.0, 200.0, 201.0]
+    assert splits[4:] == ["train", "val", "train"]
+    assert splits.count("val") == 1 and splits.count("test") == 1

@@ -162,6 +162,33 @@ def test_flips_only_permute_pixels():
     assert not all(torch.equal(c, source) for c in crops[:, 0])
 
 
+def test_quarter_turns_with_flips_reach_all_eight_symmetries_and_nothing_else():
+    images = torch.rand(1, 24, 24)
+    source = images[0]
+    symmetries = [torch.rot90(v, k, dims=(0, 1)) for v in (source, source.T) for k in range(4)]
+    augmentation = Augmentation(rotation_deg=0.0, scale=None, quarter_turns=True)
+    crops = augmented_crops(images, np.random.default_rng(5), 64, 24, augmentation)
+    seen = set()
+    for crop in crops[:, 0]:
+        matches = [i for i, v in enumerate(symmetries) if torch.equal(crop, v)]
+        assert len(matches) == 1
+        seen.add(matches[0])
+    assert seen == set(range(8))
+
+
+def test_quarter_turns_leave_the_other_draws_unchanged():
+    images = torch.rand(3, 60, 60)
+    plain = augmented_crops(images, np.random.default_rng(9), 6, 32, Augmentation(flips=False))
+    turned = augmented_crops(
+        images, np.random.default_rng(9), 6, 32, Augmentation(flips=False, quarter_turns=True)
+    )
+    for a, b in zip(plain[:, 0], turned[:, 0], strict=True):
+        assert any(torch.equal(torch.rot90(a, k, dims=(0, 1)), b) for k in range(4))
+    assert largest_crop(202, Augmentation(rotation_deg=8.0, quarter_turns=True)) > largest_crop(
+        202, Augmentation(rotation_deg=90.0)
+    )
+
+
 def test_crop_too_large_for_augmentation_is_refused(tiny_spec):
     assert largest_crop(96, Augmentation()) == 62
     assert largest_crop(96, PLAIN) == 96

@@ -48,7 +48,8 @@ def build_spec(
         normalization,
         precision,
         loss_weighting, seed, validate_every, checkpoint_minutes, budget_minutes, init_from,
-        contrast, structures, defect, defocus, thickness, flips, rotation, scale_range,
+        contrast, structures, defect, defocus, thickness, flips, quarter_turns, rotation,
+        scale_range,
         match_filters (filters from ``sbdenoise match``, applied before the other filter options).
 
     Returns
@@ -125,6 +126,8 @@ def build_spec(
     augmentation = dict(data.get("augmentation", {}))
     if options.get("flips") is not None:
         augmentation["flips"] = options["flips"]
+    if options.get("quarter_turns") is not None:
+        augmentation["quarter_turns"] = options["quarter_turns"]
     if options.get("rotation") is not None:
         augmentation["rotation_deg"] = options["rotation"]
     scale_range = options.get("scale_range")
@@ -218,6 +221,14 @@ def train(
         ),
     ] = None,
     flips: Annotated[bool | None, typer.Option("--flips/--no-flips", help="Random flips.")] = None,
+    quarter_turns: Annotated[
+        bool | None,
+        typer.Option(
+            "--quarter-turns/--no-quarter-turns",
+            help="Random exact turns by multiples of 90 degrees (with flips: all eight "
+            "symmetries of the square, so --rotation can be small and --crop larger).",
+        ),
+    ] = None,
     rotation: Annotated[
         float | None, typer.Option(help="Random rotations within +-this, degrees (0: none).")
     ] = None,
@@ -293,6 +304,7 @@ def train(
             defocus=defocus,
             thickness=thickness,
             flips=flips,
+            quarter_turns=quarter_turns,
             rotation=rotation,
             scale_range=scale_range,
             match_filters=match_filters,

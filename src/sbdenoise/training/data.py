@@ -165,7 +165,7 @@ def augmented_crops(
     augmentation: Augmentation,
     device: torch.device | str | None = None,
 ) -> torch.Tensor:
-    """Draw ``batch`` clean crops with random position, flips, rotation and magnification.
+    """Draw ``batch`` clean crops with random position, flips, turns, rotation and magnification.
 
     Parameters
     ----------
@@ -246,6 +246,11 @@ def augmented_crops(
             dims = [d for d, flip in ((0, flip_y), (1, flip_x)) if flip]
             if dims:
                 out[k] = torch.flip(out[k], dims)
+    if augmentation.quarter_turns:
+        turns = rng.integers(4, size=batch)
+        for k, turn in enumerate(turns):
+            if turn:
+                out[k] = torch.rot90(out[k], int(turn), dims=(0, 1))
     return out[:, None].contiguous()
 
 

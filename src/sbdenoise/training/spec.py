@@ -46,6 +46,15 @@ class Augmentation(_Model):
     """Geometric augmentation of the clean crops (applied before the noise is drawn)."""
 
     flips: bool = Field(True, description="Random horizontal and vertical flips.")
+    quarter_turns: bool = Field(
+        False,
+        description=(
+            "Random turns by a multiple of 90 degrees (exact, no interpolation). With flips they "
+            "give all eight symmetries of the square, so a small `rotation_deg` still shows the "
+            "network every orientation of the support, and the crop can be larger: the "
+            "interpolated footprint grows with the continuous angle only."
+        ),
+    )
     rotation_deg: float = Field(
         45.0, ge=0, le=180, description="Rotations drawn uniformly in +-rotation_deg, degrees."
     )
