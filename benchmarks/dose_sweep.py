@@ -94,9 +94,11 @@ def denoisers(models: dict[str, Path], bm3d: dict[str, Any]) -> dict[str, Any]:
     return methods
 
 
-def gate(data: SimulatedDataset, methods: dict[str, Any], show: bool) -> dict[str, Any]:
-    """Every white test image, one draw at the dataset dose: PSNR and SSIM per method."""
-    indices = select(data, "test", "white")
+def gate(
+    data: SimulatedDataset, methods: dict[str, Any], show: bool, split: str = "test"
+) -> dict[str, Any]:
+    """Every white image of ``split``, one draw at the dataset dose: PSNR and SSIM per method."""
+    indices = select(data, split, "white")
     scores: dict[str, dict[str, list[float]]] = {m: {"psnr": [], "ssim": []} for m in methods}
     seconds = dict.fromkeys(methods, 0.0)
     for index in progress_bar(indices, "gate", show=show):
@@ -119,7 +121,12 @@ def gate(data: SimulatedDataset, methods: dict[str, Any], show: bool) -> dict[st
             "seconds_per_image": seconds[name] / max(len(indices), 1),
             "psnr_per_image": scores[name]["psnr"],
         }
-    return {"n_images": len(indices), "indices": [int(i) for i in indices], "rows": rows}
+    return {
+        "split": split,
+        "n_images": len(indices),
+        "indices": [int(i) for i in indices],
+        "rows": rows,
+    }
 
 
 #: Frames, side (px), dose (e-/px) and pixel size (A) of the vacuum check of the gate.
@@ -205,7 +212,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"Machine: {m['processor']}, {m['usable_cpus']} usable CPUs. Command: "
         f"`{result['command']}`. Total {result['total_seconds'] / 60:.1f} min.",
         "",
-        f"## Gate: test split of `{result['dataset']}` (white, {result['gate']['n_images']} "
+        f"## Gate: {result['gate'].get('split', 'test')} split of `{result['dataset']}` "
+        f"(white, {result['gate']['n_images']} "
         "images x 1 draw at 0.45 e-/px)",
         "",
         "| method | PSNR (dB) | SSIM | s per image |",
@@ -285,6 +293,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--max-images", type=int, default=8, help="sweep images at 0.061 A/px")
     parser.add_argument("--no-gate", action="store_true", help="skip the gate table")
+    parser.add_argument(
+        "--split",
+        choices=("test", "val"),
+        default="test",
+        help="split scored: test (the shipping gate) or val (choosing among candidates on a "
+        "fresh validation split, e.g. that of a store merged with --fresh-validation)",
+    )
     parser.add_argument("--table1", type=Path, default=RESULTS / "table1.json")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--output", type=Path, default=RESULTS)
@@ -309,9 +324,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "machine": machine("cpu"),
     }
     if not args.no_gate:
-        result["gate"] = gate(data, methods, show)
+        result["gate"] = gate(data, methods, show, args.split)
         result["vacuum"] = vacuum_check(methods)
-    test = select(data, "test", "white")
+    test = select(data, args.split, "white")
     sets = [("dataset pixel size", data, spread(test, args.max_images))]
     if args.small_pixel_data is not None:
         base = DatasetSpec.model_validate(data.spec)
