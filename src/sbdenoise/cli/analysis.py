@@ -241,6 +241,14 @@ def register(app: typer.Typer) -> None:
                 help="surface (FDR within surface and bulk candidates separately) or frame."
             ),
         ] = "surface",
+        adaptive: Annotated[
+            str,
+            typer.Option(
+                help="Classes whose q-values come from the adaptive two-stage procedure "
+                "(Benjamini-Krieger-Yekutieli): bulk (default; the surface keeps "
+                "Benjamini-Hochberg), all, or none (Benjamini-Hochberg everywhere)."
+            ),
+        ] = "bulk",
         bootstrap: Annotated[
             bool,
             typer.Option(help="Re-noise and re-denoise to measure how often candidates reappear."),
@@ -287,6 +295,7 @@ def register(app: typer.Typer) -> None:
                     region=region,
                     profile=profile,
                     classes=fdr_classes,
+                    adaptive=adaptive,
                     fdr=fdr,
                     verdicts=verdicts,
                     real=real,
