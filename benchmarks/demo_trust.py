@@ -8,7 +8,8 @@ rule); a candidate is *real* within 0.6 A of one and *spurious* beyond 1 A (betw
 
 Two oracles see the same counts and the same candidates, with the noise-free profile known; their
 p-values are normal tails, their q-values from the same procedure within the same surface and bulk
-classes as the default verdicts (adaptive two-stage in the bulk, Benjamini-Hochberg at the surface):
+families as the default verdicts (adaptive two-stage at the bulk's lattice sites,
+Benjamini-Hochberg elsewhere):
 
 - ``shape oracle``: the test ``profile="lattice"`` makes at a lattice site (the column shape on
   the disc of half the distance to the nearest other candidate, given the disc's total), with the
@@ -51,9 +52,9 @@ from sbdenoise.denoise.registry import prepare
 REAL_A, SPURIOUS_A = 0.6, 1.0
 #: (row name, judge_frame profile, adaptive classes) of the verdicts compared.
 VARIANTS = (
-    ("verdicts (lattice)", "lattice", "bulk"),
+    ("verdicts (lattice)", "lattice", "lattice"),
     ("verdicts (lattice, plain BH)", "lattice", "none"),
-    ("verdicts (neighbours)", "neighbours", "bulk"),
+    ("verdicts (neighbours)", "neighbours", "lattice"),
 )
 
 
@@ -158,9 +159,9 @@ def markdown(result: dict[str, Any]) -> str:
         f"{result['candidates']} candidates, {result['lattice_sites']} at lattice sites "
         f"({result['real_at_lattice_sites']} of them real); {result['noise_free_columns']} "
         f"columns in the noise-free frame. Real: within {REAL_A} A of one; spurious: beyond "
-        f"{SPURIOUS_A} A. FDR {DEFAULT_FDR:.0%} within surface and bulk classes (adaptive "
-        "two-stage procedure in the bulk, Benjamini-Hochberg at the surface, unless the row "
-        "says plain BH). Command: "
+        f"{SPURIOUS_A} A. FDR {DEFAULT_FDR:.0%} within the surface, bulk and lattice-site "
+        "families (adaptive two-stage procedure at the bulk's lattice sites, Benjamini-Hochberg "
+        "elsewhere, unless the row says plain BH). Command: "
         f"`{result['command']}`.",
         "",
         "| test | real supported | spurious supported |",

@@ -91,7 +91,7 @@ def test_likelihood_calibrates_verdicts_on_the_method_that_denoised(files, tmp_p
     for row in rows:
         assert (row["verdict"] == "supported") == (float(row["q_value"]) <= 0.1)
     assert len(list((tmp_path / "null").glob("gaussian-*.npz"))) == 1
-    assert {row["fdr_class"] for row in rows} <= {"surface", "bulk"}
+    assert {row["fdr_class"] for row in rows} <= {"surface", "bulk", "lattice"}
     # the denoiser's own profile, one FDR class over the frame: the same cached null serves
     result = invoke(
         "likelihood", files["noisy"], files["denoised"], "-o", tmp_path / "own.png",

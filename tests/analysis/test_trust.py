@@ -209,12 +209,12 @@ def test_two_stage_q_values_reduce_to_bh_when_stage_one_rejects_nothing_and_skip
     assert np.all(q[~np.isnan(p)] > 0.05)
 
 
-def test_adaptive_q_values_apply_to_the_bulk_class_only_by_default():
-    p = np.r_[np.full(20, 0.02), np.full(20, 0.02)]
-    classes = np.array(["bulk"] * 20 + ["surface"] * 20)
+def test_adaptive_q_values_apply_to_the_lattice_family_only_by_default():
+    p = np.full(60, 0.02)
+    classes = np.array(["lattice"] * 20 + ["surface"] * 20 + ["bulk"] * 20)
     q = class_q_values(p, classes, 0.05)
-    assert np.allclose(q[20:], 0.02)  # surface: plain BH of equal p-values
-    assert np.all(q[:20] < 0.02)  # bulk: all rejected at stage one, so m0 = 1
+    assert np.allclose(q[20:], 0.02)  # surface and other bulk: plain BH of equal p-values
+    assert np.all(q[:20] < 0.02)  # lattice sites: all rejected at stage one, so m0 = 1
     assert np.allclose(class_q_values(p, classes, 0.05, "none"), 0.02)
     with pytest.raises(InputError, match="adaptive"):
         class_q_values(p, classes, 0.05, "sometimes")

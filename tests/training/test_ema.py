@@ -88,3 +88,33 @@ def test_a_checkpoint_without_an_average_is_refused_for_one(tiny_spec, tmp_path)
             torch.optim.lr_scheduler.ReduceLROnPlateau(torch.optim.Adam(network.parameters())),
             averaged=averaged,
         )
+
+
+def test_export_average_writes_the_checkpoints_average_at_its_step(tiny_spec, tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "export_average.py"
+    module_spec = importlib.util.spec_from_file_location("export_average", script)
+    export = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(export)
+    # validate at step 2 only: the model file holds the average then, the checkpoint at step 6
+    spec = tiny_spec.model_copy(
+        update={"deterministic": True, "steps": STEPS, "validate_every": 2, "ema_decay": DECAY}
+    )
+    spec = spec.model_copy(update={"early_stop_patience": 100, "lr_patience": 50})
+    result = train(spec, tmp_path / "run", show_progress=False, threads=1)
+    checkpoint = read_checkpoint(run_folder(tmp_path / "run") / CHECKPOINT_NAME)
+    output = tmp_path / "exported.safetensors"
+    assert export.export_average(tmp_path / "run", output) == STEPS
+    network, card = load_model(output)
+    for key, value in _averaged_weights(checkpoint).items():
+        assert torch.equal(network.state_dict()[key], value), key
+    assert card.metrics["exported_step"] == STEPS and card.training_data["steps"] == STEPS
+    assert card.architecture == load_model(result.model_path)[1].architecture
+    with pytest.raises(SystemExit, match="exists"):
+        export.export_average(tmp_path / "run", output)
+    plain = tiny_spec.model_copy(update={"steps": 2, "validate_every": 2})
+    train(plain, tmp_path / "plain", show_progress=False, threads=1)
+    with pytest.raises(SystemExit, match="no moving average"):
+        export.export_average(tmp_path / "plain", tmp_path / "other.safetensors")

@@ -12,8 +12,9 @@
    against vacuum, calibrated on vacuum frames denoised by the same method at the frame's dose
    (:mod:`~sbdenoise.analysis.calibration`). Also a p-value that the counts are too few for the
    column the denoiser drew; q-values within the surface and the bulk candidates
-   (:func:`fdr_classes`): the adaptive two-stage procedure in the bulk, whose lattice-site
-   p-values are exact, Benjamini-Hochberg at the surface (:func:`class_q_values`);
+   (:func:`fdr_classes`), the bulk's lattice sites a family of their own: the adaptive
+   two-stage procedure there, whose p-values are exact, Benjamini-Hochberg elsewhere
+   (:func:`class_q_values`);
 4. optionally, how often each candidate reappears when the denoised frame is re-noised and
    denoised again (:mod:`~sbdenoise.analysis.bootstrap`).
 
@@ -177,18 +178,20 @@ def two_stage_q_values(p_values: np.ndarray, level: float) -> np.ndarray:
     return np.minimum(q_bh * (1.0 + level) * null_count / m, 1.0)
 
 
-#: Where the adaptive two-stage procedure replaces plain Benjamini-Hochberg: "bulk" (default:
-#: the bulk class only, whose lattice-site p-values are exact normal tails; the surface class,
-#: whose vacuum null only approximates an empty surface site, keeps the conservative BH),
-#: "all" classes, or "none".
-ADAPTIVE_CHOICES = ("bulk", "all", "none")
+#: Where the adaptive two-stage procedure replaces plain Benjamini-Hochberg: "lattice" (default:
+#: the bulk candidates tested at lattice sites, a family of their own, whose p-values are exact
+#: normal tails; the surface and the other bulk candidates, whose vacuum null only approximates
+#: an empty site, keep the conservative BH), "all" families, or "none".
+ADAPTIVE_CHOICES = ("lattice", "all", "none")
+#: FDR family of the bulk candidates tested at lattice sites (see :func:`judge_frame`).
+LATTICE_FAMILY = "lattice"
 
 
 def class_q_values(
     p_values: np.ndarray,
     classes: np.ndarray | None,
     level: float,
-    adaptive: Literal["bulk", "all", "none"] = "bulk",
+    adaptive: Literal["lattice", "all", "none"] = "lattice",
 ) -> np.ndarray:
     """q-values within each FDR class, adaptive (:func:`two_stage_q_values`) where chosen.
 
@@ -200,7 +203,7 @@ def class_q_values(
         Class of each candidate (:func:`fdr_classes`); None: one class.
     level : float
         The false discovery rate the q-values will be compared with.
-    adaptive : {"bulk", "all", "none"}
+    adaptive : {"lattice", "all", "none"}
         Classes that use the adaptive procedure (see :data:`ADAPTIVE_CHOICES`).
     """
     if adaptive not in ADAPTIVE_CHOICES:
@@ -210,7 +213,7 @@ def class_q_values(
     q = np.full(p.shape, np.nan)
     for label in np.unique(labels):
         chosen = labels == label
-        if adaptive == "all" or (adaptive == "bulk" and label == "bulk"):
+        if adaptive == "all" or (adaptive == "lattice" and label == LATTICE_FAMILY):
             q[chosen] = two_stage_q_values(p[chosen], level)
         else:
             q[chosen] = benjamini_hochberg(p[chosen])
@@ -319,7 +322,9 @@ class FrameVerdicts:
     notes : list of str
         What the calibration used.
     fdr_class : numpy.ndarray or None
-        The class within which each candidate's FDR is controlled (:func:`fdr_classes`).
+        The family within which each candidate's FDR is controlled: ``"surface"`` / ``"bulk"``
+        (:func:`fdr_classes`), ``"lattice"`` for the bulk candidates tested at lattice sites
+        (``profile="lattice"``), or ``"frame"``.
     profile : str
         ``"lattice"``, ``"neighbours"`` or ``"own"`` (see :func:`judge_frame`).
     lattice_site : numpy.ndarray or None
@@ -437,7 +442,7 @@ def calibrated_verdicts(
     likelihood_ratio: np.ndarray,
     fdr: float,
     classes: np.ndarray | None = None,
-    adaptive: Literal["bulk", "all", "none"] = "bulk",
+    adaptive: Literal["lattice", "all", "none"] = "lattice",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """q-values of both tests and the verdict of each candidate (see the module notes).
 
@@ -478,7 +483,7 @@ def judge_frame(
     profile: Literal["lattice", "neighbours", "own"] = "lattice",
     neighbours: int = DEFAULT_NEIGHBOURS,
     classes: Literal["surface", "frame"] = "surface",
-    adaptive: Literal["bulk", "all", "none"] = "bulk",
+    adaptive: Literal["lattice", "all", "none"] = "lattice",
     bootstrap: int = 0,
     match_distance: float = DEFAULT_MATCH_DISTANCE_A,
     seed: int = 0,
@@ -543,13 +548,15 @@ def judge_frame(
     classes : {"surface", "frame"}
         False discovery control within the surface and the bulk candidates separately
         (default), or over the whole frame at once (:func:`fdr_classes`).
-    adaptive : {"bulk", "all", "none"}
-        Classes whose "supported" q-values come from the adaptive two-stage procedure
+    adaptive : {"lattice", "all", "none"}
+        Where the "supported" q-values come from the adaptive two-stage procedure
         (:func:`two_stage_q_values`), which estimates how many candidates are not columns and
         so confirms more columns of a crystal at the same false discovery rate. Default
-        ``"bulk"``: the bulk class, whose lattice-site p-values are exact; the surface class
-        keeps plain Benjamini-Hochberg (its vacuum null only approximates an empty surface
-        site). ``"none"``: Benjamini-Hochberg everywhere, as before.
+        ``"lattice"``: the bulk candidates tested at lattice sites form an FDR family of their
+        own (``fdr_class`` "lattice"), whose p-values are exact normal tails, and use it; the
+        surface and the other bulk candidates keep plain Benjamini-Hochberg (their vacuum null
+        only approximates an empty site). ``"all"``: every family; ``"none"``:
+        Benjamini-Hochberg everywhere, as before 2026-12-03.
     bootstrap : int
         Re-noised draws for the stability of each candidate (0: none).
     match_distance : float
@@ -612,6 +619,8 @@ def judge_frame(
             )
             on_site = predicted & ~facing
             positions_px = np.where(on_site[:, None], sites, positions_px)
+            if classes == "surface":
+                grouping = np.where(on_site, LATTICE_FAMILY, grouping).astype(grouping.dtype)
         score, weights = template_scores(
             counts, denoised, positions_px, region / pixel_size, v, neighbours
         )

@@ -244,11 +244,12 @@ def register(app: typer.Typer) -> None:
         adaptive: Annotated[
             str,
             typer.Option(
-                help="Classes whose q-values come from the adaptive two-stage procedure "
-                "(Benjamini-Krieger-Yekutieli): bulk (default; the surface keeps "
-                "Benjamini-Hochberg), all, or none (Benjamini-Hochberg everywhere)."
+                help="Where q-values come from the adaptive two-stage procedure "
+                "(Benjamini-Krieger-Yekutieli): lattice (default; the bulk candidates tested at "
+                "lattice sites, an FDR family of their own; Benjamini-Hochberg elsewhere), all, "
+                "or none (Benjamini-Hochberg everywhere)."
             ),
-        ] = "bulk",
+        ] = "lattice",
         bootstrap: Annotated[
             bool,
             typer.Option(help="Re-noise and re-denoise to measure how often candidates reappear."),
