@@ -154,7 +154,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     rows: list[list[Any]] = []
     variants = [tuple(v.split(":")) for v in args.variants]
     labels_of = {
-        (name, variant): name if len(variants) == 1 else f"{name} ({variant[0]}, {variant[1]})"
+        (name, variant): name if len(variants) == 1 else f"{name} ({', '.join(variant)})"
         for name in methods
         for variant in variants
     }
@@ -182,6 +182,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 region=args.region,
                 profile=variant[0],
                 classes=variant[1],
+                adaptive=variant[2] if len(variant) > 2 else "lattice",
                 bootstrap=args.bootstrap if variant == variants[0] else 0,
                 seed=realisation,
                 show_progress=False,
@@ -408,8 +409,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--variants",
         nargs="+",
         default=["neighbours:surface"],
-        help="PROFILE:CLASSES of the calibrated verdicts (profile lattice, neighbours or own, "
-        "classes surface or frame); each judged on the same denoised frames",
+        help="PROFILE:CLASSES[:ADAPTIVE] of the calibrated verdicts (profile lattice, neighbours "
+        "or own; classes surface or frame; adaptive lattice (default), all or none); each "
+        "judged on the same denoised frames",
     )
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--name", default="trust")
