@@ -86,6 +86,18 @@ def model_files(items: list[str]) -> dict[str, Path]:
     return models
 
 
+def add_model_argument(parser: argparse.ArgumentParser) -> None:
+    """The repeatable ``--model NAME=FILE`` option the model benchmarks share (see
+    :func:`model_files`)."""
+    parser.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="NAME=FILE",
+        help="a model to score (repeatable); default: shipped=the shipped model",
+    )
+
+
 def denoisers(models: dict[str, Path], bm3d: dict[str, Any]) -> dict[str, Any]:
     """Name -> prepared registry method, VST+BM3D first."""
     methods = {"vst-bm3d": prepare("vst-bm3d", bm3d)}
@@ -275,13 +287,7 @@ def markdown(result: dict[str, Any]) -> str:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", type=Path, required=True, help="dataset with a test split")
-    parser.add_argument(
-        "--model",
-        action="append",
-        default=[],
-        metavar="NAME=FILE",
-        help="a model to score (repeatable); default: shipped=the shipped model",
-    )
+    add_model_argument(parser)
     parser.add_argument(
         "--small-pixel-data",
         type=Path,

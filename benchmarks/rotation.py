@@ -33,7 +33,7 @@ from scipy import ndimage as ndi
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dose_sweep import bm3d_params, model_files
+from dose_sweep import add_model_argument, bm3d_params, model_files
 from table1 import (
     RESULTS,
     machine,
@@ -158,13 +158,7 @@ def markdown(result: dict[str, Any]) -> str:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", type=Path, required=True, help="dataset with a test split")
-    parser.add_argument(
-        "--model",
-        action="append",
-        default=[],
-        metavar="NAME=FILE",
-        help="a model to score (repeatable); default: shipped=the shipped model",
-    )
+    add_model_argument(parser)
     parser.add_argument("--max-images", type=int, default=16, help="spread subset of the test")
     parser.add_argument("--table1", type=Path, default=RESULTS / "table1.json")
     parser.add_argument("--no-bm3d", action="store_true", help="leave VST+BM3D out")
