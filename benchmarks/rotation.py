@@ -175,7 +175,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     methods: dict[str, Any] = {}
     if not args.no_bm3d:
         methods["vst-bm3d"] = prepare("vst-bm3d", bm3d_params(args.table1))
-    for name, path in model_files(args.model).items():
+    models = model_files(args.model)
+    for name, path in models.items():
         methods[name] = prepare(SBD_METHOD, model=path)
     indices = spread(select(data, "test", "white"), args.max_images)
     result: dict[str, Any] = {
@@ -183,6 +184,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "command": "python benchmarks/rotation.py "
         + " ".join(sys.argv[1:] if argv is None else argv),
         "dataset": str(args.dataset),
+        "models": {k: str(v) for k, v in models.items()},
         "angles_deg": list(ANGLES),
         "machine": machine("cpu"),
         "scores": score(data, indices, methods, not args.no_progress),

@@ -4,8 +4,10 @@ Usage (from the repository root)::
 
     .venv/bin/python benchmarks/dose_sweep.py --dataset DATA --model shipped=SHIPPED \\
         --model candidate=MODEL.safetensors                             # the gate table
+    .venv/bin/python benchmarks/rotation.py --dataset DATA --model shipped=SHIPPED \\
+        --model candidate=MODEL.safetensors --no-bm3d       # the specimen turned by any angle
     .venv/bin/python scripts/ship_model.py MODEL.safetensors \\
-        --gate benchmarks/results/dose_sweep.json
+        --gate benchmarks/results/dose_sweep.json --rotation benchmarks/results/rotation.json
                                                     # install it if it beats the shipped model
     .venv/bin/python benchmarks/table1.py ...                           # test the shipped model
     .venv/bin/python scripts/ship_model.py src/sbdenoise/pretrained/sbd-unet-pt-ceo2.safetensors \
@@ -26,6 +28,8 @@ import json
 import re
 import sys
 from pathlib import Path
+
+import numpy as np
 
 from sbdenoise.analysis.calibration import VacuumCandidates
 from sbdenoise.nn.model_file import load_model, model_paths, save_model
@@ -106,6 +110,38 @@ def check_vacuum(result: dict, name: str) -> None:
         )
 
 
+#: Standard errors of a paired PSNR loss at one angle that refuse a model.
+ROTATION_SIGMAS = 2.0
+
+
+def check_rotation(result: dict, name: str, weights: Path) -> None:
+    """Refuse a model that is worse than the shipped one with the specimen turned.
+
+    The gate's frames are upright, so a model trained to fit upright frames can pass it and
+    still serve a micrograph at 30 or 45 degrees worse (run o, 2026-12-03). The rotation table
+    (``benchmarks/rotation.py``) scores both on the same turned frames; a paired mean loss at
+    any angle beyond :data:`ROTATION_SIGMAS` standard errors is refused.
+    """
+    rows = result.get("scores", {}).get("rows", {})
+    used = result.get("models", {}).get(name)
+    if name not in rows or "shipped" not in rows or used is None:
+        raise SystemExit("the rotation table has no rows of both models: rerun rotation.py")
+    if Path(used).resolve() != weights.resolve():
+        raise SystemExit(f"the rotation row {name!r} was computed with {used}, not {weights}")
+    for angle in result["angles_deg"]:
+        key = str(angle)
+        mine = np.asarray(rows[name][key]["psnr_per_image"], dtype=np.float64)
+        theirs = np.asarray(rows["shipped"][key]["psnr_per_image"], dtype=np.float64)
+        diff = mine - theirs
+        error = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else 0.0
+        if diff.mean() < -ROTATION_SIGMAS * error:
+            raise SystemExit(
+                f"refused: turned by {angle:g} degrees {name} scores {diff.mean():+.3f} ± "
+                f"{error:.3f} dB against the shipped model: a micrograph's support lies at any "
+                "angle"
+            )
+
+
 def gate_metrics(gate_file: Path, name: str, weights: Path) -> dict:
     """The candidate's gate row as card metrics; refuses a model that does not beat the shipped.
 
@@ -178,6 +214,13 @@ def main(argv: list[str]) -> Path:
         default=None,
         help="dose_sweep.json with this model's gate row: refuse unless it beats the shipped one",
     )
+    parser.add_argument(
+        "--rotation",
+        type=Path,
+        default=None,
+        help="rotation.json with this model's and the shipped model's rows: refuse a model "
+        "worse at any angle (needed with --gate)",
+    )
     parser.add_argument("--name", default="candidate", help="the model's row in the gate table")
     parser.add_argument(
         "--cpu-hours", type=float, default=None, help="training wall hours on the machine"
@@ -194,6 +237,9 @@ def main(argv: list[str]) -> Path:
             raise SystemExit("a new model ships only through the gate: pass --gate dose_sweep.json")
     gated = None
     if args.gate is not None:
+        if args.rotation is None:
+            raise SystemExit("a model ships through the gate with --rotation rotation.json too")
+        check_rotation(json.loads(args.rotation.read_text()), args.name, weights)
         gated = gate_metrics(args.gate, args.name, weights)
         card = card.model_copy(update={"metrics": {**card.metrics, **gated}})
     if args.table1 is not None:

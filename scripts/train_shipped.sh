@@ -14,7 +14,11 @@
 #   .venv/bin/python benchmarks/dose_sweep.py --dataset DATA_DIR \
 #       --model shipped=src/sbdenoise/pretrained/sbd-unet-pt-ceo2.safetensors \
 #       --model candidate=RUN_DIR.safetensors --small-pixel-data DATA_DIR-pixel-0.8
-#   .venv/bin/python scripts/ship_model.py RUN_DIR.safetensors --gate benchmarks/results/dose_sweep.json
+#   .venv/bin/python benchmarks/rotation.py --dataset DATA_DIR --no-bm3d \
+#       --model shipped=src/sbdenoise/pretrained/sbd-unet-pt-ceo2.safetensors \
+#       --model candidate=RUN_DIR.safetensors
+#   .venv/bin/python scripts/ship_model.py RUN_DIR.safetensors --gate benchmarks/results/dose_sweep.json \
+#       --rotation benchmarks/results/rotation.json
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${1:-/work/data/shipped}

@@ -44,10 +44,43 @@ def test_rates_differ_only_beyond_two_standard_errors():
         base.exceeds(VacuumCandidates(100, 30, 256, 0.45, 0.061))
 
 
-def test_the_shipping_gate_refuses_a_model_that_invents_more_columns():
+def load_ship_model():
     spec = importlib.util.spec_from_file_location("ship_model", SHIP_MODEL)
     ship_model = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(ship_model)
+    return ship_model
+
+
+def test_the_shipping_gate_refuses_a_model_that_is_worse_at_some_angle(tmp_path):
+    ship_model = load_ship_model()
+    weights = tmp_path / "candidate.safetensors"
+    rng = np.random.default_rng(3)
+    shipped = {str(a): rng.normal(35.0, 1.5, 16) for a in (0.0, 45.0)}
+
+    def table(shift_at_45):
+        rows = {
+            "shipped": {k: {"psnr_per_image": list(v)} for k, v in shipped.items()},
+            "candidate": {
+                "0.0": {"psnr_per_image": list(shipped["0.0"] + 0.15 + rng.normal(0, 0.05, 16))},
+                "45.0": {
+                    "psnr_per_image": list(shipped["45.0"] + shift_at_45 + rng.normal(0, 0.05, 16))
+                },
+            },
+        }
+        models = {"candidate": str(weights), "shipped": "shipped.safetensors"}
+        return {"angles_deg": [0.0, 45.0], "models": models, "scores": {"rows": rows}}
+
+    ship_model.check_rotation(table(0.0), "candidate", weights)  # level at 45: ships
+    with pytest.raises(SystemExit, match="turned by 45 degrees"):
+        ship_model.check_rotation(table(-0.3), "candidate", weights)  # run o's loss
+    with pytest.raises(SystemExit, match="computed with"):
+        ship_model.check_rotation(table(0.0), "candidate", tmp_path / "other.safetensors")
+    with pytest.raises(SystemExit, match="no rows"):
+        ship_model.check_rotation({}, "candidate", weights)
+
+
+def test_the_shipping_gate_refuses_a_model_that_invents_more_columns():
+    ship_model = load_ship_model()
     vacuum = {"frames": 30, "side_px": 512, "dose_e_per_px": 0.45, "pixel_size_A": 0.061}
     fine = {"vacuum": {**vacuum, "rows": {"shipped": {"total": 112}, "candidate": {"total": 120}}}}
     ship_model.check_vacuum(fine, "candidate")
