@@ -189,6 +189,28 @@ def test_quarter_turns_leave_the_other_draws_unchanged():
     )
 
 
+def test_turned_validation_crops_spread_their_angles_evenly_over_the_range():
+    from sbdenoise.training.data import _turned_validation_crops
+
+    yy, xx = np.mgrid[:120, :120].astype(np.float32)
+    ramp = np.stack([xx + 0.0 * yy])  # brightness rising along x only
+    count, size = 9, 48
+    rows = np.full(count, 36)
+    turned = _turned_validation_crops(ramp, np.zeros(count, int), rows, rows, size, 30.0)
+    angles = []
+    for crop in turned:
+        gy, gx = np.gradient(crop.astype(np.float64))
+        inner = (slice(4, -4), slice(4, -4))
+        angles.append(np.degrees(np.arctan2(gy[inner].mean(), gx[inner].mean())))
+        assert np.hypot(gy[inner].mean(), gx[inner].mean()) == pytest.approx(1.0, abs=0.01)
+    assert np.allclose(
+        np.sort(np.abs(angles)), np.sort(np.abs(np.linspace(-30, 30, count))), atol=0.5
+    )
+    assert min(angles) < -29 and max(angles) > 29
+    with pytest.raises(InputError, match="val_rotation_deg"):
+        _turned_validation_crops(ramp, np.zeros(3, int), rows[:3], rows[:3], 100, 30.0)
+
+
 def test_crop_too_large_for_augmentation_is_refused(tiny_spec):
     assert largest_crop(96, Augmentation()) == 62
     assert largest_crop(96, PLAIN) == 96

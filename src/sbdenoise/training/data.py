@@ -554,6 +554,48 @@ def _working_images(
     return np.concatenate(parts)
 
 
+def _turned_validation_crops(
+    images: np.ndarray,
+    which: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    size: int,
+    rotation_deg: float,
+) -> np.ndarray:
+    """Validation crops turned by angles spread evenly over +-``rotation_deg`` (degrees).
+
+    Each crop is resampled (bicubic) from a window around the centre of the upright crop at
+    ``rows``, ``cols``, moved inwards where the turned footprint would leave the image.
+    """
+    _, height, width = images.shape
+    count = len(which)
+    angles = np.linspace(-rotation_deg, rotation_deg, count) if count > 1 else np.zeros(1)
+    angles = angles[np.random.default_rng(count).permutation(count)]  # not tied to the doses
+    offsets = torch.arange(size, dtype=torch.float64) - (size - 1) / 2.0
+    oy, ox = torch.meshgrid(offsets, offsets, indexing="ij")
+    crops = []
+    for i, r, c, angle in zip(which, rows, cols, angles, strict=True):
+        radius = footprint_radius(size, float(angle), 1.0)
+        if 2 * radius > min(height, width) - 1:
+            raise InputError(
+                f"validation crops of {size} px do not fit the images ({height}x{width} px) "
+                f"turned by {rotation_deg:g} degrees: lower val_crop or val_rotation_deg"
+            )
+        cy = min(max(r + (size - 1) / 2.0, radius), height - 1 - radius)
+        cx = min(max(c + (size - 1) / 2.0, radius), width - 1 - radius)
+        theta = math.radians(float(angle))
+        cos, sin = math.cos(theta), math.sin(theta)
+        sy = cy + cos * oy - sin * ox
+        sx = cx + sin * oy + cos * ox
+        grid = torch.stack((sx * (2.0 / (width - 1)) - 1.0, sy * (2.0 / (height - 1)) - 1.0), -1)
+        source = torch.from_numpy(np.ascontiguousarray(images[i], dtype=np.float32))[None, None]
+        out = F.grid_sample(
+            source, grid[None].float(), mode="bicubic", padding_mode="border", align_corners=True
+        )
+        crops.append(out[0, 0].numpy())
+    return np.stack(crops)
+
+
 def _validation_set(
     images: np.ndarray,
     spec: TrainSpec,
@@ -572,9 +614,15 @@ def _validation_set(
     which = np.arange(spec.val_crops) % n
     rows = rng.integers(0, height - size + 1, size=spec.val_crops)
     cols = rng.integers(0, width - size + 1, size=spec.val_crops)
-    clean = np.stack(
-        [images[i, r : r + size, c : c + size] for i, r, c in zip(which, rows, cols, strict=True)]
-    )
+    if spec.val_rotation_deg > 0:
+        clean = _turned_validation_crops(images, which, rows, cols, size, spec.val_rotation_deg)
+    else:
+        clean = np.stack(
+            [
+                images[i, r : r + size, c : c + size]
+                for i, r, c in zip(which, rows, cols, strict=True)
+            ]
+        )
     if spec.val_orientations:
         symmetry = (np.arange(spec.val_crops) // VAL_DOSE_LEVELS) % N_SYMMETRIES
         clean = np.stack(

@@ -188,6 +188,17 @@ class TrainSpec(_Model):
             "the crops as simulated (upright), as before."
         ),
     )
+    val_rotation_deg: float = Field(
+        0.0,
+        ge=0,
+        le=45,
+        description=(
+            "Turn each validation crop by a fixed angle spread evenly over +-this, degrees "
+            "(cubic resampling, as the training crops), before `val_orientations`: with 45 the "
+            "validation also sees oblique angles, which the eight symmetries of the square "
+            "never show. 0: the crops as cut (as before)."
+        ),
+    )
     lr: float = Field(1e-3, gt=0, description="Adam learning rate.")
     ema_decay: float | None = Field(
         None,
