@@ -15,6 +15,7 @@ card; the checkpoint is only read. An existing output is refused.
 from __future__ import annotations
 
 import argparse
+import csv
 from pathlib import Path
 
 from sbdenoise.nn.model_file import load_model, save_model
@@ -42,6 +43,22 @@ def averaged_state(checkpoint: dict) -> dict:
     }
 
 
+def logged_validation(log: Path, step: int) -> tuple[float, int] | None:
+    """The last validation PSNR (dB) the run's CSV log holds at or before ``step``, and its step.
+
+    With ``--ema-decay`` the run validates the moving average, so this is the exported
+    average's score on the run's own validation crops (None: no validation logged by then).
+    """
+    if not log.is_file():
+        return None
+    found = None
+    with log.open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row.get("val_psnr_db") and int(row["step"]) <= step:
+                found = (float(row["val_psnr_db"]), int(row["step"]))
+    return found
+
+
 def export_average(model: Path, output: Path) -> int:
     """Write the checkpoint's moving average of run ``model`` to ``output``; return its step."""
     weights = model_weights_path(model)
@@ -52,12 +69,13 @@ def export_average(model: Path, output: Path) -> int:
     network, card = load_model(weights)
     network.load_state_dict(averaged_state(checkpoint))
     step = int(checkpoint["trainer"]["step"])
-    metrics = {
-        **card.metrics,
-        "exported_step": step,
-        "exported_from": str(checkpoint_path),
-        "val_psnr_db": None,
-    }
+    metrics = {**card.metrics, "exported_step": step, "exported_from": str(checkpoint_path)}
+    validated = logged_validation(run_folder(model) / "log.csv", step)
+    if validated is None:
+        metrics.pop("val_psnr_db", None)
+        metrics.pop("best_step", None)
+    else:
+        metrics["val_psnr_db"], metrics["best_step"] = validated
     training = {**card.training_data, "steps": step}
     card = card.model_copy(update={"metrics": metrics, "training_data": training})
     save_model(output, network, card)

@@ -105,12 +105,17 @@ def test_export_average_writes_the_checkpoints_average_at_its_step(tiny_spec, tm
     spec = spec.model_copy(update={"early_stop_patience": 100, "lr_patience": 50})
     result = train(spec, tmp_path / "run", show_progress=False, threads=1)
     checkpoint = read_checkpoint(run_folder(tmp_path / "run") / CHECKPOINT_NAME)
+    log = (run_folder(tmp_path / "run") / "log.csv").read_text().splitlines()
+    logged = [line.split(",")[3] for line in log[1:] if line.split(",")[3]]
     output = tmp_path / "exported.safetensors"
     assert export.export_average(tmp_path / "run", output) == STEPS
     network, card = load_model(output)
     for key, value in _averaged_weights(checkpoint).items():
         assert torch.equal(network.state_dict()[key], value), key
     assert card.metrics["exported_step"] == STEPS and card.training_data["steps"] == STEPS
+    # the average's own validation at step 6 (validated every 2 steps), from the run's log
+    assert card.metrics["best_step"] == STEPS
+    assert card.metrics["val_psnr_db"] == pytest.approx(float(logged[-1]), abs=1e-3)
     assert card.architecture == load_model(result.model_path)[1].architecture
     with pytest.raises(SystemExit, match="exists"):
         export.export_average(tmp_path / "run", output)
