@@ -21,7 +21,6 @@ noise-free square. VST+BM3D (the tuned parameters of ``table1.json``) is the flo
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -33,7 +32,7 @@ from scipy import ndimage as ndi
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dose_sweep import add_model_argument, bm3d_params, model_files
+from dose_sweep import add_model_argument, bm3d_params, denoisers, model_files
 from table1 import (
     RESULTS,
     machine,
@@ -42,10 +41,9 @@ from table1 import (
     noise_rng,
     select,
     spread,
-    write_atomic,
+    write_results,
 )
 
-from sbdenoise.denoise.registry import SBD_METHOD, prepare
 from sbdenoise.metrics import psnr
 from sbdenoise.noise.models import sample_poisson
 from sbdenoise.progress import progress_bar
@@ -172,12 +170,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     start = time.perf_counter()
     data = SimulatedDataset(args.dataset)
-    methods: dict[str, Any] = {}
-    if not args.no_bm3d:
-        methods["vst-bm3d"] = prepare("vst-bm3d", bm3d_params(args.table1))
     models = model_files(args.model)
-    for name, path in models.items():
-        methods[name] = prepare(SBD_METHOD, model=path)
+    methods = denoisers(models, bm3d_params(args.table1))
+    if args.no_bm3d:
+        del methods["vst-bm3d"]
     indices = spread(select(data, "test", "white"), args.max_images)
     result: dict[str, Any] = {
         "benchmark": "rotation",
@@ -190,10 +186,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "scores": score(data, indices, methods, not args.no_progress),
     }
     result["total_seconds"] = time.perf_counter() - start
-    args.output.mkdir(parents=True, exist_ok=True)
-    write_atomic(args.output / f"{args.name}.json", json.dumps(result, indent=2) + "\n")
     text = markdown(result)
-    write_atomic(args.output / f"{args.name}.md", text)
+    write_results(args.output, args.name, result, text)
     print(text)
     return result
 

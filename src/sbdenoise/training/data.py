@@ -145,6 +145,16 @@ def footprint_radius(crop: int, rotation_deg: float, magnification: float) -> fl
     return half * (abs(math.cos(theta)) + abs(math.sin(theta))) / magnification + _CUBIC_MARGIN
 
 
+def _turned_coordinates(
+    cy: float, cx: float, angle_deg: float, magnification: float, oy: torch.Tensor, ox: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Source coordinates (px) of a crop's pixel offsets ``oy``, ``ox`` from its centre
+    ``cy``, ``cx``, turned by ``angle_deg`` and rescaled by ``magnification``."""
+    theta = math.radians(angle_deg)
+    cos, sin = math.cos(theta), math.sin(theta)
+    return cy + (cos * oy - sin * ox) / magnification, cx + (sin * oy + cos * ox) / magnification
+
+
 def largest_crop(image_size: int, augmentation: Augmentation) -> int:
     """Largest crop (px) whose worst-case augmented footprint fits an image of ``image_size``."""
     if not augmentation.interpolates:
@@ -232,10 +242,7 @@ def augmented_crops(
             y0 = min(max(round(cy - window / 2), 0), height - window)
             x0 = min(max(round(cx - window / 2), 0), width - window)
             windows.append(images[i, y0 : y0 + window, x0 : x0 + window])
-            theta = math.radians(a)
-            cos, sin = math.cos(theta), math.sin(theta)
-            sy = cy - y0 + (cos * oy - sin * ox) / m
-            sx = cx - x0 + (sin * oy + cos * ox) / m
+            sy, sx = _turned_coordinates(cy - y0, cx - x0, a, m, oy, ox)
             grids.append(torch.stack((sx, sy), dim=-1) * (2.0 / (window - 1)) - 1.0)
         source = torch.stack(windows)[:, None].to(device)
         grid = torch.stack(grids).to(device=device, dtype=images.dtype)
@@ -583,10 +590,7 @@ def _turned_validation_crops(
             )
         cy = min(max(r + (size - 1) / 2.0, radius), height - 1 - radius)
         cx = min(max(c + (size - 1) / 2.0, radius), width - 1 - radius)
-        theta = math.radians(float(angle))
-        cos, sin = math.cos(theta), math.sin(theta)
-        sy = cy + cos * oy - sin * ox
-        sx = cx + sin * oy + cos * ox
+        sy, sx = _turned_coordinates(cy, cx, float(angle), 1.0, oy, ox)
         grid = torch.stack((sx * (2.0 / (width - 1)) - 1.0, sy * (2.0 / (height - 1)) - 1.0), -1)
         source = torch.from_numpy(np.ascontiguousarray(images[i], dtype=np.float32))[None, None]
         out = F.grid_sample(
