@@ -105,8 +105,9 @@ def markdown(result: dict[str, Any]) -> str:
         f"Command: `{result['command']}` ({result['total_seconds'] / 60:.1f} min).",
         f"{machine_line(m).rstrip('.')}; load average at start {result['load_average']}.",
         "",
-        f"{result['n_images']} white test images of `{result['dataset']}`, one Poisson draw "
-        "each at the dataset dose (the gate's frames and seeds). PSNR peak 1 e-/px, mean +- std "
+        f"{result['n_images']} white {result.get('split', 'test')} images of "
+        f"`{result['dataset']}`, one Poisson draw each at the dataset dose (on the test split: "
+        "the gate's frames and seeds). PSNR peak 1 e-/px, mean +- std "
         "over images; 'gain' is the mean per-image difference to the same model with ensemble 1 "
         "in the same orientation; seconds per frame on this machine.",
         "",
@@ -134,7 +135,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", type=Path, required=True, help="dataset with a test split")
     add_model_argument(parser)
-    parser.add_argument("--max-images", type=int, default=None, help="spread subset of the test")
+    parser.add_argument(
+        "--split",
+        choices=("test", "val"),
+        default="test",
+        help="split scored: test (the gate's frames) or val (choosing a setting on a fresh "
+        "validation split)",
+    )
+    parser.add_argument("--max-images", type=int, default=None, help="spread subset of the split")
     parser.add_argument("--table1", type=Path, default=RESULTS / "table1.json")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument(
@@ -153,7 +161,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     start = time.perf_counter()
     models = model_files(args.model)
     data = SimulatedDataset(args.dataset)
-    indices = spread(select(data, "test", "white"), args.max_images)
+    indices = spread(select(data, args.split, "white"), args.max_images)
     methods: dict[str, Any] = {}
     if not args.no_bm3d:
         methods["vst-bm3d"] = prepare("vst-bm3d", bm3d_params(args.table1))
@@ -165,6 +173,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "command": "python benchmarks/ensemble.py "
         + " ".join(sys.argv[1:] if argv is None else argv),
         "dataset": str(args.dataset),
+        "split": args.split,
         "models": {k: str(v) for k, v in models.items()},
         "n_images": len(indices),
         "indices": [int(i) for i in indices],

@@ -1,11 +1,13 @@
-"""Memory layout of the network at inference: channels_last against contiguous, in one run.
+"""The network at inference: memory layout and folded batch norms, in one run.
 
 The shipped model denoises 1024 x 1024 frames of Poisson counts at 0.061 A/px (0.45 e-/px) end to
-end through :meth:`sbdenoise.denoise.registry.PreparedMethod.denoise_frame` (binning, the network
-on its 256 px working frame, unbinning), once with the weights and input in each layout
-(:data:`sbdenoise.denoise.inference.MEMORY_FORMAT`), the two interleaved frame by frame so that
-drift on a shared machine hits both; then the network alone on working frames of 256 and 512
-px. Reports medians, the speed-up and the largest difference between the two outputs::
+end through :func:`sbdenoise.denoise.inference.denoise_array` (binning, the network on its 256 px
+working frame, unbinning) in three configurations: weights and input contiguous, channels_last
+(:data:`sbdenoise.denoise.inference.MEMORY_FORMAT`), and channels_last with every batch norm
+folded into its convolution (:func:`sbdenoise.nn.folding.fold_batch_norms`, what ``sbdenoise
+denoise`` runs), interleaved frame by frame so that drift on a shared machine hits all; then the
+network alone on working frames of 256 and 512 px. Reports medians, speed-ups and the largest
+difference of each output to the contiguous one::
 
     .venv/bin/python benchmarks/inference_layout.py --frames 20 --compile
 """
@@ -13,6 +15,7 @@ px. Reports medians, the speed-up and the largest difference between the two out
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 import time
 from pathlib import Path
@@ -28,29 +31,47 @@ from table1 import RESULTS, machine, machine_line, write_results
 
 from sbdenoise.denoise import inference
 from sbdenoise.denoise.registry import prepare
+from sbdenoise.nn.folding import fold_batch_norms
 
-LAYOUTS = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
+#: Configurations compared: name -> (memory layout, batch norms folded into convolutions).
+CONFIGURATIONS = {
+    "contiguous": (torch.contiguous_format, False),
+    "channels_last": (torch.channels_last, False),
+    "channels_last, folded": (torch.channels_last, True),
+}
+BASELINE = "contiguous"
 PIXEL_A = 0.0609388
 DOSE = 0.45
 
 
-def end_to_end(frames: int, size: int) -> dict[str, Any]:
-    """Median seconds per frame of each layout, and the largest output difference (e-/px)."""
+def networks() -> tuple[Any, dict[str, torch.nn.Module]]:
+    """The shipped model's card and one network per configuration, each in its layout."""
     method = prepare("sbd")
+    result = {}
+    for name, (layout, folded) in CONFIGURATIONS.items():
+        network = fold_batch_norms(method.network)[0] if folded else copy.deepcopy(method.network)
+        result[name] = network.eval().to(memory_format=layout)
+    return method.card, result
+
+
+def end_to_end(frames: int, size: int) -> dict[str, Any]:
+    """Median seconds per frame of each configuration, and the largest output differences."""
+    card, models = networks()
     rng = np.random.default_rng(0)
-    seconds: dict[str, list[float]] = {name: [] for name in LAYOUTS}
-    largest = 0.0
-    for index in range(frames + 1):  # the first frame of each layout warms up
+    seconds: dict[str, list[float]] = {name: [] for name in CONFIGURATIONS}
+    largest = dict.fromkeys(CONFIGURATIONS, 0.0)
+    for index in range(frames + 1):  # the first frame of each configuration warms up
         frame = rng.poisson(DOSE, (size, size)).astype(np.float32)
         outputs = {}
-        for name, layout in LAYOUTS.items():
+        for name, (layout, _) in CONFIGURATIONS.items():
             inference.MEMORY_FORMAT = layout
             start = time.perf_counter()
-            outputs[name] = method.denoise_frame(frame, PIXEL_A)
+            outputs[name] = inference.denoise_array(models[name], card, frame, PIXEL_A)
             if index > 0:
                 seconds[name].append(time.perf_counter() - start)
-        difference = np.abs(outputs["contiguous"] - outputs["channels_last"])
-        largest = max(largest, float(difference.max()))
+        for name in CONFIGURATIONS:
+            difference = float(np.abs(outputs[name] - outputs[BASELINE]).max())
+            largest[name] = max(largest[name], difference)
     inference.MEMORY_FORMAT = torch.channels_last
     return {
         "ms_per_frame": {name: 1e3 * float(np.median(s)) for name, s in seconds.items()},
@@ -59,29 +80,27 @@ def end_to_end(frames: int, size: int) -> dict[str, Any]:
 
 
 def network_alone(sides: tuple[int, ...], repeats: int) -> dict[str, dict[str, float]]:
-    """Median milliseconds of one forward pass per working-frame side and layout."""
-    network = prepare("sbd").network.eval()
+    """Median milliseconds of one forward pass per working-frame side and configuration."""
+    _, models = networks()
     result: dict[str, dict[str, float]] = {}
     for side in sides:
         x = torch.randn(1, 1, side, side)
-        result[str(side)] = {}
-        for name, layout in LAYOUTS.items():
-            model = network.to(memory_format=layout)
-            data = x.contiguous(memory_format=layout)
-            with torch.inference_mode():
-                model(data)
-                times = []
-                for _ in range(repeats):
+        times: dict[str, list[float]] = {name: [] for name in CONFIGURATIONS}
+        with torch.inference_mode():
+            for repeat in range(repeats + 1):  # interleaved; the first pass warms up
+                for name, (layout, _) in CONFIGURATIONS.items():
+                    data = x.contiguous(memory_format=layout)
                     start = time.perf_counter()
-                    model(data)
-                    times.append(time.perf_counter() - start)
-            result[str(side)][name] = 1e3 * float(np.median(times))
+                    models[name](data)
+                    if repeat > 0:
+                        times[name].append(time.perf_counter() - start)
+        result[str(side)] = {name: 1e3 * float(np.median(t)) for name, t in times.items()}
     return result
 
 
 def compiled_network(side: int, repeats: int) -> dict[str, float]:
-    """torch.compile of the channels_last network: compile seconds and median forward ms."""
-    network = prepare("sbd").network.eval().to(memory_format=torch.channels_last)
+    """torch.compile of the folded channels_last network: compile seconds and median ms."""
+    network = fold_batch_norms(prepare("sbd").network)[0].to(memory_format=torch.channels_last)
     data = torch.randn(1, 1, side, side).contiguous(memory_format=torch.channels_last)
     start = time.perf_counter()
     compiled = torch.compile(network)
@@ -116,44 +135,47 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def markdown(result: dict[str, Any]) -> str:
-    ms = result["end_to_end"]["ms_per_frame"]
+    whole = result["end_to_end"]
+    ms = whole["ms_per_frame"]
     lines = [
-        "# Network memory layout at inference: channels_last against contiguous",
+        "# Network at inference: memory layout and folded batch norms",
         "",
         f"{machine_line(result['machine'])} CPU: {cpu_model()}; fp32. Command: "
         f"`{result['command']}` ({result['seconds']:.0f} s).",
         "",
-        f"End to end, {result['size']} x {result['size']} frames of Poisson counts at "
-        f"{DOSE} e-/px and {PIXEL_A} A/px with the shipped model (median of "
-        f"{result['frames']} frames, the layouts interleaved):",
+        f"End to end (`denoise_array`: binning, the network on its working frame, unbinning), "
+        f"{result['size']} x {result['size']} frames of Poisson counts at {DOSE} e-/px and "
+        f"{PIXEL_A} A/px with the shipped model (median of {result['frames']} frames, the "
+        "configurations interleaved). 'Folded': every batch norm folded into the convolution "
+        "before it (`sbdenoise.nn.folding`, what `sbdenoise denoise` runs).",
         "",
-        "| layout | ms per frame | speed-up |",
-        "|---|---:|---:|",
-    ]
-    for name in LAYOUTS:
-        lines.append(f"| {name} | {ms[name]:.0f} | {ms['contiguous'] / ms[name]:.2f}x |")
-    lines += [
-        "",
-        f"Largest difference between the two outputs: "
-        f"{result['end_to_end']['max_difference_e_per_px']:.1e} e-/px.",
-        "",
-        "The network alone (one forward pass, median):",
-        "",
-        "| working frame | contiguous ms | channels_last ms | speed-up |",
+        "| configuration | ms per frame | speed-up | largest difference to contiguous (e-/px) |",
         "|---|---:|---:|---:|",
     ]
-    for side, row in result["network_ms"].items():
+    for name in CONFIGURATIONS:
         lines.append(
-            f"| {side} px | {row['contiguous']:.1f} | {row['channels_last']:.1f} | "
-            f"{row['contiguous'] / row['channels_last']:.2f}x |"
+            f"| {name} | {ms[name]:.0f} | {ms[BASELINE] / ms[name]:.2f}x | "
+            f"{whole['max_difference_e_per_px'][name]:.1e} |"
         )
+    lines += [
+        "",
+        "The network alone (one forward pass, median, interleaved):",
+        "",
+        "| working frame | " + " | ".join(f"{name} ms" for name in CONFIGURATIONS) + " | "
+        "speed-up of the last |",
+        "|---|" + "---:|" * (len(CONFIGURATIONS) + 1),
+    ]
+    last = list(CONFIGURATIONS)[-1]
+    for side, row in result["network_ms"].items():
+        cells = " | ".join(f"{row[name]:.1f}" for name in CONFIGURATIONS)
+        lines.append(f"| {side} px | {cells} | {row[BASELINE] / row[last]:.2f}x |")
     compiled = result.get("compiled_256")
     if compiled:
         lines += [
             "",
-            f"torch.compile of the channels_last network, 256 px: {compiled['ms']:.1f} ms per "
-            f"pass after {compiled['compile_s']:.0f} s of compilation (against "
-            f"{result['network_ms']['256']['channels_last']:.1f} ms eager).",
+            f"torch.compile of the folded channels_last network, 256 px: {compiled['ms']:.1f} "
+            f"ms per pass after {compiled['compile_s']:.0f} s of compilation (against "
+            f"{result['network_ms']['256'][last]:.1f} ms eager).",
         ]
     lines.append("")
     return "\n".join(lines)

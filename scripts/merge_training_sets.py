@@ -15,6 +15,13 @@ the output is written atomically::
 longer predicts the test split) by one of structures no model has been selected on: the val
 images of the last ``--add`` store become the merged store's ``val`` split, and the base's val
 images join the training split. The base's test split, the gate, is kept as it is.
+
+``--add-whole`` stores join with every image (train, val and test) in the training split: a
+set simulated only to train on, whose splits nothing else uses, gives all of its structures
+(a quarter more than its train split)::
+
+    .venv/bin/python scripts/merge_training_sets.py /work/data/shipped-x3 \
+        --add-whole /work/data/shipped-s4 -o /work/data/shipped-x4
 """
 
 from __future__ import annotations
@@ -32,7 +39,10 @@ from sbdenoise.simulate.store import STORE_NAME, ImageRecord, SimulatedDataset, 
 
 
 def merged_records(
-    base: SimulatedDataset, extra: list[SimulatedDataset], fresh_validation: bool = False
+    base: SimulatedDataset,
+    extra: list[SimulatedDataset],
+    fresh_validation: bool = False,
+    whole: list[SimulatedDataset] | None = None,
 ) -> tuple[Iterator[ImageRecord], int]:
     """The records of the merged store, in order, and how many there are.
 
@@ -45,7 +55,10 @@ def merged_records(
     fresh_validation : bool
         Take the validation split from the last of ``extra`` (its val images are added with
         split ``val``) and move the base's val images into the training split.
+    whole : list of SimulatedDataset, optional
+        Stores added after ``extra`` with every image, each in the training split.
     """
+    whole = list(whole or [])
     kept = [("train",)] * len(extra)
     if fresh_validation:
         if not extra:
@@ -54,7 +67,8 @@ def merged_records(
     chosen = [
         np.flatnonzero(np.isin(np.asarray(d.params["split"]), k))
         for d, k in zip(extra, kept, strict=True)
-    ]
+    ] + [np.arange(len(d)) for d in whole]
+    as_train = [False] * len(extra) + [True] * len(whole)
     total = len(base) + sum(len(c) for c in chosen)
 
     def records() -> Iterator[ImageRecord]:
@@ -66,11 +80,13 @@ def merged_records(
                 record = replace(record, params={**record.params, "split": "train"})
             yield replace(record, index=index)
             index += 1
-        for data, train in zip(extra, chosen, strict=True):
+        for data, train, to_train in zip(extra + whole, chosen, as_train, strict=True):
             for i in train:
                 record = data.record(int(i))
                 params = dict(record.params)
                 params["structure_id"] = int(params["structure_id"]) + offset
+                if to_train:
+                    params["split"] = "train"
                 yield replace(record, index=index, params=params)
                 index += 1
             offset += int(np.max(data.params["structure_id"])) + 1
@@ -82,7 +98,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("base", type=Path, help="store kept whole (its val and test splits rule)")
     parser.add_argument(
-        "--add", type=Path, nargs="+", required=True, help="stores whose train images are added"
+        "--add", type=Path, nargs="+", default=[], help="stores whose train images are added"
+    )
+    parser.add_argument(
+        "--add-whole",
+        type=Path,
+        nargs="+",
+        default=[],
+        help="stores whose every image is added to the training split",
     )
     parser.add_argument(
         "-o", "--output", type=Path, required=True, help="folder of the merged store"
@@ -93,9 +116,12 @@ def main() -> None:
         help="validate on the last --add store's val images; the base's val images train",
     )
     args = parser.parse_args()
+    if not args.add and not args.add_whole:
+        parser.error("nothing to add: give --add and/or --add-whole stores")
     base = SimulatedDataset(args.base)
     extra = [SimulatedDataset(path) for path in args.add]
-    records, total = merged_records(base, extra, fresh_validation=args.fresh_validation)
+    whole = [SimulatedDataset(path) for path in args.add_whole]
+    records, total = merged_records(base, extra, args.fresh_validation, whole)
     args.output.mkdir(parents=True, exist_ok=True)
     target = args.output / STORE_NAME
     if target.exists():
@@ -103,9 +129,11 @@ def main() -> None:
     with atomic_write(target) as temporary:
         write_store(str(temporary), records, total, base.spec)
     added = "train and val" if args.fresh_validation else "train"
+    whole_images = sum(len(d) for d in whole)
     print(
         f"wrote {target}: {len(base)} images of {args.base}, "
-        f"{total - len(base)} {added} images added"
+        f"{total - len(base) - whole_images} {added} images and {whole_images} images of whole "
+        "stores (as training images) added"
     )
 
 

@@ -311,3 +311,17 @@ def test_ensemble_sizes_outside_the_group_are_refused(ensemble):
     model, card = _model()
     with pytest.raises(InputError, match="ensemble must be one of 1, 2, 4, 8"):
         denoise_array(model, card, _noisy((64, 64)), PIXEL, ensemble=ensemble)
+
+
+def test_the_model_is_put_in_eval_mode_and_the_inference_layout():
+    model, card = _model()
+    model.train()
+    frame = _noisy((128, 128))
+    first = denoise_array(model, card, frame, PIXEL, precision="fp32")
+    assert not model.training  # eval mode: running statistics, not the frame's
+    conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    model.train()  # already laid out: only the mode is set again
+    second = denoise_array(model, card, frame, PIXEL, precision="fp32")
+    assert not model.training
+    np.testing.assert_array_equal(first, second)

@@ -10,6 +10,7 @@ from sbdenoise.analysis.evaluation import evaluate
 from sbdenoise.baselines import BASELINES
 from sbdenoise.cli import app
 from sbdenoise.denoise.api import denoise_micrograph
+from sbdenoise.denoise.inference import denoise_array
 from sbdenoise.denoise.registry import METHODS, SBD_METHOD, Method, get_method, prepare, register
 from sbdenoise.errors import InputError
 from sbdenoise.io import Micrograph
@@ -118,3 +119,15 @@ def test_network_method_through_the_registry_denoises():
     out = prepared.denoise_frame(noisy, PIXEL)
     assert out.shape == noisy.shape and out.dtype == np.float32
     assert psnr(out, lattice.expectation) > psnr(noisy, lattice.expectation, clip=False) + 10
+
+
+def test_the_prepared_network_runs_folded_and_gives_the_unfolded_output():
+    """denoise runs the shipped network with its batch norms folded: same output, source kept."""
+    lattice = synthetic_lattice((256, 256), pixel_size=PIXEL, seed=4)
+    noisy = np.random.default_rng(4).poisson(lattice.expectation)
+    prepared = prepare(SBD_METHOD, {"precision": "fp32"})
+    norms = [m for m in prepared.network.modules() if "BatchNorm" in type(m).__name__]
+    assert norms  # the card's network keeps them (for the linear-filter analysis, training)
+    out = prepared.denoise_frame(noisy, PIXEL)
+    unfolded = denoise_array(prepared.network, prepared.card, noisy, PIXEL, precision="fp32")
+    np.testing.assert_allclose(out, unfolded, rtol=1e-4, atol=1e-5 * float(unfolded.max()))

