@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -75,34 +76,57 @@ def bm3d_params(table1: Path) -> dict[str, Any]:
     return dict((row.get("info") or {}).get("params") or {})
 
 
+def _split_model_option(item: str) -> tuple[str, str, dict[str, Any]]:
+    """``NAME=FILE[,KEY=VALUE...]`` -> name, file and the method parameters (YAML values)."""
+    name, _, rest = item.partition("=")
+    path, *pairs = rest.split(",")
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        key, equals, value = pair.partition("=")
+        if not equals:
+            raise SystemExit(f"--model {item}: expected KEY=VALUE after the file, got {pair!r}")
+        params[key.strip()] = yaml.safe_load(value)
+    return name, path, params
+
+
 def model_files(items: list[str]) -> dict[str, Path]:
     """``NAME=FILE`` options as a name -> path mapping; none given: the shipped model."""
     from sbdenoise.pretrained import shipped_model_path
 
     models: dict[str, Path] = {}
     for item in items or [f"shipped={shipped_model_path()}"]:
-        name, _, path = item.partition("=")
+        name, path, _ = _split_model_option(item)
         models[name] = Path(path)
     return models
 
 
+def model_params(items: list[str]) -> dict[str, dict[str, Any]]:
+    """The method parameters given after each model file (``NAME=FILE,ensemble=8``)."""
+    return {name: params for name, _, params in map(_split_model_option, items)}
+
+
 def add_model_argument(parser: argparse.ArgumentParser) -> None:
-    """The repeatable ``--model NAME=FILE`` option the model benchmarks share (see
-    :func:`model_files`)."""
+    """The repeatable ``--model NAME=FILE[,KEY=VALUE...]`` option the model benchmarks share
+    (see :func:`model_files` and :func:`model_params`)."""
     parser.add_argument(
         "--model",
         action="append",
         default=[],
-        metavar="NAME=FILE",
-        help="a model to score (repeatable); default: shipped=the shipped model",
+        metavar="NAME=FILE[,KEY=VALUE...]",
+        help="a model to score (repeatable), optionally with parameters of the sbd method "
+        "(e.g. shipped=FILE,ensemble=1); default: shipped=the shipped model",
     )
 
 
-def denoisers(models: dict[str, Path], bm3d: dict[str, Any]) -> dict[str, Any]:
-    """Name -> prepared registry method, VST+BM3D first."""
+def denoisers(
+    models: dict[str, Path],
+    bm3d: dict[str, Any],
+    params: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Name -> prepared registry method, VST+BM3D first; ``params``: per-model parameters."""
     methods = {"vst-bm3d": prepare("vst-bm3d", bm3d)}
     for name, path in models.items():
-        methods[name] = prepare(SBD_METHOD, model=path)
+        methods[name] = prepare(SBD_METHOD, (params or {}).get(name), model=path)
     return methods
 
 
@@ -318,7 +342,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     show = not args.no_progress
     models = model_files(args.model)
     data = SimulatedDataset(args.dataset)
-    methods = denoisers(models, bm3d_params(args.table1))
+    methods = denoisers(models, bm3d_params(args.table1), model_params(args.model))
     result: dict[str, Any] = {
         "benchmark": "dose_sweep",
         "command": "python benchmarks/dose_sweep.py "

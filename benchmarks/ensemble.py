@@ -33,7 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dose_sweep import STREAM, add_model_argument, bm3d_params, model_files
+from dose_sweep import STREAM, add_model_argument, bm3d_params, model_files, model_params
 from table1 import (
     RESULTS,
     machine,
@@ -165,9 +165,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     methods: dict[str, Any] = {}
     if not args.no_bm3d:
         methods["vst-bm3d"] = prepare("vst-bm3d", bm3d_params(args.table1))
+    params = model_params(args.model)
     for name, path in models.items():
         for size in (int(word) for word in args.ensembles.split(",")):
-            methods[f"{name} x{size}"] = prepare(SBD_METHOD, {"ensemble": size}, model=path)
+            methods[f"{name} x{size}"] = prepare(
+                SBD_METHOD, {**params.get(name, {}), "ensemble": size}, model=path
+            )
     result: dict[str, Any] = {
         "benchmark": "ensemble",
         "command": "python benchmarks/ensemble.py "

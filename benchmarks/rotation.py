@@ -32,7 +32,7 @@ from scipy import ndimage as ndi
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dose_sweep import add_model_argument, bm3d_params, denoisers, model_files
+from dose_sweep import add_model_argument, bm3d_params, denoisers, model_files, model_params
 from table1 import (
     RESULTS,
     machine,
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     start = time.perf_counter()
     data = SimulatedDataset(args.dataset)
     models = model_files(args.model)
-    methods = denoisers(models, bm3d_params(args.table1))
+    methods = denoisers(models, bm3d_params(args.table1), model_params(args.model))
     if args.no_bm3d:
         del methods["vst-bm3d"]
     indices = spread(select(data, "test", "white"), args.max_images)

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -161,3 +162,22 @@ def test_kill_minus_nine_then_rerun_resumes(tiny_spec, tmp_path):
     assert steps == sorted(set(steps)) and steps[-1] == 200
     assert [int(r["step"]) for r in rows if r["val_psnr_db"]] == [50, 100, 150, 200]
     assert model.exists() and model.with_suffix(".json").exists()
+
+
+def test_sigterm_writes_a_checkpoint_and_the_rerun_resumes(tiny_spec, tmp_path):
+    """A run started in the background ignores Ctrl-C; ``kill PID`` stops it cleanly instead."""
+    spec = tiny_spec.model_copy(update={"steps": 100_000, "validate_every": 50})
+    model = tmp_path / "terminated.safetensors"
+    handler_before = signal.getsignal(signal.SIGTERM)
+    timer = threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    try:
+        stopped = train(spec, model, show_progress=False, threads=1)
+    finally:
+        timer.cancel()
+    assert signal.getsignal(signal.SIGTERM) is handler_before  # the handler is restored
+    assert stopped.stop_reason == "terminated" and 0 < stopped.step < 100_000
+    state = read_checkpoint(run_folder(model) / CHECKPOINT_NAME)["trainer"]
+    assert state["step"] == stopped.step and not state["finished"]
+    resumed = train(spec, model, show_progress=False, threads=1, stop_at_step=stopped.step + 3)
+    assert resumed.resumed_from == stopped.step and resumed.step == stopped.step + 3

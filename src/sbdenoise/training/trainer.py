@@ -3,7 +3,9 @@
 A run lives in a folder beside the model, ``<model>.run/``: the spec (``train.yaml``), the CSV
 log (``log.csv``) and the checkpoint (``checkpoint.safetensors``). Running the same spec again
 into the same folder resumes from the checkpoint (after a crash, ``kill -9`` or the end of a
-session); a different spec is refused. The best model so far (highest validation PSNR) is
+session); a different spec is refused. SIGTERM (``kill PID``, a batch scheduler's notice; also
+what stops a run started in the background, where the shell makes it ignore Ctrl-C) finishes the
+current step, writes the checkpoint and stops. The best model so far (highest validation PSNR) is
 written with :func:`sbdenoise.nn.model_file.save_model` whenever it improves, so the model file
 is usable while training runs.
 
@@ -18,7 +20,11 @@ from __future__ import annotations
 import csv
 import inspect
 import math
+import signal
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,7 +73,8 @@ class TrainResult:
         Step of the best validation (the weights in the model file).
     stop_reason : str
         ``"steps"`` (all done), ``"early stopping"``, ``"learning rate floor"``,
-        ``"stop_at_step"`` (paused on request, resumable) or ``"already finished"``.
+        ``"stop_at_step"`` (paused on request, resumable), ``"terminated"`` (SIGTERM, checkpoint
+        written, resumable) or ``"already finished"``.
     resumed_from : int or None
         Step of the checkpoint this call resumed from (None: a fresh start).
     seconds : float
@@ -184,6 +191,30 @@ def check_run_folder(spec: TrainSpec, run_dir: Path, write: bool = True) -> bool
         spec.to_yaml(tmp)
         tmp.replace(path)
     return False
+
+
+class _TerminationRequest:
+    """A SIGTERM handler that only records the request; the loop stops at a step boundary."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        self.requested = True
+
+
+@contextmanager
+def _stop_on_sigterm() -> Iterator[_TerminationRequest]:
+    """Catch SIGTERM while training (main thread only; elsewhere signals cannot be handled)."""
+    request = _TerminationRequest()
+    if threading.current_thread() is not threading.main_thread():
+        yield request
+        return
+    previous = signal.signal(signal.SIGTERM, request)
+    try:
+        yield request
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _initial_state() -> dict[str, Any]:
@@ -381,7 +412,10 @@ def train(
             torch.set_num_threads(threads)
         if spec.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
-        return _train(spec, Path(model), context, show_progress, stop_at_step, console)
+        with _stop_on_sigterm() as termination:
+            return _train(
+                spec, Path(model), context, show_progress, stop_at_step, console, termination
+            )
     finally:
         torch.use_deterministic_algorithms(deterministic_before)
         torch.set_num_threads(threads_before)
@@ -438,6 +472,7 @@ def _train(
     show_progress: bool,
     stop_at_step: int | None,
     console: Console,
+    termination: _TerminationRequest,
 ) -> TrainResult:
     from sbdenoise.nn import build_model, measure_receptive_field, required_multiple
     from sbdenoise.nn.model_file import save_model
@@ -646,6 +681,11 @@ def _train(
                 write_checkpoint()
             if pause:
                 reason = "stop_at_step"
+                break
+            if termination.requested:
+                write_checkpoint()
+                reason = "terminated"
+                say(f"Terminated at step {step}; checkpoint written, rerun to resume.")
                 break
     except KeyboardInterrupt:
         write_checkpoint()
