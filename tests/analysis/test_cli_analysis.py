@@ -10,6 +10,7 @@ from scipy.ndimage import gaussian_filter
 from typer.testing import CliRunner
 
 from sbdenoise.cli import app
+from sbdenoise.denoise.registry import DEFAULT_ENSEMBLE
 from sbdenoise.io import Micrograph, write_image
 from sbdenoise.noise.models import sample_poisson
 from sbdenoise.synthetic import synthetic_lattice
@@ -215,11 +216,35 @@ def test_explain_shows_the_filter_of_the_sbd_path(files, tiny_model, tmp_path):
     # the figure and the numbers are those of the working grid the sbd method uses
     network, card = load_model(tiny_model)
     counts = np.asarray(read_image(files["noisy"]).data)
-    probe = pixel_filter(network, card, counts, PIXEL_SIZE, (100, 121))
+    probe = pixel_filter(network, card, counts, PIXEL_SIZE, (100, 121), DEFAULT_ENSEMBLE)
     assert probe.factor == 2 and probe.working_pixel == (50, 60)
     assert probe.weights.shape == (128, 128)
     assert f"gain) {probe.gain:.4g}" in flat(result.output)
     assert f"output {probe.output:.4g} e-/px" in flat(result.output)
+
+
+def test_the_filter_goes_through_the_self_ensemble_as_inference_does(files, tiny_model):
+    from sbdenoise.analysis.pixel_filter import pixel_filter
+    from sbdenoise.denoise import inference
+    from sbdenoise.io import read_image
+    from sbdenoise.nn.model_file import load_model
+    from sbdenoise.nn.sampling import to_working_grid
+
+    network, card = load_model(tiny_model)
+    counts = np.asarray(read_image(files["noisy"]).data, dtype=np.float64)
+    grid = to_working_grid(counts, PIXEL_SIZE, card.sampling)
+    scale = card.scale_for(grid.counts)
+    probes = {n: pixel_filter(network, card, counts, PIXEL_SIZE, (100, 121), n) for n in (1, 8)}
+    assert not network.training  # left in the mode it came in (eval: running statistics)
+    for size, probe in probes.items():
+        with torch.inference_mode():
+            expected = inference._run_network(
+                network, (grid.counts * scale).astype(np.float32), card.receptive_field_px,
+                None, 1, torch.device("cpu"), "fp32", size,
+            )  # fmt: skip
+        np.testing.assert_allclose(probe.denoised * scale * 4, expected, rtol=1e-4, atol=1e-5)
+    # the ensemble's filter is not the plain network's (the option reaches the gradient)
+    assert not np.allclose(probes[1].weights, probes[8].weights, atol=1e-6)
 
 
 def test_explain_refuses_what_it_cannot_place(files, tiny_model, tmp_path):

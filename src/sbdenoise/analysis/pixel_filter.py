@@ -7,8 +7,10 @@ model's working sampling, divides by the frame's mean count (dose-normalised mod
 network on a reflection-padded frame and returns the result to the detector grid. The filter
 shown in napari is the one of that path: the gradient of the working-grid output at the working
 pixel holding the click with respect to every working pixel of counts, by autograd through the
-padding and the network (:func:`sbdenoise.analysis.jacobian.equivalent_filter`). The filter
-is therefore that of the network the user actually runs, at the frame's own dose.
+padding and the network (:func:`sbdenoise.analysis.jacobian.equivalent_filter`), and through
+the geometric self-ensemble when the method averages over symmetries of the square (the
+default, ``ensemble=8``). The filter is therefore that of the denoiser the user actually runs,
+at the frame's own dose.
 
 Units: the weights are dimensionless (output counts per input count). The normalisation
 multiplies input and output by the same factor, so the weights do not depend on it; their sum,
@@ -33,6 +35,7 @@ from sbdenoise.analysis.jacobian import (
     weight_radius,
     window_around,
 )
+from sbdenoise.denoise.registry import DEFAULT_ENSEMBLE
 from sbdenoise.errors import InputError
 from sbdenoise.nn.receptive_field import required_multiple
 from sbdenoise.nn.sampling import to_working_grid
@@ -141,11 +144,47 @@ def _padded(network: Any, multiple: int) -> Any:
             out = self.network(functional.pad(x, pad, mode="reflect") if any(pad) else x)
             return out[..., :height, :width]
 
-    return Padded()
+    # in the network's mode, so that restoring the wrapper's mode restores the network's
+    return Padded().train(network.training)
+
+
+def _ensembled(model: Any, symmetries: tuple[int, ...]) -> Any:
+    """``model`` averaged over ``symmetries`` of the square, as the self-ensemble runs it.
+
+    Each symmetry turns or mirrors the frame, runs the model and undoes the symmetry on the
+    output, so the gradient is that of the averaged output inference returns.
+    """
+    import torch
+
+    from sbdenoise.nn.symmetry import inverse_symmetry, square_symmetry_tensor
+
+    if symmetries == (0,):
+        return model
+
+    class Ensembled(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            outputs = [
+                square_symmetry_tensor(
+                    self.model(square_symmetry_tensor(x, k)), inverse_symmetry(k)
+                )
+                for k in symmetries
+            ]
+            return torch.stack(outputs).mean(dim=0)
+
+    return Ensembled().train(model.training)
 
 
 def pixel_filter(
-    network: Any, card: Any, counts: np.ndarray, pixel_size: float, pixel: tuple[int, int]
+    network: Any,
+    card: Any,
+    counts: np.ndarray,
+    pixel_size: float,
+    pixel: tuple[int, int],
+    ensemble: int = DEFAULT_ENSEMBLE,
 ) -> PixelFilter:
     """Equivalent linear filter of a trained network at one pixel of a frame of counts.
 
@@ -161,6 +200,11 @@ def pixel_filter(
         Angstrom per pixel of ``counts``.
     pixel : tuple of int
         ``(row, col)`` of the input frame.
+    ensemble : {1, 2, 4, 8}
+        Size of the geometric self-ensemble the filter is taken through (the ``sbd`` method's
+        ``ensemble`` parameter): the filter of the average over that many symmetries of the
+        square, which is the average of the network's filters at the pixel's images under them;
+        by default the method's.
 
     Returns
     -------
@@ -169,8 +213,11 @@ def pixel_filter(
     Raises
     ------
     InputError
-        For a pixel outside the frame, or a pixel size that does not fit the model's sampling.
+        For a pixel outside the frame, a pixel size that does not fit the model's sampling, or
+        an ensemble size that is not 1, 2, 4 or 8.
     """
+    from sbdenoise.denoise.inference import ensemble_symmetries
+
     frame = np.asarray(counts, dtype=np.float64)
     row, col = (int(v) for v in pixel)
     if frame.ndim != 2 or not (0 <= row < frame.shape[0] and 0 <= col < frame.shape[1]):
@@ -179,7 +226,7 @@ def pixel_filter(
     grid = to_working_grid(frame, pixel_size, card.sampling, resample=False)
     scale = float(card.scale_for(grid.counts))
     working = (row // grid.factor, col // grid.factor)
-    model = _padded(network, required_multiple(network))
+    model = _ensembled(_padded(network, required_multiple(network)), ensemble_symmetries(ensemble))
     result = equivalent_filter(model, grid.counts * scale, working)
     return PixelFilter(
         weights=result.weights,

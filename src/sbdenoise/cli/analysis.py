@@ -29,6 +29,7 @@ from sbdenoise.cli.support import (
     fail,
     parse_params,
 )
+from sbdenoise.denoise.registry import DEFAULT_ENSEMBLE
 from sbdenoise.errors import InputError, OutputError, SbdenoiseError
 
 
@@ -496,11 +497,19 @@ def register(app: typer.Typer) -> None:
         gain: GainOption = None,
         offset: OffsetOption = None,
         assume_counts: AssumeOption = False,
+        ensemble: Annotated[
+            int,
+            typer.Option(
+                help="Geometric self-ensemble the filter is taken through (1, 2, 4 or 8), as "
+                "the sbd method's -p ensemble=N; the default is the method's."
+            ),
+        ] = DEFAULT_ENSEMBLE,
     ) -> None:
         """Equivalent linear filter of a network at one pixel, as the sbd method applies it.
 
         The frame goes through the sbd path (counts check, binning to the model's working grid,
-        dose normalisation, padding), so the filter is the one behind ``denoise --method sbd``.
+        dose normalisation, padding, self-ensemble), so the filter is the one behind ``denoise
+        --method sbd``.
         """
         from sbdenoise.analysis.pixel_filter import pixel_filter, plot_pixel_filter
         from sbdenoise.nn.model_file import load_model
@@ -512,7 +521,7 @@ def register(app: typer.Typer) -> None:
             counts = _counts(frame, gain, offset, assume_counts)
             size = _pixel_size(pixel_size, frame)
             module, card = load_model(model)
-            probe = pixel_filter(module, card, counts, size, row_col)
+            probe = pixel_filter(module, card, counts, size, row_col, ensemble)
         except (SbdenoiseError, ValueError) as error:
             raise fail(error) from None
         plot_pixel_filter(

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from sbdenoise.denoise.registry import DEFAULT_ENSEMBLE
 from sbdenoise.errors import InputError
 from sbdenoise.io.validation import check_frame
 from sbdenoise.nn.card import ModelCard
@@ -43,6 +44,7 @@ __all__ = [
     "choose_device",
     "denoise_array",
     "denoise_stack",
+    "ensemble_symmetries",
     "tile_layout",
 ]
 
@@ -116,6 +118,22 @@ _ENSEMBLE_ORDER = (0, 5, 7, 2, 4, 1, 3, 6)
 ENSEMBLE_SIZES = (1, 2, 4, 8)
 
 
+def ensemble_symmetries(size: int) -> tuple[int, ...]:
+    """The symmetries of the square (indices of :func:`square_symmetry`) an ensemble averages.
+
+    Raises
+    ------
+    InputError
+        For a size that is not one of :data:`ENSEMBLE_SIZES`.
+    """
+    if size not in ENSEMBLE_SIZES:
+        raise InputError(
+            f"ensemble must be one of {', '.join(map(str, ENSEMBLE_SIZES))} (symmetries of the "
+            f"square averaged), got {size!r}"
+        )
+    return _ENSEMBLE_ORDER[:size]
+
+
 def _place(model: nn.Module, device: torch.device) -> None:
     """Put ``model`` in eval mode on ``device`` in :data:`MEMORY_FORMAT`, unless it is already.
 
@@ -162,7 +180,7 @@ def _run_network(
             ),
             inverse_symmetry(k),
         )
-        for k in _ENSEMBLE_ORDER[:ensemble]
+        for k in ensemble_symmetries(ensemble)
     ]
     return np.mean(outputs, axis=0, dtype=np.float32) if ensemble > 1 else outputs[0]
 
@@ -225,7 +243,7 @@ def denoise_array(
     *,
     tolerance: float = DEFAULT_TOLERANCE,
     precision: str = "auto",
-    ensemble: int = 1,
+    ensemble: int = DEFAULT_ENSEMBLE,
     source: str | Path | None = None,
 ) -> np.ndarray:
     """Denoise one frame of electron counts.
@@ -265,7 +283,9 @@ def denoise_array(
         the square (1: the plain network; 2: with the left-right mirror; 4: all flips; 8: flips,
         quarter turns and transposes). Costs ``ensemble`` times the network time; the network
         was trained with flips and rotations, so each orientation is an equally valid estimate
-        and their mean has less variance (see ``benchmarks/results/ensemble.md``).
+        and their mean has less variance (see ``benchmarks/results/ensemble.md``). The default,
+        8 (:data:`sbdenoise.denoise.registry.DEFAULT_ENSEMBLE`), is the ``sbd`` method's: the
+        result does not depend on how the frame is turned or mirrored.
     source : str or Path, optional
         Name of the frame's origin (a file), used in error messages.
 
@@ -295,11 +315,7 @@ def denoise_array(
         )
     if batch_size < 1:
         raise InputError(f"batch_size must be at least 1, got {batch_size}")
-    if ensemble not in ENSEMBLE_SIZES:
-        raise InputError(
-            f"ensemble must be one of {', '.join(map(str, ENSEMBLE_SIZES))} (symmetries of the "
-            f"square averaged), got {ensemble!r}"
-        )
+    ensemble_symmetries(ensemble)  # checks the size before any work
     torch_device = choose_device(device)
     try:
         arithmetic = resolve_precision(precision, torch_device)
@@ -370,7 +386,7 @@ def denoise_stack(
     progress: bool = True,
     tolerance: float = DEFAULT_TOLERANCE,
     precision: str = "auto",
-    ensemble: int = 1,
+    ensemble: int = DEFAULT_ENSEMBLE,
     source: str | Path | None = None,
 ) -> np.ndarray:
     """Denoise a stack frame by frame, never holding more than one frame's work in memory.

@@ -43,6 +43,12 @@ __all__ = [
 
 #: The trained-network method: a UNet trained on simulated images (see ``sbdenoise train``).
 SBD_METHOD = "sbd"
+#: Default size of the sbd method's geometric self-ensemble: the mean over all eight symmetries
+#: of the square. On 126 fresh validation frames at 0.45 e-/px it adds 0.34 dB to the shipped
+#: network (35.75 against 35.41 dB; +0.3 dB at every dose of 0.1-2 e-/px) for eight times the
+#: network's time, and makes the result the same whichever way the frame is turned
+#: (``benchmarks/results/ensemble_default.md``); ``-p ensemble=1`` is the fast path.
+DEFAULT_ENSEMBLE = 8
 
 Kind = Literal["classical", "network", "self-supervised"]
 #: ``setup(params, model, source) -> (frame_fn, stack_fn, extra)``: see :class:`Method`.
@@ -351,7 +357,7 @@ def _register_network() -> None:
                 "batch_size": 4,
                 "device": None,
                 "precision": "auto",
-                "ensemble": 1,
+                "ensemble": DEFAULT_ENSEMBLE,
             },
             needs_pixel_size=True,
             needs_stack=False,

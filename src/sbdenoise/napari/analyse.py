@@ -84,7 +84,12 @@ class FrameAnalysis:
         if self.pixel_size is None:
             raise ValueError("the frame has no pixel size, so the working grid is unknown")
         return pixel_filter(
-            self.prepared.network, self.prepared.card, self.counts, self.pixel_size, pixel
+            self.prepared.network,
+            self.prepared.card,
+            self.counts,
+            self.pixel_size,
+            pixel,
+            int(self.prepared.params.get("ensemble", 1)),
         )
 
     def summary(self) -> str:

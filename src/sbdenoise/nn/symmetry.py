@@ -8,9 +8,14 @@ shape (a non-square image comes back transposed by the odd quarter turns and the
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-__all__ = ["N_SYMMETRIES", "inverse_symmetry", "square_symmetry"]
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["N_SYMMETRIES", "inverse_symmetry", "square_symmetry", "square_symmetry_tensor"]
 
 #: Number of symmetries of the square.
 N_SYMMETRIES = 8
@@ -40,6 +45,28 @@ def square_symmetry(crop: np.ndarray, k: int) -> np.ndarray:
     _check(k)
     turned = np.rot90(crop, k % 4)
     return turned.T if k >= 4 else turned
+
+
+def square_symmetry_tensor(images: torch.Tensor, k: int) -> torch.Tensor:
+    """:func:`square_symmetry` of the last two axes of a tensor ``(..., H, W)``, differentiable.
+
+    Parameters
+    ----------
+    images : torch.Tensor
+        Images on the last two axes (for example ``(N, C, H, W)``).
+    k : int
+        Symmetry index, 0 to 7, as in :func:`square_symmetry`.
+
+    Returns
+    -------
+    torch.Tensor
+        The transformed images (for a 2D tensor, the same as :func:`square_symmetry`).
+    """
+    import torch
+
+    _check(k)
+    turned = torch.rot90(images, k % 4, dims=(-2, -1))
+    return turned.transpose(-2, -1) if k >= 4 else turned
 
 
 def inverse_symmetry(k: int) -> int:
