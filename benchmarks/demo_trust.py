@@ -94,7 +94,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     truth = tifffile.imread(args.demo / "truth.tif").astype(np.float64)
     meta = json.loads((args.demo / "demo.json").read_text())
     pixel = float(meta["pixel_size_angstrom"])
-    method = prepare("sbd", model=None if args.model is None else str(args.model))
+    params = None if args.ensemble is None else {"ensemble": args.ensemble}
+    method = prepare("sbd", params, model=None if args.model is None else str(args.model))
     columns = find_candidates(truth, pixel).positions
     rows: dict[str, dict[str, Any]] = {}
     lattice = None
@@ -186,6 +187,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--demo", type=Path, default=Path("demo_output"))
     parser.add_argument("--model", type=Path, default=None, help="sbd model (default: shipped)")
+    parser.add_argument(
+        "--ensemble",
+        type=int,
+        default=None,
+        help="the sbd method's ensemble, as the demo output was denoised (default: the method's)",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--name", default="demo_trust")
     return parser.parse_args(argv)

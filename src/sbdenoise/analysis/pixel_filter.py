@@ -8,8 +8,8 @@ network on a reflection-padded frame and returns the result to the detector grid
 shown in napari is the one of that path: the gradient of the working-grid output at the working
 pixel holding the click with respect to every working pixel of counts, by autograd through the
 padding and the network (:func:`sbdenoise.analysis.jacobian.equivalent_filter`), and through
-the geometric self-ensemble when the method averages over symmetries of the square (the
-default, ``ensemble=8``). The filter is therefore that of the denoiser the user actually runs,
+the geometric self-ensemble when the method averages over symmetries of the square
+(``-p ensemble=N``). The filter is therefore that of the denoiser the user actually runs,
 at the frame's own dose.
 
 Units: the weights are dimensionless (output counts per input count). The normalisation

@@ -283,9 +283,9 @@ def denoise_array(
         the square (1: the plain network; 2: with the left-right mirror; 4: all flips; 8: flips,
         quarter turns and transposes). Costs ``ensemble`` times the network time; the network
         was trained with flips and rotations, so each orientation is an equally valid estimate
-        and their mean has less variance (see ``benchmarks/results/ensemble.md``). The default,
-        8 (:data:`sbdenoise.denoise.registry.DEFAULT_ENSEMBLE`), is the ``sbd`` method's: the
-        result does not depend on how the frame is turned or mirrored.
+        and their mean has less variance (see ``benchmarks/results/ensemble.md``). The default
+        is the ``sbd`` method's (:data:`sbdenoise.denoise.registry.DEFAULT_ENSEMBLE`); with 8
+        the result does not depend on how the frame is turned or mirrored.
     source : str or Path, optional
         Name of the frame's origin (a file), used in error messages.
 
