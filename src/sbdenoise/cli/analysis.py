@@ -29,7 +29,6 @@ from sbdenoise.cli.support import (
     fail,
     parse_params,
 )
-from sbdenoise.denoise.registry import DEFAULT_ENSEMBLE
 from sbdenoise.errors import InputError, OutputError, SbdenoiseError
 
 
@@ -498,12 +497,12 @@ def register(app: typer.Typer) -> None:
         offset: OffsetOption = None,
         assume_counts: AssumeOption = False,
         ensemble: Annotated[
-            int,
+            int | None,
             typer.Option(
                 help="Geometric self-ensemble the filter is taken through (1, 2, 4 or 8), as "
                 "the sbd method's -p ensemble=N; the default is the method's."
             ),
-        ] = DEFAULT_ENSEMBLE,
+        ] = None,
     ) -> None:
         """Equivalent linear filter of a network at one pixel, as the sbd method applies it.
 
@@ -521,7 +520,11 @@ def register(app: typer.Typer) -> None:
             counts = _counts(frame, gain, offset, assume_counts)
             size = _pixel_size(pixel_size, frame)
             module, card = load_model(model)
-            probe = pixel_filter(module, card, counts, size, row_col, ensemble)
+            probe = (
+                pixel_filter(module, card, counts, size, row_col)
+                if ensemble is None
+                else pixel_filter(module, card, counts, size, row_col, ensemble)
+            )
         except (SbdenoiseError, ValueError) as error:
             raise fail(error) from None
         plot_pixel_filter(
