@@ -160,6 +160,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     seconds = dict.fromkeys(labels_of.values(), 0.0)
     null_rates: dict[str, list[float]] = {}
+    surface_null = {"auto": "auto", "none": None}.get(args.surface_null, args.surface_null)
+    notes: dict[str, str] = {}
     jobs = [(int(i), r) for i in indices for r in range(args.draws)]
     for index, realisation in progress_bar(jobs, "trust", show=not args.quiet):
         clean = data.image(index).astype(np.float64)
@@ -186,9 +188,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 bootstrap=args.bootstrap if variant == variants[0] else 0,
                 seed=realisation,
                 show_progress=False,
+                surface_null=surface_null if name == "sbd" else "auto",
             )
             if variant == variants[0]:
                 stability = result.stability
+            notes[label] = next(
+                (n for n in result.notes if "surface null" in n or "spurious surface" in n),
+                "no candidate faces the vacuum",
+            )
             seconds[label] += time.perf_counter() - start
             null_rates.setdefault(label, []).append(
                 result.null.candidates_per_frame if result.null is not None else np.nan
@@ -215,6 +222,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for label, rates in null_rates.items():  # how often the method draws a candidate in vacuum
         result["methods"][label]["vacuum_candidates_per_frame"] = float(np.nanmean(rates))
     result["null_frame_side_px"] = DEFAULT_NULL_SIDE
+    result["surface_null"] = args.surface_null
+    result["model"] = methods["sbd"].params.get("model") if "sbd" in methods else None
+    for label, note in notes.items():  # the surface null of the last frame, in words
+        result["methods"][label]["surface_null_note"] = note
     return result
 
 
@@ -326,6 +337,12 @@ def markdown(result: dict[str, Any]) -> str:
         f"draws; calibrated region {result['region_A']} A. Real: a true column within "
         f"{REAL_A} A; spurious: none within {SPURIOUS_A} A. Command: `{result['command']}`.",
         "",
+        *(
+            f"Surface null of {name}: {entry['surface_null_note']}."
+            for name, entry in result["methods"].items()
+            if "surface_null_note" in entry
+        ),
+        "",
         "| method | candidates (real / spurious) | surface (real / spurious) | realised FDR of "
         "supported | real supported | surface real supported | vacuum candidates per "
         f"{result['null_frame_side_px']} px frame | s / frame |",
@@ -412,6 +429,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="PROFILE:CLASSES[:ADAPTIVE] of the calibrated verdicts (profile lattice, neighbours "
         "or own; classes surface or frame; adaptive lattice (default), all or none); each "
         "judged on the same denoised frames",
+    )
+    parser.add_argument(
+        "--surface-null",
+        default="auto",
+        help="surface null of the sbd method: 'auto' (the table beside the model), 'none' "
+        "(vacuum only) or a table file (sbdenoise surface-null)",
     )
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--name", default="trust")

@@ -6,8 +6,13 @@ Usage (from the repository root)::
         --model candidate=MODEL.safetensors                             # the gate table
     .venv/bin/python benchmarks/rotation.py --dataset DATA --model shipped=SHIPPED \\
         --model candidate=MODEL.safetensors --no-bm3d       # the specimen turned by any angle
+    sbdenoise surface-null SURFACE_DATA --model MODEL.safetensors --exclude HELD_OUT
+                                      # its surface null, MODEL.surface-null.json beside it
+    .venv/bin/python benchmarks/trust.py --dataset SURFACE_DATA --model MODEL.safetensors \\
+        --methods sbd ... --name trust_candidate          # and the shipped model's, same frames
     .venv/bin/python scripts/ship_model.py MODEL.safetensors \\
-        --gate benchmarks/results/dose_sweep.json --rotation benchmarks/results/rotation.json
+        --gate benchmarks/results/dose_sweep.json --rotation benchmarks/results/rotation.json \\
+        --trust benchmarks/results/trust_candidate.json benchmarks/results/trust_shipped.json
                                                     # install it if it beats the shipped model
     .venv/bin/python benchmarks/table1.py ...                           # test the shipped model
     .venv/bin/python scripts/ship_model.py src/sbdenoise/pretrained/sbd-unet-pt-ceo2.safetensors \
@@ -142,6 +147,76 @@ def check_rotation(result: dict, name: str, weights: Path) -> None:
             )
 
 
+#: False discovery rate the calibrated verdicts promise (``sbdenoise.analysis.trust``).
+PROMISED_FDR = 0.05
+#: Standard errors by which a candidate's realised surface FDR may exceed the shipped one's.
+TRUST_SIGMAS = 2.0
+#: What two trust runs must share to be compared.
+TRUST_SETTINGS = ("dataset", "images", "exclude_spread", "stream", "draws", "region_A")
+
+
+def check_trust(candidate: dict, shipped: dict, weights: Path) -> dict:
+    """Refuse a model whose "supported" surface columns are false more often than promised.
+
+    PSNR barely sees a column continued into the vacuum; the trust verdicts do. Both results
+    come from ``benchmarks/trust.py`` on the same held-out frames of the ``surface`` preset,
+    one per model. Refused: a realised surface FDR whose 95 % Wilson interval lies above the
+    promised 5 %, or above the shipped model's by more than :data:`TRUST_SIGMAS` standard
+    errors (two-proportion test).
+
+    Returns
+    -------
+    dict
+        Card metrics: the realised surface FDR and its interval, the surface null used.
+    """
+    for key in TRUST_SETTINGS:
+        if candidate.get(key) != shipped.get(key):
+            raise SystemExit(f"the two trust runs differ in {key}: rerun them on the same frames")
+    used = candidate.get("model")
+    if used is None or Path(used).resolve() != weights.resolve():
+        raise SystemExit(f"the candidate's trust run was computed with {used}, not {weights}")
+    mine, theirs = (
+        candidate["methods"]["sbd"]["fdr_surface"],
+        shipped["methods"]["sbd"]["fdr_surface"],
+    )
+    if mine["supported"] == 0:
+        raise SystemExit("refused: the candidate supports no surface column in the trust run")
+    if mine["low"] > PROMISED_FDR:
+        raise SystemExit(
+            f"refused: {100 * mine['fdr']:.1f} % of the surface columns the candidate's verdicts "
+            f"support are false (95 % interval from {100 * mine['low']:.1f} %), above the "
+            f"promised {100 * PROMISED_FDR:.0f} %"
+        )
+    n1, n2 = mine["supported"], max(theirs["supported"], 1)
+    pooled = (mine["spurious"] + theirs["spurious"]) / (n1 + n2)
+    error = np.sqrt(max(pooled * (1 - pooled), 1e-12) * (1 / n1 + 1 / n2))
+    if mine["fdr"] - (theirs["fdr"] or 0.0) > TRUST_SIGMAS * error:
+        raise SystemExit(
+            f"refused: surface FDR {100 * mine['fdr']:.1f} % against {100 * theirs['fdr']:.1f} % "
+            f"for the shipped model (more by over {TRUST_SIGMAS:g} standard errors)"
+        )
+    return {
+        "trust_surface_fdr": mine["fdr"],
+        "trust_surface_fdr_interval": [mine["low"], mine["high"]],
+        "trust_surface_supported": mine["supported"],
+        "trust_surface_null": candidate.get("surface_null"),
+        "trust_dataset": candidate["dataset"],
+    }
+
+
+def install_surface_null(weights: Path, module) -> Path | None:
+    """Copy the candidate's surface null beside the installed model (it must match its weights)."""
+    from sbdenoise.analysis.surface_null import SurfaceNull, sidecar_path, weights_digest
+
+    source = sidecar_path(weights)
+    if not source.is_file():
+        return None
+    table = SurfaceNull.load(source)
+    if table.fingerprint.get("weights_sha256") != weights_digest(module):
+        raise SystemExit(f"{source} was made with other weights than {weights}")
+    return table.save(sidecar_path(TARGET / SHIPPED_MODEL_NAME))
+
+
 def gate_metrics(gate_file: Path, name: str, weights: Path) -> dict:
     """The candidate's gate row as card metrics; refuses a model that does not beat the shipped.
 
@@ -221,6 +296,15 @@ def main(argv: list[str]) -> Path:
         help="rotation.json with this model's and the shipped model's rows: refuse a model "
         "worse at any angle (needed with --gate)",
     )
+    parser.add_argument(
+        "--trust",
+        type=Path,
+        nargs=2,
+        default=None,
+        metavar=("CANDIDATE", "SHIPPED"),
+        help="trust.json of the candidate and of the shipped model on the same held-out "
+        "surface frames: refuse over-confident verdicts (needed with --gate)",
+    )
     parser.add_argument("--name", default="candidate", help="the model's row in the gate table")
     parser.add_argument(
         "--cpu-hours", type=float, default=None, help="training wall hours on the machine"
@@ -239,8 +323,11 @@ def main(argv: list[str]) -> Path:
     if args.gate is not None:
         if args.rotation is None:
             raise SystemExit("a model ships through the gate with --rotation rotation.json too")
+        if args.trust is None:
+            raise SystemExit("a model ships through the gate with --trust CANDIDATE SHIPPED too")
         check_rotation(json.loads(args.rotation.read_text()), args.name, weights)
-        gated = gate_metrics(args.gate, args.name, weights)
+        trusted = check_trust(*(json.loads(path.read_text()) for path in args.trust), weights)
+        gated = {**gate_metrics(args.gate, args.name, weights), **trusted}
         card = card.model_copy(update={"metrics": {**card.metrics, **gated}})
     if args.table1 is not None:
         metrics = test_metrics(json.loads(args.table1.read_text()), weights)
@@ -252,6 +339,9 @@ def main(argv: list[str]) -> Path:
         target.with_suffix(".json").unlink()
         raise SystemExit(f"{target.name} is {size / 2**20:.1f} MiB, over the 20 MiB limit")
     load_model(target)  # the installed file loads
+    table = install_surface_null(weights, module)
+    if table is not None:
+        print(f"surface null installed: {table}")
     if gated is not None:
         append_history(card, gated, args.cpu_hours, args.steps)
     print(f"shipped {target} ({size / 2**20:.2f} MiB, sha256 {sha256(target)[:16]}...)")

@@ -89,3 +89,33 @@ def test_the_shipping_gate_refuses_a_model_that_invents_more_columns():
         ship_model.check_vacuum(worse, "candidate")
     with pytest.raises(SystemExit, match="no vacuum check"):
         ship_model.check_vacuum({}, "candidate")
+
+
+def test_the_shipping_gate_refuses_over_confident_surface_verdicts(tmp_path):
+    ship_model = load_ship_model()
+    weights = tmp_path / "candidate.safetensors"
+    settings = {"dataset": "/data/surface", "images": 24, "exclude_spread": [12, 24], "stream": 13,
+                "draws": 2, "region_A": 2.0}  # fmt: skip
+
+    def run(model, spurious, supported):
+        fdr = spurious / supported
+        z = 1.96  # 95 % Wilson interval, as benchmarks/trust.py reports it
+        centre = (fdr + z * z / (2 * supported)) / (1 + z * z / supported)
+        half = z * np.sqrt(fdr * (1 - fdr) / supported + z * z / (4 * supported**2))
+        low, high = centre - half / (1 + z * z / supported), centre + half / (1 + z * z / supported)
+        surface = {"supported": supported, "spurious": spurious, "fdr": fdr, "low": low,
+                   "high": high}  # fmt: skip
+        return {**settings, "model": str(model), "surface_null": "auto",
+                "methods": {"sbd": {"fdr_surface": surface}}}  # fmt: skip
+
+    shipped = run("shipped.safetensors", 15, 514)  # v8's 2.9 %
+    metrics = ship_model.check_trust(run(weights, 18, 560), shipped, weights)
+    assert metrics["trust_surface_fdr"] == pytest.approx(18 / 560)
+    with pytest.raises(SystemExit, match="above the promised 5 %"):  # run s's 13.6 %
+        ship_model.check_trust(run(weights, 85, 625), shipped, weights)
+    with pytest.raises(SystemExit, match="more by over 2 standard errors"):  # 4.6 %, under 5 %
+        ship_model.check_trust(run(weights, 40, 870), run("shipped", 4, 500), weights)
+    with pytest.raises(SystemExit, match="computed with"):
+        ship_model.check_trust(run(tmp_path / "other", 18, 560), shipped, weights)
+    with pytest.raises(SystemExit, match="differ in images"):
+        ship_model.check_trust({**run(weights, 18, 560), "images": 12}, shipped, weights)

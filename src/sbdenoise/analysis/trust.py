@@ -74,6 +74,7 @@ from sbdenoise.analysis.likelihood import (
     column_likelihood,
 )
 from sbdenoise.analysis.surface import DEFAULT_ALPHA_A, alpha_shape
+from sbdenoise.analysis.surface_null import SurfaceNull, surface_null_for
 from sbdenoise.errors import InputError
 
 __all__ = [
@@ -436,6 +437,55 @@ def _prepared(method: Any, params: Mapping[str, Any] | None, model: str | Path |
     return prepare(str(method), params, model=model)
 
 
+def _surface_null(choice: SurfaceNull | str | Path | None, prepared: Any) -> SurfaceNull | None:
+    """The surface null ``judge_frame`` was asked for (see its ``surface_null``)."""
+    if choice is None or isinstance(choice, SurfaceNull):
+        return choice
+    if isinstance(choice, str) and choice == "auto":
+        return surface_null_for(prepared)
+    table = SurfaceNull.load(choice)
+    if not table.matches(prepared):
+        made = table.fingerprint
+        raise InputError(
+            f"this surface null was made with {made['method']!r}, parameters {made['params']} "
+            f"and weights {str(made.get('weights_sha256'))[:12]}, not with the method that "
+            "denoised the frame",
+            choice,
+        )
+    return table
+
+
+def _against_surface_null(
+    p_value: np.ndarray,
+    facing: np.ndarray,
+    dose_per_area: float,
+    table: SurfaceNull | None,
+    notes: list[str],
+) -> np.ndarray:
+    """Surface candidates' p-values recalibrated against the surface null (note in ``notes``)."""
+    if not facing.any():
+        return p_value
+    if table is None:
+        notes.append(
+            f"no surface null for this method: the {int(facing.sum())} candidates facing the "
+            "vacuum are tested against vacuum only, which a lattice continued into the vacuum "
+            "(or a surface fringe) passes too; make one with 'sbdenoise surface-null'"
+        )
+        return p_value
+    surface_p, level = table.p_values(p_value[facing], dose_per_area)
+    if level is None:
+        notes.append("the surface null holds too few spurious candidates: vacuum only")
+        return p_value
+    notes.append(
+        f"{int(facing.sum())} candidates facing the vacuum also against {len(level.p_values)} "
+        f"spurious surface candidates of the same method on {level.frames} simulated frames at "
+        f"{level.dose_per_area:.3g} e-/A^2 (frame: {dose_per_area:.3g})"
+    )
+    adjusted = p_value.copy()
+    adjusted[facing] = surface_p
+    return adjusted
+
+
 def calibrated_verdicts(
     p_value: np.ndarray,
     p_contradicted: np.ndarray,
@@ -489,6 +539,7 @@ def judge_frame(
     seed: int = 0,
     cache: Path | bool | None = True,
     show_progress: bool = True,
+    surface_null: SurfaceNull | str | Path | None = "auto",
 ) -> FrameVerdicts:
     """Judge every candidate column of a denoised frame against the noisy counts.
 
@@ -567,6 +618,12 @@ def judge_frame(
         Null-table cache (True: the machine's; False/None: none).
     show_progress : bool
         Progress bars for the null simulation and the bootstrap.
+    surface_null : SurfaceNull, path, "auto" or None
+        The null of the method's spurious surface candidates (:mod:`.surface_null`): each
+        candidate facing the vacuum (not at a lattice site) must then also beat what spurious
+        surface candidates of the same method score on simulated frames at this dose, not only
+        vacuum. ``"auto"`` (default): the table beside the method's model file, when it was made
+        with this method and parameters; None: vacuum only (the notes say so).
 
     Returns
     -------
@@ -605,17 +662,17 @@ def judge_frame(
         found.positions, counts.shape, pixel_size, classes, vacuum_mask=vacuum_mask
     )
     weights, on_site = None, None
+    facing = (
+        grouping == "surface"
+        if classes == "surface"
+        else surface_candidates(found.positions, counts.shape, pixel_size, vacuum_mask)
+    )
     if profile == "own":
         score = candidate_scores(counts, denoised, positions_px, region / pixel_size, v)
     else:
         if profile == "lattice":
             sites, predicted = lattice_sites(
                 positions_px, LATTICE_REACH_A / pixel_size, LATTICE_TOLERANCE_A / pixel_size
-            )
-            facing = (
-                grouping == "surface"
-                if classes == "surface"
-                else surface_candidates(found.positions, counts.shape, pixel_size, vacuum_mask)
             )
             on_site = predicted & ~facing
             positions_px = np.where(on_site[:, None], sites, positions_px)
@@ -657,6 +714,10 @@ def judge_frame(
                 f"{int(on_site.sum())} of {len(found)} candidates at lattice sites (column shape "
                 "at the site their neighbours predict, normal tail); the others against the null"
             )
+        p_value = _against_surface_null(
+            p_value, facing if on_site is None else facing & ~on_site, v / pixel_size**2,
+            _surface_null(surface_null, prepared), notes,
+        )  # fmt: skip
         q_value, q_contradicted, verdict = calibrated_verdicts(
             p_value, p_contradicted, likelihood.values, fdr, grouping, adaptive
         )

@@ -1,0 +1,270 @@
+"""Simulating a method's surface null (:mod:`.surface_null`) on frames with a known truth.
+
+Each clean image of a simulated dataset is scaled to every dose of the table, drawn with Poisson
+noise, denoised by the method and judged against vacuum alone (:func:`~.trust.judge_frame` with
+``surface_null=None``); the vacuum p-values of the candidates that face the vacuum and have no
+true column within :data:`~.surface_null.SPURIOUS_DISTANCE_A` make the table.
+
+Calibrate on images the verdicts will not be checked on: ``benchmarks/trust.py`` scores held-out
+images of the ``surface`` preset, so the shipped table comes from the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from sbdenoise.analysis.candidates import CandidateRule
+from sbdenoise.analysis.likelihood import estimate_vacuum
+from sbdenoise.analysis.surface_null import (
+    SPURIOUS_DISTANCE_A,
+    SurfaceNull,
+    SurfaceNullLevel,
+    method_fingerprint,
+    sidecar_path,
+)
+from sbdenoise.analysis.trust import DEFAULT_REGION_A, judge_frame
+from sbdenoise.errors import InputError
+from sbdenoise.noise.models import sample_poisson
+from sbdenoise.progress import progress_bar
+
+__all__ = [
+    "DEFAULT_DOSES_E_PER_A2",
+    "calibrate_surface_null",
+    "simulate_surface_null",
+    "spurious_surface_p_values",
+]
+
+#: Default doses of a table, e-/A^2: log-spaced over the shipped model's range (40-400 e-/A^2,
+#: 0.15-1.5 e-/px at 0.061 A/px); 0.45 e-/px at 0.061 A/px is 121 e-/A^2.
+DEFAULT_DOSES_E_PER_A2 = (40.0, 71.0, 121.0, 225.0, 400.0)
+
+
+def true_column_positions(dataset: Any, index: int) -> np.ndarray:
+    """``(n, 2)`` projected true column positions ``(y, x)`` of a dataset image, angstrom."""
+    table = dataset.columns(index)
+    if len(table) == 0:
+        return np.zeros((0, 2))
+    return np.stack([table["y"], table["x"]], axis=1).astype(np.float64)
+
+
+def spurious_surface_p_values(
+    result: Any, truth: np.ndarray, spurious_distance: float = SPURIOUS_DISTANCE_A
+) -> np.ndarray:
+    """Vacuum p-values of a judged frame's spurious candidates facing the vacuum.
+
+    Parameters
+    ----------
+    result : sbdenoise.analysis.trust.FrameVerdicts
+        Verdicts against vacuum alone, with ``classes="surface"``.
+    truth : numpy.ndarray
+        ``(n, 2)`` true column positions, angstrom.
+    spurious_distance : float
+        Spurious: no true column within this distance, angstrom.
+
+    Returns
+    -------
+    numpy.ndarray
+        The finite p-values of those candidates.
+    """
+    positions = result.candidates.positions
+    if len(positions) == 0:
+        return np.zeros(0)
+    if len(truth) == 0:
+        distance = np.full(len(positions), np.inf)
+    else:
+        distance, _ = cKDTree(truth).query(positions)
+    facing = np.asarray(result.fdr_class) == "surface"
+    chosen = facing & (distance > spurious_distance) & np.isfinite(result.p_value)
+    return np.asarray(result.p_value[chosen], dtype=np.float64)
+
+
+def simulate_surface_null(
+    prepared: Any,
+    dataset: Any,
+    indices: Sequence[int],
+    *,
+    doses: Sequence[float] = DEFAULT_DOSES_E_PER_A2,
+    draws: int = 1,
+    region: float = DEFAULT_REGION_A,
+    rule: CandidateRule | None = None,
+    seed: int = 0,
+    cache: Path | bool | None = True,
+    show_progress: bool = True,
+) -> SurfaceNull:
+    """The surface null of a prepared method on images of a simulated dataset.
+
+    Parameters
+    ----------
+    prepared : sbdenoise.denoise.registry.PreparedMethod
+        The method (with the parameters its verdicts will be taken with).
+    dataset : sbdenoise.simulate.store.SimulatedDataset
+        Simulated images with their true columns, all at one pixel size.
+    indices : sequence of int
+        Images to simulate frames of (not those the verdicts are checked on).
+    doses : sequence of float
+        Doses of the table, e-/A^2.
+    draws : int
+        Poisson draws per image and dose.
+    region : float
+        Region radius of the calibrated test, angstrom (as the verdicts will use).
+    rule : CandidateRule, optional
+        Candidate rule (as the verdicts will use).
+    seed : int
+        Seed of the noise (and of the vacuum nulls).
+    cache : Path, bool or None
+        Cache of the vacuum null tables (see :func:`~.trust.judge_frame`).
+    show_progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    SurfaceNull
+    """
+    indices = [int(i) for i in indices]
+    if not indices:
+        raise InputError("the surface null needs at least one simulated image")
+    if draws < 1:
+        raise InputError(f"draws must be at least 1, got {draws}")
+    doses = sorted(float(d) for d in doses)
+    if not doses or min(doses) <= 0:
+        raise InputError(f"doses must be positive (e-/A^2), got {doses}")
+    pixel_sizes = {float(dataset.params["pixel_size"][i]) for i in indices}
+    if max(pixel_sizes) - min(pixel_sizes) > 1e-6 * max(pixel_sizes):
+        raise InputError(
+            f"the surface null is simulated at one pixel size; these images have "
+            f"{len(pixel_sizes)} ({min(pixel_sizes):.4f}-{max(pixel_sizes):.4f} A/px)"
+        )
+    pixel = pixel_sizes.pop()
+    collected: dict[float, list[np.ndarray]] = {dose: [] for dose in doses}
+    given = 0
+    jobs = [(dose, index, draw) for dose in doses for index in indices for draw in range(draws)]
+    for dose, index, draw in progress_bar(jobs, "surface null", show=show_progress):
+        clean = np.asarray(dataset.image(index), dtype=np.float64)
+        rate = dose * pixel**2  # e-/px
+        clean = clean * (rate / float(dataset.params["dose"][index]))
+        noise = np.random.default_rng([seed, index, draw, round(dose * 1000)])
+        noisy = sample_poisson(clean, noise).astype(np.float64)
+        denoised = prepared.denoise_frame(noisy, pixel)
+        try:  # as the verdicts will run: the vacuum found in the frame
+            estimate_vacuum(denoised, pixel, noisy=noisy)
+            known_rate = None
+        except InputError:  # no flat vacuum region found: the simulation knows the rate
+            known_rate = rate
+            given += 1
+        result = judge_frame(
+            noisy,
+            denoised,
+            pixel,
+            vacuum_rate=known_rate,
+            method=prepared,
+            region=region,
+            rule=rule,
+            seed=seed,
+            cache=cache,
+            show_progress=False,
+            surface_null=None,
+        )
+        truth = true_column_positions(dataset, index)
+        collected[dose].append(spurious_surface_p_values(result, truth))
+    levels = tuple(
+        SurfaceNullLevel(
+            dose_per_area=dose,
+            p_values=np.sort(np.concatenate(collected[dose])),
+            frames=len(indices) * draws,
+        )
+        for dose in doses
+    )
+    source = f"{getattr(dataset, 'path', dataset)}: images {','.join(map(str, indices))}"
+    return SurfaceNull(
+        fingerprint=method_fingerprint(prepared),
+        levels=levels,
+        pixel_size=pixel,
+        region=float(region),
+        source=f"{source}; {draws} draw(s) per image and dose; seed {seed}"
+        + (f"; vacuum rate given in {given} frame(s) without a flat vacuum" if given else ""),
+    )
+
+
+def spread_evenly(indices: np.ndarray, n: int | None) -> np.ndarray:
+    """At most ``n`` of ``indices``, evenly spaced (several structures and defoci kept)."""
+    indices = np.asarray(indices)
+    if n is None or n >= len(indices):
+        return indices
+    if n < 1:
+        raise InputError(f"at least one image is needed, got max_images={n}")
+    return indices[np.unique(np.round(np.linspace(0, len(indices) - 1, n)).astype(int))]
+
+
+def calibrate_surface_null(
+    dataset: str | Path,
+    method: str = "sbd",
+    params: dict[str, Any] | None = None,
+    *,
+    model: str | Path | None = None,
+    split: str = "test",
+    contrast: str = "white",
+    max_images: int | None = 36,
+    exclude: Sequence[int] = (),
+    doses: Sequence[float] = DEFAULT_DOSES_E_PER_A2,
+    draws: int = 1,
+    seed: int = 0,
+    output: str | Path | None = None,
+    show_progress: bool = True,
+) -> tuple[SurfaceNull, Path]:
+    """Simulate a method's surface null on a dataset and write it (beside the model by default).
+
+    Parameters
+    ----------
+    dataset : str or Path
+        Simulated dataset folder (or its ``dataset.h5``) with column truth, one pixel size.
+    method, params, model
+        The method as the verdicts will run it (see :func:`sbdenoise.denoise.registry.prepare`).
+    split, contrast : str
+        Images of this split and contrast class (``contrast="all"``: every class).
+    max_images : int or None
+        At most this many of them, evenly spread (None: all).
+    exclude : sequence of int
+        Images to leave out (those the verdicts will be checked on).
+    doses, draws, seed
+        See :func:`simulate_surface_null`.
+    output : str or Path, optional
+        Where to write the table (default: :func:`~.surface_null.sidecar_path` of the model;
+        required for methods without a model file).
+    show_progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    table : SurfaceNull
+    path : Path
+        The file written.
+    """
+    from sbdenoise.denoise.registry import prepare
+    from sbdenoise.simulate.store import SimulatedDataset
+
+    data = SimulatedDataset(dataset)
+    pool = (
+        data.indices(split=split)
+        if contrast == "all"
+        else data.indices(split=split, contrast=contrast)
+    )
+    pool = np.setdiff1d(pool, np.asarray(list(exclude), dtype=int))
+    if len(pool) == 0:
+        raise InputError(
+            f"no {contrast} images in split {split!r} of this dataset (after exclusions)", dataset
+        )
+    indices = spread_evenly(pool, max_images)
+    prepared = prepare(method, params, model=model)
+    if output is None:
+        if prepared.params.get("model") is None:
+            raise InputError(f"method {method!r} has no model file: pass an output path")
+        output = sidecar_path(prepared.params["model"])
+    table = simulate_surface_null(
+        prepared, data, indices, doses=doses, draws=draws, seed=seed, show_progress=show_progress
+    )
+    return table, table.save(output)
