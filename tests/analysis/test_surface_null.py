@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from sbdenoise.analysis.surface_calibration import (
     calibrate_surface_null,
+    resample,
     simulate_surface_null,
     spurious_surface_p_values,
     true_column_positions,
@@ -202,3 +203,16 @@ def test_cli_writes_the_table_and_refuses_a_method_without_a_model_file_and_no_o
     assert bad.exit_code == 2 and "comma-separated" in bad.output
     with pytest.raises(InputError, match="no white images"):
         calibrate_surface_null(smoke_dataset, "gaussian", {"sigma": 6}, split="nosuch", output=out)
+
+
+def test_resampling_keeps_columns_where_they_are_in_angstrom():
+    source, target = 0.0580, 0.0610
+    yy, xx = np.mgrid[:300, :300] * source
+    centre = np.array([7.3, 9.1])  # angstrom
+    image = 0.45 + np.exp(-((yy - centre[0]) ** 2 + (xx - centre[1]) ** 2) / (2 * 0.3**2))
+    out = resample(image, source, target)
+    assert out.shape == (285, 285)  # 299 * 0.058 / 0.061 = 284.3: pixels 0..284 inside
+    peak = np.array(ndi.center_of_mass(np.clip(out - 0.45, 0, None))) * target
+    assert np.allclose(peak, centre, atol=0.01)
+    assert out[0, 0] == pytest.approx(0.45)
+    assert np.array_equal(resample(image, source, source), image)

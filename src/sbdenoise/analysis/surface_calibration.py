@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
 
 from sbdenoise.analysis.candidates import CandidateRule
@@ -35,6 +36,7 @@ from sbdenoise.progress import progress_bar
 __all__ = [
     "DEFAULT_DOSES_E_PER_A2",
     "calibrate_surface_null",
+    "resample",
     "simulate_surface_null",
     "spurious_surface_p_values",
 ]
@@ -50,6 +52,21 @@ def true_column_positions(dataset: Any, index: int) -> np.ndarray:
     if len(table) == 0:
         return np.zeros((0, 2))
     return np.stack([table["y"], table["x"]], axis=1).astype(np.float64)
+
+
+def resample(image: np.ndarray, pixel_size: float, target: float) -> np.ndarray:
+    """A clean image resampled from ``pixel_size`` to ``target`` angstrom per pixel (linear).
+
+    Pixel ``j`` of the result lies at ``j * target`` angstrom, as pixel ``i`` of the input lies
+    at ``i * pixel_size``, so column positions in angstrom hold for both. Values are rates per
+    pixel of the input's scale (the caller rescales them to a dose).
+    """
+    image = np.asarray(image, dtype=np.float64)
+    if abs(pixel_size - target) <= 1e-6 * target:
+        return image
+    step = target / pixel_size  # input pixels per output pixel
+    shape = tuple(max(int(np.floor((n - 1) / step)) + 1, 1) for n in image.shape)
+    return ndi.affine_transform(image, [step, step], output_shape=shape, order=1, mode="nearest")
 
 
 def spurious_surface_p_values(
@@ -103,7 +120,8 @@ def simulate_surface_null(
     prepared : sbdenoise.denoise.registry.PreparedMethod
         The method (with the parameters its verdicts will be taken with).
     dataset : sbdenoise.simulate.store.SimulatedDataset
-        Simulated images with their true columns, all at one pixel size.
+        Simulated images with their true columns. Images at other pixel sizes than the median
+        one are resampled to it (:func:`resample`), so one vacuum null per dose serves all.
     indices : sequence of int
         Images to simulate frames of (not those the verdicts are checked on).
     doses : sequence of float
@@ -133,18 +151,14 @@ def simulate_surface_null(
     doses = sorted(float(d) for d in doses)
     if not doses or min(doses) <= 0:
         raise InputError(f"doses must be positive (e-/A^2), got {doses}")
-    pixel_sizes = {float(dataset.params["pixel_size"][i]) for i in indices}
-    if max(pixel_sizes) - min(pixel_sizes) > 1e-6 * max(pixel_sizes):
-        raise InputError(
-            f"the surface null is simulated at one pixel size; these images have "
-            f"{len(pixel_sizes)} ({min(pixel_sizes):.4f}-{max(pixel_sizes):.4f} A/px)"
-        )
-    pixel = pixel_sizes.pop()
+    sizes = np.array([float(dataset.params["pixel_size"][i]) for i in indices])
+    pixel = float(np.median(sizes))  # frames at one pixel size share one vacuum null per dose
+    resampled = int(np.sum(np.abs(sizes - pixel) > 1e-6 * pixel))
     collected: dict[float, list[np.ndarray]] = {dose: [] for dose in doses}
     given = 0
     jobs = [(dose, index, draw) for dose in doses for index in indices for draw in range(draws)]
     for dose, index, draw in progress_bar(jobs, "surface null", show=show_progress):
-        clean = np.asarray(dataset.image(index), dtype=np.float64)
+        clean = resample(dataset.image(index), float(dataset.params["pixel_size"][index]), pixel)
         rate = dose * pixel**2  # e-/px
         clean = clean * (rate / float(dataset.params["dose"][index]))
         noise = np.random.default_rng([seed, index, draw, round(dose * 1000)])
@@ -186,7 +200,8 @@ def simulate_surface_null(
         pixel_size=pixel,
         region=float(region),
         source=f"{source}; {draws} draw(s) per image and dose; seed {seed}"
-        + (f"; vacuum rate given in {given} frame(s) without a flat vacuum" if given else ""),
+        + (f"; vacuum rate given in {given} frame(s) without a flat vacuum" if given else "")
+        + (f"; {resampled} image(s) resampled to {pixel:.5f} A/px" if resampled else ""),
     )
 
 
@@ -221,7 +236,7 @@ def calibrate_surface_null(
     Parameters
     ----------
     dataset : str or Path
-        Simulated dataset folder (or its ``dataset.h5``) with column truth, one pixel size.
+        Simulated dataset folder (or its ``dataset.h5``) with column truth.
     method, params, model
         The method as the verdicts will run it (see :func:`sbdenoise.denoise.registry.prepare`).
     split, contrast : str

@@ -213,12 +213,13 @@ def demo(
 from sbdenoise.cli import analysis as _analysis  # noqa: E402  (commands register on app)
 from sbdenoise.cli import experiment as _experiment  # noqa: E402
 from sbdenoise.cli import export as _export  # noqa: E402
+from sbdenoise.cli import fit as _fit  # noqa: E402
 from sbdenoise.cli import match as _match  # noqa: E402
 from sbdenoise.cli import series as _series  # noqa: E402
 from sbdenoise.cli import simulate as _simulate  # noqa: E402
 from sbdenoise.cli import train as _train  # noqa: E402
 
-for _group in (_analysis, _simulate, _train, _export, _series, _match, _experiment):
+for _group in (_analysis, _simulate, _train, _fit, _export, _series, _match, _experiment):
     _group.register(app)
 
 if __name__ == "__main__":
