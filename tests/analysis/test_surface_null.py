@@ -126,7 +126,7 @@ def test_judge_frame_holds_surface_candidates_to_the_surface_null_and_nothing_el
     prepared = prepare("gaussian", {"sigma": SIGMA_PX})
     common = dict(method=prepared, cache=tmp_path, show_progress=False)
     alone = judge_frame(counts, denoised, PIXEL, surface_null=None, **common)
-    assert any("no surface null" in note for note in alone.notes)
+    assert any("no usable surface null" in note for note in alone.notes)
     # spurious surface candidates of this "method" as significant as p = 1e-4 .. 0.02
     strict = table_of(prepared, [SurfaceNullLevel(121.0, np.geomspace(1e-4, 0.02, 400), 20)])
     held = judge_frame(counts, denoised, PIXEL, surface_null=strict, **common)
@@ -139,6 +139,9 @@ def test_judge_frame_holds_surface_candidates_to_the_surface_null_and_nothing_el
     assert supported(held, facing) < supported(alone, facing)
     assert supported(held, ~facing) == supported(alone, ~facing)
     assert any("spurious surface candidates" in note for note in held.notes)
+    # a table made for another region or statistic is not applied, and the notes say so
+    other_region = judge_frame(counts, denoised, PIXEL, surface_null=strict, region=1.5, **common)
+    assert any("not used" in note for note in other_region.notes)
     # a table file of another method is refused, not silently used
     other = table_of(prepare("gaussian", {"sigma": 2.0}), strict.levels)
     with pytest.raises(InputError, match="not with the method"):

@@ -41,7 +41,7 @@ def fitted(smoke_dataset, tmp_path_factory):
 
 def test_a_fit_trains_judges_and_calibrates_the_model_in_one_call(fitted):
     spec, folder, result, messages = fitted
-    assert [row["method"] for row in result.table] == ["sbd", "gaussian"]
+    assert [row["method"] for row in result.table] == ["sbd", "sbd-shipped", "gaussian"]
     assert all(np.isfinite(row["psnr_db"]) and row["frames"] == 1 for row in result.table)
     table = (folder / "table.md").read_text()
     assert "| sbd |" in table and "| gaussian |" in table

@@ -267,3 +267,16 @@ def test_time_budget_stops_after_a_final_validation_and_stays_finished(tiny_spec
     assert log[-1].split(",")[0] == "1" and log[-1].split(",")[3] != ""
     again = train(budget, tmp_path / "m", show_progress=False, threads=1)
     assert again.stop_reason == "already finished" and again.step == 1
+
+
+def test_a_warm_start_keeps_the_starting_models_working_grid(tiny_spec, tmp_path):
+    from sbdenoise.nn.model_file import read_card
+
+    fine = tiny_spec.model_copy(update={"sampling": 2 * 0.061, "steps": 2})  # binning 2, not 4
+    first = train(fine, tmp_path / "first", show_progress=False, threads=1)
+    assert read_card(first.model_path).sampling == pytest.approx(2 * 0.061, rel=0.01)
+    warm = tiny_spec.model_copy(update={"init_from": str(first.model_path), "steps": 2})
+    second = train(warm, tmp_path / "second", show_progress=False, threads=1)
+    assert read_card(second.model_path).sampling == pytest.approx(2 * 0.061, rel=0.01)
+    cold = train(tiny_spec.model_copy(update={"steps": 2}), tmp_path / "cold", show_progress=False)
+    assert read_card(cold.model_path).sampling == pytest.approx(4 * 0.061, rel=0.01)

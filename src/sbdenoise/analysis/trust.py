@@ -467,9 +467,9 @@ def _against_surface_null(
         return p_value
     if table is None:
         notes.append(
-            f"no surface null for this method: the {int(facing.sum())} candidates facing the "
-            "vacuum are tested against vacuum only, which a lattice continued into the vacuum "
-            "(or a surface fringe) passes too; make one with 'sbdenoise surface-null'"
+            f"no usable surface null: the {int(facing.sum())} candidates facing the vacuum are "
+            "tested against vacuum only, which a lattice continued into the vacuum (or a surface "
+            "fringe) passes too; make one with 'sbdenoise surface-null'"
         )
         return p_value
     surface_p, level = table.p_values(p_value[facing], dose_per_area)
@@ -714,9 +714,16 @@ def judge_frame(
                 f"{int(on_site.sum())} of {len(found)} candidates at lattice sites (column shape "
                 "at the site their neighbours predict, normal tail); the others against the null"
             )
+        table = _surface_null(surface_null, prepared)
+        if table is not None and (profile == "own" or abs(table.region - region) > 1e-6):
+            notes.append(
+                f"the surface null was made for the neighbours' template in a {table.region:g} A "
+                f"region, not for profile {profile!r} in {region:g} A: not used"
+            )
+            table = None
         p_value = _against_surface_null(
             p_value, facing if on_site is None else facing & ~on_site, v / pixel_size**2,
-            _surface_null(surface_null, prepared), notes,
+            table, notes,
         )  # fmt: skip
         q_value, q_contradicted, verdict = calibrated_verdicts(
             p_value, p_contradicted, likelihood.values, fdr, grouping, adaptive

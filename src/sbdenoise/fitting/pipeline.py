@@ -5,8 +5,9 @@ Stages, each resumable (run the same command again after an interruption):
 1. ``simulate``: the dataset into ``DIR/dataset`` (the machine's dataset cache serves an
    unchanged spec at once; an interrupted simulation resumes from its finished parts);
 2. ``train``: the network into ``DIR/model.safetensors`` (resumes from ``DIR/model.run``);
-3. ``evaluate``: the model and the classical baselines on the same test frames, PSNR, SSIM and
-   surface / bulk column Jaccard, ``DIR/table.md`` (a finished method is not scored again);
+3. ``evaluate``: the model, the shipped model (``sbd-shipped``: does the fit pay?) and the
+   classical baselines on the same test frames, PSNR, SSIM and surface / bulk column Jaccard,
+   ``DIR/table.md`` (a finished method is not scored again);
 4. ``surface-null``: the model's surface null (``DIR/model.surface-null.json``) on validation
    images, so its trust verdicts at the surface are calibrated.
 
@@ -219,12 +220,17 @@ def _test_indices(dataset: Path, spec: FitSpec) -> np.ndarray:
 def _evaluate(spec: FitSpec, folder: Path, model: Path, show_progress: bool) -> list[dict]:
     """Score the model and the baselines on the same test frames (finished methods kept)."""
     from sbdenoise.analysis.evaluation import evaluate
+    from sbdenoise.pretrained import shipped_model_path
 
     dataset = folder / "dataset"
     indices = _test_indices(dataset, spec)
     rows = []
-    for method in ["sbd", *spec.evaluation.baselines]:
-        out = folder / "evaluation" / method
+    entries = [("sbd", "sbd", model)]
+    if spec.evaluation.shipped and shipped_model_path() is not None:
+        entries.append(("sbd-shipped", "sbd", shipped_model_path()))
+    entries += [(name, name, None) for name in spec.evaluation.baselines]
+    for label, method, weights in entries:
+        out = folder / "evaluation" / label
         summary_path = out / "fit-summary.json"
         if summary_path.is_file():
             rows.append(json.loads(summary_path.read_text()))
@@ -234,14 +240,15 @@ def _evaluate(spec: FitSpec, folder: Path, model: Path, show_progress: bool) -> 
             method,
             n_realisations=spec.evaluation.realisations,
             indices=indices,
-            model=model if method == "sbd" else None,
+            model=weights,
             seed=spec.evaluation.seed,
+            elements=spec.evaluation.elements,
             output_dir=out,
             show_progress=show_progress,
         )
         mean = result.summary["mean"]
         row = {
-            "method": method,
+            "method": label,
             "psnr_db": float(mean["psnr"]),
             "ssim": float(mean["ssim"]),
             "surface_jaccard": float(mean["surface_jaccard"]),
@@ -260,8 +267,9 @@ def table_markdown(rows: list[dict[str, Any]], spec: FitSpec) -> str:
         "# Fit: test split",
         "",
         f"{rows[0]['frames']} test frames ({spec.evaluation.realisations} Poisson draw(s) per "
-        f"image, seed {spec.evaluation.seed}), PSNR with peak 1 e-/px; column Jaccard with the "
-        "surface from the same alpha-shape rule on both sides.",
+        f"image, seed {spec.evaluation.seed}), PSNR with peak 1 e-/px; column Jaccard of "
+        f"{', '.join(spec.evaluation.elements or ['all'])} columns, the surface from the same "
+        "alpha-shape rule on both sides.",
         "",
         "| method | PSNR dB | SSIM | surface Jaccard | bulk Jaccard |",
         "|---|---:|---:|---:|---:|",

@@ -51,6 +51,17 @@ class EvaluationOptions(_Model):
         description="Classical methods scored on the same frames (registry names).",
     )
     seed: int = Field(0, description="Seed of the test noise.")
+    shipped: bool = Field(
+        True, description="Score the shipped model too (row sbd-shipped): does the fit pay?"
+    )
+    elements: list[str] | None = Field(
+        default_factory=lambda: ["Pt"],
+        description=(
+            "Columns whose surface and bulk Jaccard are scored: the particle's (Pt) by default; "
+            "None scores every column, the support's faint O columns included, which no method "
+            "detects in phase contrast."
+        ),
+    )
 
 
 class SurfaceNullOptions(_Model):

@@ -53,6 +53,21 @@ _TRAIN_STREAM, _VAL_STREAM = 0, 1
 VAL_DOSE_LEVELS = 4
 
 
+def warm_start_sampling(init_from: str | Path) -> float | None:
+    """The working sampling of the model a run starts from, A/px (None when its card has none).
+
+    A network's filters are tuned to the scale of columns on its working grid; fine-tuned on
+    another grid (say 4 x 0.0488 = 0.195 A/px instead of 0.244) it starts far from any good
+    solution: on 0.0488 A/px frames the shipped v9 scored 37.86 dB, the same weights fine-tuned
+    for 1,500 steps at 0.195 A/px 36.68 (``sbdenoise fit``, 2026-12-03). So a warm start keeps
+    the starting model's sampling unless the spec names one.
+    """
+    from sbdenoise.nn.model_file import read_card
+
+    sampling = read_card(init_from).sampling
+    return None if sampling is None else float(sampling)
+
+
 def bin_sum(image: np.ndarray, factor: int) -> np.ndarray:
     """Sum ``factor x factor`` blocks (rows and columns beyond a whole block are dropped).
 
@@ -681,6 +696,8 @@ def load_training_data(spec: TrainSpec, multiple: int = 1) -> TrainingData:
     packed = dataset.spec.get(PACKED_KEY) or {}
     prebinned = int(packed.get("binning", 1))
     default_sampling = float(packed["sampling"]) if packed else 4.0 * nominal_pixel
+    if not packed and spec.init_from is not None:  # a warm start keeps the network's grid
+        default_sampling = warm_start_sampling(spec.init_from) or default_sampling
     sampling = spec.sampling if spec.sampling is not None else default_sampling
     factor = common_binning(pixel_sizes[used], sampling, dataset.path)
     # spec.dose is per pixel of the original detector; a packed store's pixels hold prebinned**2

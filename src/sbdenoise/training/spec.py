@@ -142,7 +142,8 @@ class TrainSpec(_Model):
         None,
         gt=0,
         description=(
-            "Working sampling, A/px (None: 4 x the dataset pixel size, or the sampling a packed "
+            "Working sampling, A/px (None: the init_from model's, else 4 x the dataset pixel size, "
+            "or the sampling a packed "
             "store was binned to). Images are binned by the "
             "nearest integer factor, so the sampling used is that factor x the pixel size."
         ),
