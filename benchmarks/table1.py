@@ -58,6 +58,7 @@ import numpy as np
 import torch
 from rich.console import Console
 
+from sbdenoise.analysis.surface_calibration import spread_evenly as spread
 from sbdenoise.baselines import BASELINES, tune_baseline
 from sbdenoise.config import DatasetSpec
 from sbdenoise.denoise.registry import SBD_METHOD, prepare
@@ -298,14 +299,6 @@ def plain(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
-
-
-def spread(indices: np.ndarray, n: int | None) -> np.ndarray:
-    """At most ``n`` of ``indices``, evenly spaced (so several structures and defoci are kept)."""
-    if n is None or n >= len(indices):
-        return indices
-    positions = np.unique(np.round(np.linspace(0, len(indices) - 1, max(n, 1))).astype(int))
-    return indices[positions]
 
 
 def noise_rng(*key: int) -> np.random.Generator:
