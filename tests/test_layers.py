@@ -42,6 +42,7 @@ LAYERS = {
     "hyperspy": 6,
     "napari": 6,
     "experiments": 6,
+    "fitting": 6,
     "cli": 7,
     "__main__": 7,
 }
