@@ -94,28 +94,41 @@ def test_the_shipping_gate_refuses_a_model_that_invents_more_columns():
 def test_the_shipping_gate_refuses_over_confident_surface_verdicts(tmp_path):
     ship_model = load_ship_model()
     weights = tmp_path / "candidate.safetensors"
-    settings = {"dataset": "/data/surface", "images": 24, "exclude_spread": [12, 24], "stream": 13,
+    settings = {"dataset": "/data/surface", "images": 24, "exclude_spread": [12, 24],
                 "draws": 2, "region_A": 2.0}  # fmt: skip
 
-    def run(model, spurious, supported):
-        fdr = spurious / supported
-        z = 1.96  # 95 % Wilson interval, as benchmarks/trust.py reports it
-        centre = (fdr + z * z / (2 * supported)) / (1 + z * z / supported)
-        half = z * np.sqrt(fdr * (1 - fdr) / supported + z * z / (4 * supported**2))
-        low, high = centre - half / (1 + z * z / supported), centre + half / (1 + z * z / supported)
-        surface = {"supported": supported, "spurious": spurious, "fdr": fdr, "low": low,
-                   "high": high}  # fmt: skip
-        return {**settings, "model": str(model), "surface_null": "auto",
+    def run(model, spurious, supported, stream=13):
+        surface = {"supported": supported, "spurious": spurious, "fdr": spurious / supported}
+        return {**settings, "stream": stream, "model": str(model), "surface_null": "auto",
                 "methods": {"sbd": {"fdr_surface": surface}}}  # fmt: skip
 
-    shipped = run("shipped.safetensors", 15, 514)  # v8's 2.9 %
-    metrics = ship_model.check_trust(run(weights, 18, 560), shipped, weights)
-    assert metrics["trust_surface_fdr"] == pytest.approx(18 / 560)
-    with pytest.raises(SystemExit, match="above the promised 5 %"):  # run s's 13.6 %
-        ship_model.check_trust(run(weights, 85, 625), shipped, weights)
-    with pytest.raises(SystemExit, match="more by over 2 standard errors"):  # 4.6 %, under 5 %
-        ship_model.check_trust(run(weights, 40, 870), run("shipped", 4, 500), weights)
+    def pairs(mine, theirs):
+        """Candidate and shipped runs on streams 13 and 14: ``(spurious, supported)`` each."""
+        return [
+            (run(weights, *mine[i], stream=s), run("shipped.safetensors", *theirs[i], stream=s))
+            for i, s in enumerate((13, 14))
+        ]
+
+    # v9 against v8-like numbers: 3.5 % and 6.4 % pooled to 5.0 %, interval reaching below 5 %
+    metrics = ship_model.check_trust(pairs([(19, 547), (37, 574)], [(15, 514), (30, 520)]), weights)
+    assert metrics["trust_surface_fdr"] == pytest.approx(56 / 1121)
+    assert metrics["trust_streams"] == [13, 14]
+    low, high = metrics["trust_surface_fdr_interval"]
+    assert low < 56 / 1121 < high < 0.07
+    with pytest.raises(SystemExit, match="above the promised 5 %"):  # run t: 6.6 % and 9.8 %
+        ship_model.check_trust(pairs([(39, 587), (60, 615)], [(19, 547), (37, 574)]), weights)
+    with pytest.raises(SystemExit, match="more by over 2 standard errors"):  # 4.5 %, under 5 %
+        ship_model.check_trust(pairs([(20, 440), (20, 440)], [(2, 250), (2, 250)]), weights)
+    with pytest.raises(SystemExit, match="at least 2 different noise streams"):
+        ship_model.check_trust(pairs([(19, 547), (37, 574)], [(15, 514), (30, 520)])[:1], weights)
+    one_stream = pairs([(19, 547), (37, 574)], [(15, 514), (30, 520)])
+    one_stream[1] = (one_stream[0][0], one_stream[0][1])
+    with pytest.raises(SystemExit, match="different noise streams"):
+        ship_model.check_trust(one_stream, weights)
+    other = [(run(tmp_path / "other", 18, 560, s), run("shipped", 15, 514, s)) for s in (13, 14)]
     with pytest.raises(SystemExit, match="computed with"):
-        ship_model.check_trust(run(tmp_path / "other", 18, 560), shipped, weights)
+        ship_model.check_trust(other, weights)
+    mismatched = pairs([(19, 547), (37, 574)], [(15, 514), (30, 520)])
+    mismatched[1] = ({**mismatched[1][0], "images": 12}, mismatched[1][1])
     with pytest.raises(SystemExit, match="differ in images"):
-        ship_model.check_trust({**run(weights, 18, 560), "images": 12}, shipped, weights)
+        ship_model.check_trust(mismatched, weights)
