@@ -67,3 +67,21 @@ def smoke_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
         if not (out / "dataset.h5").is_file():
             run_simulation(get_preset("smoke"), out, scheduler="synchronous", show_progress=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def benchmark_module():
+    """Import a script of ``benchmarks/`` by name (they import each other, e.g. ``table1``)."""
+    import importlib
+    import sys
+
+    folder = str(Path(__file__).resolve().parents[1] / "benchmarks")
+
+    def load(name: str):
+        sys.path.insert(0, folder)
+        try:
+            return importlib.import_module(name)
+        finally:
+            sys.path.remove(folder)
+
+    return load

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-
 
 @pytest.fixture(scope="module")
-def dose_sweep():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        import dose_sweep as module
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-    return module
+def dose_sweep(benchmark_module):
+    return benchmark_module("dose_sweep")
 
 
 def test_parameters_after_the_file_reach_the_method(dose_sweep):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,13 +11,8 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 @pytest.fixture(scope="module")
-def curve():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        import campaign_curve as module
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-    return module
+def curve(benchmark_module):
+    return benchmark_module("campaign_curve")
 
 
 def _history(tmp_path: Path, rows: list[tuple[str, str, str, str]]) -> Path:
