@@ -15,7 +15,6 @@ far the targets are at the rate this CPU campaign has been buying decibels. Writ
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from dataclasses import asdict, dataclass
@@ -227,7 +226,7 @@ def main() -> None:
         "(14-30 min per set of 160 structures) is not counted, so the real cost is higher.",
         "",
     ]
-    write_results(args.output, "campaign_curve", json.loads(json.dumps(result)), "\n".join(lines))
+    write_results(args.output, "campaign_curve", result, "\n".join(lines))
     plot(models, fitted, (intercept, slope), args.output / "campaign_curve.png")
     print("\n".join(lines))
 

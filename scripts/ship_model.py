@@ -197,7 +197,6 @@ def check_trust(pairs: list[tuple[dict, dict]], weights: Path) -> dict:
                 raise SystemExit(
                     f"the two trust runs differ in {key}: rerun them on the same frames"
                 )
-        for key in TRUST_SETTINGS:
             if key != "stream" and candidate.get(key) != pairs[0][0].get(key):
                 raise SystemExit(f"the trust runs of different streams differ in {key}")
         used = candidate.get("model")

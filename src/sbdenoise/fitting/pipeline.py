@@ -226,8 +226,9 @@ def _evaluate(spec: FitSpec, folder: Path, model: Path, show_progress: bool) -> 
     indices = _test_indices(dataset, spec)
     rows = []
     entries = [("sbd", "sbd", model)]
-    if spec.evaluation.shipped and shipped_model_path() is not None:
-        entries.append(("sbd-shipped", "sbd", shipped_model_path()))
+    shipped = shipped_model_path() if spec.evaluation.shipped else None
+    if shipped is not None:
+        entries.append(("sbd-shipped", "sbd", shipped))
     entries += [(name, name, None) for name in spec.evaluation.baselines]
     for label, method, weights in entries:
         out = folder / "evaluation" / label
