@@ -34,6 +34,7 @@ Writes ``trust.json`` and ``trust.md``::
 from __future__ import annotations
 
 import argparse
+import csv
 import sys
 import time
 from collections.abc import Sequence
@@ -51,7 +52,7 @@ from table1 import RESULTS, machine, noise_rng, select, spread, write_results
 
 from sbdenoise.analysis.calibration import DEFAULT_NULL_SIDE, candidate_scores
 from sbdenoise.analysis.likelihood import roc_auc
-from sbdenoise.analysis.trust import judge_frame
+from sbdenoise.analysis.trust import SURFACE_NEIGHBOURHOOD_A, judge_frame
 from sbdenoise.denoise.registry import prepare
 from sbdenoise.noise.models import sample_poisson
 from sbdenoise.progress import progress_bar
@@ -151,6 +152,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     columns += ["supported"]
     columns += ["clean_score"]
     columns += [f"signal_{s}" for s in SIGNALS]
+    columns += ["fdr_class", "p_value", "y_A", "x_A"]
     rows: list[list[Any]] = []
     variants = [tuple(v.split(":")) for v in args.variants]
     labels_of = {
@@ -185,6 +187,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 profile=variant[0],
                 classes=variant[1],
                 adaptive=variant[2] if len(variant) > 2 else "lattice",
+                neighbourhood=float(variant[3]) if len(variant) > 3 else SURFACE_NEIGHBOURHOOD_A,
                 bootstrap=args.bootstrap if variant == variants[0] else 0,
                 seed=realisation,
                 show_progress=False,
@@ -202,7 +205,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             positions = result.candidates.positions
             real, spurious, surface, particle = labels(positions, truth, on_surface, on_particle)
-            reappear = stability.reappearance
+            reappear = (  # NaN without a bootstrap (--bootstrap 0)
+                np.full(len(result), np.nan) if stability is None else stability.reappearance
+            )
             with np.errstate(divide="ignore"):
                 evidence = -np.log(result.p_value)  # the calibrated order (p-values per candidate)
             combined = np.where(reappear >= 0.5, evidence, -1e6 + evidence)
@@ -217,8 +222,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                      bool(surface[k]), bool(particle[k]), result.verdict[k] == "supported",
                      float(clean_score[k])]
                     + [float(s[k]) for s in signals]
+                    + [str(result.fdr_class[k]) if result.fdr_class is not None else "",
+                       float(result.p_value[k]), *map(float, positions[k])]
                 )  # fmt: skip
     result = summarise(rows, columns, list(labels_of.values()), seconds, len(jobs), args)
+    if args.candidates is not None:
+        write_candidates(args.candidates, columns, rows)
     for label, rates in null_rates.items():  # how often the method draws a candidate in vacuum
         result["methods"][label]["vacuum_candidates_per_frame"] = float(np.nanmean(rates))
     result["null_frame_side_px"] = DEFAULT_NULL_SIDE
@@ -227,6 +236,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for label, note in notes.items():  # the surface null of the last frame, in words
         result["methods"][label]["surface_null_note"] = note
     return result
+
+
+def write_candidates(path: Path, columns: list[str], rows: list[list[Any]]) -> Path:
+    """Every judged candidate as one CSV row (for studies of the verdicts beyond the summary)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    return path
 
 
 def auc(table: dict[str, np.ndarray], signal: str, keep: np.ndarray) -> float | None:
@@ -426,9 +445,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--variants",
         nargs="+",
         default=["neighbours:surface"],
-        help="PROFILE:CLASSES[:ADAPTIVE] of the calibrated verdicts (profile lattice, neighbours "
-        "or own; classes surface or frame; adaptive lattice (default), all or none); each "
-        "judged on the same denoised frames",
+        help="PROFILE:CLASSES[:ADAPTIVE[:NEIGHBOURHOOD]] of the calibrated verdicts (profile "
+        "lattice, neighbours or own; classes surface or frame; adaptive lattice (default), all "
+        "or none; neighbourhood of the surface q-values in angstrom, 0: the whole surface); "
+        "each judged on the same denoised frames",
     )
     parser.add_argument(
         "--surface-null",
@@ -438,6 +458,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--name", default="trust")
+    parser.add_argument(
+        "--candidates",
+        type=Path,
+        default=None,
+        help="also write every judged candidate (labels, FDR class, p-value, verdict) to this CSV",
+    )
     parser.add_argument("--quiet", action="store_true")
     return parser.parse_args(argv)
 

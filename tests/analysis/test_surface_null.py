@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 
 from sbdenoise.analysis.surface_calibration import (
     calibrate_surface_null,
+    collect_surface_candidates,
+    facing_p_values,
     resample,
     simulate_surface_null,
     spurious_surface_p_values,
@@ -182,6 +184,16 @@ def test_the_simulated_null_holds_exactly_the_spurious_candidates_facing_the_vac
     assert wanted.any()
     assert np.allclose(np.sort(result.p_value[wanted]), table.levels[1].p_values)
     assert np.allclose(spurious_surface_p_values(result, truth), result.p_value[wanted])
+    # the real ones facing the vacuum (what the null costs in power) are kept apart
+    spurious, real = facing_p_values(result, truth)
+    tested = (result.fdr_class == "surface") & np.isfinite(result.p_value)
+    assert np.allclose(spurious, result.p_value[wanted])
+    assert len(real) > 0 and np.allclose(real, result.p_value[tested & (distance <= 0.5)])
+    sample = collect_surface_candidates(
+        prepared, data, indices, doses=[121.0], cache=tmp_path, show_progress=False
+    )
+    assert np.allclose(sample.real[(121.0, index, 0)], real)
+    assert np.allclose(sample.at(121.0), table.levels[1].p_values)
     with pytest.raises(InputError, match="at least one"):
         simulate_surface_null(prepared, data, [], show_progress=False)
     with pytest.raises(InputError, match="positive"):

@@ -12,6 +12,7 @@ images of the ``surface`` preset, so the shipped table comes from the others.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from scipy.spatial import cKDTree
 from sbdenoise.analysis.candidates import CandidateRule
 from sbdenoise.analysis.likelihood import estimate_vacuum
 from sbdenoise.analysis.surface_null import (
+    REAL_DISTANCE_A,
     SPURIOUS_DISTANCE_A,
     SurfaceNull,
     SurfaceNullLevel,
@@ -35,7 +37,10 @@ from sbdenoise.progress import progress_bar
 
 __all__ = [
     "DEFAULT_DOSES_E_PER_A2",
+    "SurfaceCandidateSample",
     "calibrate_surface_null",
+    "collect_surface_candidates",
+    "facing_p_values",
     "resample",
     "simulate_surface_null",
     "spurious_surface_p_values",
@@ -69,6 +74,41 @@ def resample(image: np.ndarray, pixel_size: float, target: float) -> np.ndarray:
     return ndi.affine_transform(image, [step, step], output_shape=shape, order=1, mode="nearest")
 
 
+def facing_p_values(
+    result: Any,
+    truth: np.ndarray,
+    spurious_distance: float = SPURIOUS_DISTANCE_A,
+    real_distance: float = REAL_DISTANCE_A,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Vacuum p-values of a judged frame's spurious and real candidates facing the vacuum.
+
+    Parameters
+    ----------
+    result : sbdenoise.analysis.trust.FrameVerdicts
+        Verdicts against vacuum alone, with ``classes="surface"``.
+    truth : numpy.ndarray
+        ``(n, 2)`` true column positions, angstrom.
+    spurious_distance, real_distance : float
+        Spurious: no true column within ``spurious_distance``; real: one within
+        ``real_distance`` (angstrom; in between: neither).
+
+    Returns
+    -------
+    spurious, real : numpy.ndarray
+        The finite p-values of each kind.
+    """
+    positions = result.candidates.positions
+    if len(positions) == 0:
+        return np.zeros(0), np.zeros(0)
+    if len(truth) == 0:
+        distance = np.full(len(positions), np.inf)
+    else:
+        distance, _ = cKDTree(truth).query(positions)
+    tested = (np.asarray(result.fdr_class) == "surface") & np.isfinite(result.p_value)
+    p = np.asarray(result.p_value, dtype=np.float64)
+    return p[tested & (distance > spurious_distance)], p[tested & (distance <= real_distance)]
+
+
 def spurious_surface_p_values(
     result: Any, truth: np.ndarray, spurious_distance: float = SPURIOUS_DISTANCE_A
 ) -> np.ndarray:
@@ -88,19 +128,46 @@ def spurious_surface_p_values(
     numpy.ndarray
         The finite p-values of those candidates.
     """
-    positions = result.candidates.positions
-    if len(positions) == 0:
-        return np.zeros(0)
-    if len(truth) == 0:
-        distance = np.full(len(positions), np.inf)
-    else:
-        distance, _ = cKDTree(truth).query(positions)
-    facing = np.asarray(result.fdr_class) == "surface"
-    chosen = facing & (distance > spurious_distance) & np.isfinite(result.p_value)
-    return np.asarray(result.p_value[chosen], dtype=np.float64)
+    return facing_p_values(result, truth, spurious_distance)[0]
 
 
-def simulate_surface_null(
+@dataclass(frozen=True)
+class SurfaceCandidateSample:
+    """Vacuum p-values of a method's surface candidates, per simulated frame.
+
+    Attributes
+    ----------
+    p_values : dict
+        ``(dose e-/A^2, image index, draw) -> p-values`` of that frame's spurious candidates
+        facing the vacuum (:func:`facing_p_values`).
+    real : dict
+        The same for its real candidates facing the vacuum (what a null costs in power).
+    pixel_size : float
+        Angstrom per pixel every frame was simulated at.
+    given : int
+        Frames without a flat vacuum region, judged with the simulated vacuum rate.
+    resampled : int
+        Images resampled to ``pixel_size``.
+    """
+
+    p_values: dict[tuple[float, int, int], np.ndarray]
+    real: dict[tuple[float, int, int], np.ndarray]
+    pixel_size: float
+    given: int
+    resampled: int
+
+    def at(self, dose: float, indices: Sequence[int] | None = None) -> np.ndarray:
+        """Sorted p-values at one dose, of the chosen images (None: all), every draw."""
+        chosen = None if indices is None else {int(i) for i in indices}
+        parts = [
+            values
+            for (level, index, _), values in self.p_values.items()
+            if level == dose and (chosen is None or index in chosen)
+        ]
+        return np.sort(np.concatenate(parts)) if parts else np.zeros(0)
+
+
+def collect_surface_candidates(
     prepared: Any,
     dataset: Any,
     indices: Sequence[int],
@@ -112,8 +179,8 @@ def simulate_surface_null(
     seed: int = 0,
     cache: Path | bool | None = True,
     show_progress: bool = True,
-) -> SurfaceNull:
-    """The surface null of a prepared method on images of a simulated dataset.
+) -> SurfaceCandidateSample:
+    """Denoise and judge simulated frames; keep each frame's spurious surface p-values.
 
     Parameters
     ----------
@@ -123,11 +190,12 @@ def simulate_surface_null(
         Simulated images with their true columns. Images at other pixel sizes than the median
         one are resampled to it (:func:`resample`), so one vacuum null per dose serves all.
     indices : sequence of int
-        Images to simulate frames of (not those the verdicts are checked on).
+        Images to simulate frames of.
     doses : sequence of float
-        Doses of the table, e-/A^2.
+        Doses, e-/A^2.
     draws : int
-        Poisson draws per image and dose.
+        Poisson draws per image and dose (draw ``d`` of image ``i`` at dose ``D`` is the same
+        frame whatever else is collected).
     region : float
         Region radius of the calibrated test, angstrom (as the verdicts will use).
     rule : CandidateRule, optional
@@ -141,7 +209,7 @@ def simulate_surface_null(
 
     Returns
     -------
-    SurfaceNull
+    SurfaceCandidateSample
     """
     indices = [int(i) for i in indices]
     if not indices:
@@ -154,7 +222,8 @@ def simulate_surface_null(
     sizes = np.array([float(dataset.params["pixel_size"][i]) for i in indices])
     pixel = float(np.median(sizes))  # frames at one pixel size share one vacuum null per dose
     resampled = int(np.sum(np.abs(sizes - pixel) > 1e-6 * pixel))
-    collected: dict[float, list[np.ndarray]] = {dose: [] for dose in doses}
+    collected: dict[tuple[float, int, int], np.ndarray] = {}
+    real: dict[tuple[float, int, int], np.ndarray] = {}
     given = 0
     jobs = [(dose, index, draw) for dose in doses for index in indices for draw in range(draws)]
     for dose, index, draw in progress_bar(jobs, "surface null", show=show_progress):
@@ -184,16 +253,55 @@ def simulate_surface_null(
             surface_null=None,
         )
         truth = true_column_positions(dataset, index)
-        collected[dose].append(spurious_surface_p_values(result, truth))
+        key = (dose, index, draw)
+        collected[key], real[key] = facing_p_values(result, truth)
+    return SurfaceCandidateSample(collected, real, pixel, given, resampled)
+
+
+def simulate_surface_null(
+    prepared: Any,
+    dataset: Any,
+    indices: Sequence[int],
+    *,
+    doses: Sequence[float] = DEFAULT_DOSES_E_PER_A2,
+    draws: int = 1,
+    region: float = DEFAULT_REGION_A,
+    rule: CandidateRule | None = None,
+    seed: int = 0,
+    cache: Path | bool | None = True,
+    show_progress: bool = True,
+) -> SurfaceNull:
+    """The surface null of a prepared method on images of a simulated dataset.
+
+    Parameters
+    ----------
+    prepared, dataset, indices, doses, draws, region, rule, seed, cache, show_progress
+        See :func:`collect_surface_candidates` (``indices``: not the images the verdicts are
+        checked on).
+
+    Returns
+    -------
+    SurfaceNull
+    """
+    sample = collect_surface_candidates(
+        prepared,
+        dataset,
+        indices,
+        doses=doses,
+        draws=draws,
+        region=region,
+        rule=rule,
+        seed=seed,
+        cache=cache,
+        show_progress=show_progress,
+    )
+    frames = len(set(indices)) * draws
     levels = tuple(
-        SurfaceNullLevel(
-            dose_per_area=dose,
-            p_values=np.sort(np.concatenate(collected[dose])),
-            frames=len(indices) * draws,
-        )
-        for dose in doses
+        SurfaceNullLevel(dose_per_area=dose, p_values=sample.at(dose), frames=frames)
+        for dose in sorted({key[0] for key in sample.p_values})
     )
     source = f"{getattr(dataset, 'path', dataset)}: images {','.join(map(str, indices))}"
+    given, resampled, pixel = sample.given, sample.resampled, sample.pixel_size
     return SurfaceNull(
         fingerprint=method_fingerprint(prepared),
         levels=levels,

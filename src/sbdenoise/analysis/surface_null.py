@@ -44,6 +44,7 @@ from sbdenoise.errors import InputError
 from sbdenoise.io.atomic import atomic_write
 
 __all__ = [
+    "REAL_DISTANCE_A",
     "SIDECAR_SUFFIX",
     "SPURIOUS_DISTANCE_A",
     "SurfaceNull",
@@ -57,6 +58,8 @@ __all__ = [
 #: A candidate with no true column within this distance is spurious, angstrom (the trust
 #: benchmark's definition; a real candidate lies within 0.5 A).
 SPURIOUS_DISTANCE_A = 1.0
+#: A candidate with a true column within this distance is real, angstrom.
+REAL_DISTANCE_A = 0.5
 #: Suffix of the table file beside a model (``MODEL.surface-null.json``).
 SIDECAR_SUFFIX = ".surface-null.json"
 #: Version of the file format.

@@ -192,7 +192,11 @@ def register(app: typer.Typer) -> None:
     """
     from sbdenoise.analysis.bootstrap import DEFAULT_DRAWS
     from sbdenoise.analysis.likelihood import DEFAULT_RADIUS_A, DEFAULT_REAL, DEFAULT_SPURIOUS
-    from sbdenoise.analysis.trust import DEFAULT_FDR, DEFAULT_REGION_A
+    from sbdenoise.analysis.trust import (
+        DEFAULT_FDR,
+        DEFAULT_REGION_A,
+        SURFACE_NEIGHBOURHOOD_A,
+    )
 
     @app.command()
     def likelihood(
@@ -250,6 +254,13 @@ def register(app: typer.Typer) -> None:
                 "or none (Benjamini-Hochberg everywhere)."
             ),
         ] = "lattice",
+        neighbourhood: Annotated[
+            float,
+            typer.Option(
+                help="Angstrom: each surface candidate's q-value comes from the surface "
+                "candidates within this radius (0: one threshold for the whole surface)."
+            ),
+        ] = SURFACE_NEIGHBOURHOOD_A,
         bootstrap: Annotated[
             bool,
             typer.Option(help="Re-noise and re-denoise to measure how often candidates reappear."),
@@ -297,6 +308,7 @@ def register(app: typer.Typer) -> None:
                     profile=profile,
                     classes=fdr_classes,
                     adaptive=adaptive,
+                    neighbourhood=neighbourhood,
                     fdr=fdr,
                     verdicts=verdicts,
                     real=real,
