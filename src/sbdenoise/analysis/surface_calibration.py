@@ -180,7 +180,7 @@ def collect_surface_candidates(
     cache: Path | bool | None = True,
     show_progress: bool = True,
 ) -> SurfaceCandidateSample:
-    """Denoise and judge simulated frames; keep each frame's spurious surface p-values.
+    """Denoise and judge simulated frames; keep the p-values of each frame's surface candidates.
 
     Parameters
     ----------

@@ -100,6 +100,13 @@ DEFAULT_FDR = 0.05
 #: tested on reaches half-way to the next column (about 1.4 A in Pt [110]), and a candidate whose
 #: disc holds vacuum is a surface candidate.
 SURFACE_DEPTH_A = 1.5
+#: Seed of the vacuum null (:func:`~sbdenoise.analysis.calibration.null_table`) of every
+#: verdict: one table per method, dose and pixel size. A method that hardly draws candidates in
+#: vacuum has a null of a few dozen candidates, whose tail moves with the seed; the surface null
+#: (:mod:`.surface_null`) ranks vacuum p-values read from this table, and read from another
+#: seed's the same spurious candidates looked up to twice as significant (held-out surface
+#: images, ``benchmarks/results/surface_null_coverage.md``).
+NULL_SEED = 0
 #: Radius of the neighbourhood within which a surface candidate's q-value is computed, angstrom.
 #: The surface family of a frame holds the strong edge columns of the support beside the faint
 #: candidates at a particle's surface, most of them drawn from noise; one Benjamini-Hochberg
@@ -687,7 +694,8 @@ def judge_frame(
     match_distance : float
         Reappearance distance of the bootstrap, angstrom.
     seed : int
-        Seed of the null simulation and the bootstrap.
+        Seed of the bootstrap. The vacuum null is simulated with :data:`NULL_SEED` whatever
+        ``seed`` is.
     cache : Path, bool or None
         Null-table cache (True: the machine's; False/None: none).
     show_progress : bool
@@ -777,7 +785,7 @@ def judge_frame(
             pixel_size=pixel_size,
             radius=region,
             rule=rule,
-            seed=seed,
+            seed=NULL_SEED,
             cache=cache,
             show_progress=show_progress,
         )
