@@ -295,13 +295,14 @@ def markdown(result: dict[str, Any]) -> str:
         f"structures, dose {result['dose']:g} e-/A^2, {result['draws']} Poisson draw(s) each; "
         f"{result['folds']}-fold cross-validation by structure. Coverage ratio: share of spurious "
         "surface candidates (no true column within 1 A) whose recalibrated p-value is at or below "
-        "alpha, divided by alpha (<= 1: the null holds; 95 % interval from resampling held-out "
-        "images). Power: share of real surface candidates (a true column within 0.5 A) at or "
-        "below alpha.",
+        "alpha, divided by alpha (<= 1: the null holds; 95 % interval from resampling structures "
+        "and redoing the cross-validation, for the table beside the model from resampling the "
+        "images it left out). Power: share of real surface candidates (a true column within "
+        "0.5 A) at or below alpha.",
         "",
         f"Command: `{result['command']}`.",
         "",
-        f"Machine: {machine_line(result['machine'])}; {result['seconds']:.0f} s.",
+        f"{machine_line(result['machine'])}; {result['seconds']:.0f} s.",
         "",
     ]
     for model, entry in result["models"].items():
