@@ -215,12 +215,9 @@ def collect(
     cache = args.work / f"{digest}-{args.dose:g}-{args.draws}-{args.seed}.npz"
     if cache.exists():
         stored = np.load(cache)
-        spurious = {k: stored[f"s/{k}"] for k in _keys(stored, "s/")}
-        real = {k: stored[f"r/{k}"] for k in _keys(stored, "r/")}
-        as_key = lambda k: (float(k.split("_")[0]), int(k.split("_")[1]), int(k.split("_")[2]))  # noqa: E731
         sample = SurfaceCandidateSample(
-            {as_key(k): v for k, v in spurious.items()},
-            {as_key(k): v for k, v in real.items()},
+            _frames(stored, "s/"),
+            _frames(stored, "r/"),
             float(stored["pixel_size"]),
             int(stored["given"]),
             int(stored["resampled"]),
@@ -244,8 +241,14 @@ def collect(
     return sample, prepared
 
 
-def _keys(stored: Any, prefix: str) -> list[str]:
-    return [k[len(prefix) :] for k in stored.files if k.startswith(prefix)]
+def _frames(stored: Any, prefix: str) -> dict[tuple[float, int, int], np.ndarray]:
+    """The ``(dose, image, draw) -> p-values`` arrays saved under ``prefix`` in a cache file."""
+    frames = {}
+    for name in stored.files:
+        if name.startswith(prefix):
+            dose, index, draw = name[len(prefix) :].split("_")
+            frames[(float(dose), int(index), int(draw))] = stored[name]
+    return frames
 
 
 def shipped_table_check(
