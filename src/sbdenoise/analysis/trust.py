@@ -105,7 +105,8 @@ SURFACE_DEPTH_A = 1.5
 #: vacuum has a null of a few dozen candidates, whose tail moves with the seed; the surface null
 #: (:mod:`.surface_null`) ranks vacuum p-values read from this table, and read from another
 #: seed's the same spurious candidates looked up to twice as significant (held-out surface
-#: images, ``benchmarks/results/surface_null_coverage_before_null_seed.md``).
+#: images, ``benchmarks/results/surface_null_coverage_before_null_seed.md``; with this seed
+#: throughout the tables hold, ``surface_null_coverage.md``).
 NULL_SEED = 0
 #: Radius of the neighbourhood within which a surface candidate's q-value is computed, angstrom.
 #: The surface family of a frame holds the strong edge columns of the support beside the faint
