@@ -21,10 +21,15 @@ OUT=${3:-/tmp/candidate-$NAME}
 GATE_DATA=${GATE_DATA:-/work/data/shipped-part}
 SURFACE_DATA=${SURFACE_DATA:-/work/data/surface}
 SHIPPED=src/sbdenoise/pretrained/sbd-unet-pt-ceo2.safetensors
-# The surface images benchmarks/trust.py holds out (--images 24 --exclude-spread 12 24): the
-# surface null must not be made from them.
-HELD_OUT=2,7,13,17,25,30,35,41,46,51,56,62,69,75,80,85,90,96,101,106,114,118,124,129
 PY=.venv/bin/python
+# The surface images the trust runs below hold out (--images 24 --exclude-spread 12 24), as
+# benchmarks/trust.py chooses them: the surface null must not be made from them.
+HELD_OUT=$($PY -c "
+import sys
+sys.path.insert(0, 'benchmarks')
+from trust import test_images
+from sbdenoise.simulate.store import SimulatedDataset
+print(','.join(map(str, test_images(SimulatedDataset('$SURFACE_DATA'), 24, [12, 24]))))")
 mkdir -p "$OUT"
 step() { echo "[$(date +%H:%M:%S)] $*"; }
 

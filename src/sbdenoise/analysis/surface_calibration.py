@@ -148,6 +148,10 @@ class SurfaceCandidateSample:
         Frames without a flat vacuum region, judged with the simulated vacuum rate.
     resampled : int
         Images resampled to ``pixel_size``.
+    region : float
+        Region radius of the test the frames were judged with, angstrom.
+    seed : int
+        Seed of the noise.
     """
 
     p_values: dict[tuple[float, int, int], np.ndarray]
@@ -155,15 +159,12 @@ class SurfaceCandidateSample:
     pixel_size: float
     given: int
     resampled: int
+    region: float = DEFAULT_REGION_A
+    seed: int = 0
 
-    def at(self, dose: float, indices: Sequence[int] | None = None) -> np.ndarray:
-        """Sorted p-values at one dose, of the chosen images (None: all), every draw."""
-        chosen = None if indices is None else {int(i) for i in indices}
-        parts = [
-            values
-            for (level, index, _), values in self.p_values.items()
-            if level == dose and (chosen is None or index in chosen)
-        ]
+    def at(self, dose: float) -> np.ndarray:
+        """Sorted spurious p-values at one dose, every image and draw."""
+        parts = [values for (level, _, _), values in self.p_values.items() if level == dose]
         return np.sort(np.concatenate(parts)) if parts else np.zeros(0)
 
 
@@ -255,46 +256,29 @@ def collect_surface_candidates(
         truth = true_column_positions(dataset, index)
         key = (dose, index, draw)
         collected[key], real[key] = facing_p_values(result, truth)
-    return SurfaceCandidateSample(collected, real, pixel, given, resampled)
+    return SurfaceCandidateSample(collected, real, pixel, given, resampled, float(region), seed)
 
 
 def simulate_surface_null(
-    prepared: Any,
-    dataset: Any,
-    indices: Sequence[int],
-    *,
-    doses: Sequence[float] = DEFAULT_DOSES_E_PER_A2,
-    draws: int = 1,
-    region: float = DEFAULT_REGION_A,
-    rule: CandidateRule | None = None,
-    seed: int = 0,
-    cache: Path | bool | None = True,
-    show_progress: bool = True,
+    prepared: Any, dataset: Any, indices: Sequence[int], **options: Any
 ) -> SurfaceNull:
     """The surface null of a prepared method on images of a simulated dataset.
 
     Parameters
     ----------
-    prepared, dataset, indices, doses, draws, region, rule, seed, cache, show_progress
-        See :func:`collect_surface_candidates` (``indices``: not the images the verdicts are
-        checked on).
+    prepared, dataset : see :func:`collect_surface_candidates`
+    indices : sequence of int
+        Images to simulate frames of (not the images the verdicts are checked on).
+    **options
+        Keyword arguments of :func:`collect_surface_candidates` (doses, draws, region, rule,
+        seed, cache, show_progress).
 
     Returns
     -------
     SurfaceNull
     """
-    sample = collect_surface_candidates(
-        prepared,
-        dataset,
-        indices,
-        doses=doses,
-        draws=draws,
-        region=region,
-        rule=rule,
-        seed=seed,
-        cache=cache,
-        show_progress=show_progress,
-    )
+    sample = collect_surface_candidates(prepared, dataset, indices, **options)
+    draws = 1 + max(draw for _, _, draw in sample.p_values)
     frames = len(set(indices)) * draws
     levels = tuple(
         SurfaceNullLevel(dose_per_area=dose, p_values=sample.at(dose), frames=frames)
@@ -306,8 +290,8 @@ def simulate_surface_null(
         fingerprint=method_fingerprint(prepared),
         levels=levels,
         pixel_size=pixel,
-        region=float(region),
-        source=f"{source}; {draws} draw(s) per image and dose; seed {seed}"
+        region=sample.region,
+        source=f"{source}; {draws} draw(s) per image and dose; seed {sample.seed}"
         + (f"; vacuum rate given in {given} frame(s) without a flat vacuum" if given else "")
         + (f"; {resampled} image(s) resampled to {pixel:.5f} A/px" if resampled else ""),
     )
