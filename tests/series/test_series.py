@@ -18,7 +18,9 @@ from sbdenoise.series.events import (
     change_interval,
     change_p_values,
     change_statistic,
+    event_family,
     merge_sites,
+    surface_flags,
 )
 
 FRAMES, SIZE, EVENT = 20, 160, 10
@@ -231,3 +233,38 @@ def test_truth_flags_the_leaving_column_as_a_surface_column(moving_series):
     leaving = np.argmin(np.hypot(*(moving_series.columns - moving_series.event_position).T))
     assert flags[leaving]
     assert not flags.all()  # the support's columns are not particle surface
+
+
+def test_a_column_under_the_fresnel_fringe_stays_in_the_event_family():
+    """At defocus the counts support maxima just outside the particle (the fringe); the outline
+    then draws its surface through them and the real top layer looks one layer deep. The event
+    family keeps that layer and still leaves out the particle's core; a lone site out in the
+    vacuum (where an atom could arrive) is tested as before."""
+    spacing = 2.4
+    grid = np.array([(r, c) for r in range(8) for c in range(8)], dtype=float) * spacing
+    fringe = np.array([(-1.0, c) for c in range(1, 7)]) * spacing
+    far_vacuum = np.array([[-12.0, 8.0]])
+    sites = np.vstack([grid, fringe, far_vacuum])
+    outline = np.vstack([grid, fringe])
+    top_layer = np.flatnonzero(
+        (grid[:, 0] == 0) & (grid[:, 1] > spacing) & (grid[:, 1] < 6 * spacing)
+    )
+    core = np.flatnonzero(
+        (grid[:, 0] >= 2 * spacing)
+        & (grid[:, 0] <= 5 * spacing)
+        & (grid[:, 1] >= 2 * spacing)
+        & (grid[:, 1] <= 5 * spacing)
+    )
+    plain = surface_flags(sites, outline)
+    family = event_family(sites, outline)
+    assert not plain[top_layer].any()  # the fringe hides the real surface from the outline
+    assert family[top_layer].all()
+    assert family[len(grid) : len(grid) + len(fringe)].all()  # the fringe sites stay tested
+    assert not family[core].any()
+    assert family[-1] and plain[-1]
+    # without a fringe the family is the surface plus one layer: nothing deeper
+    bare = event_family(grid, grid)
+    depth = np.minimum.reduce(
+        [grid[:, 0], grid[:, 1], 7 * spacing - grid[:, 0], 7 * spacing - grid[:, 1]]
+    )
+    assert np.array_equal(bare, depth < 1.5 * spacing)
