@@ -72,7 +72,7 @@ def plot_overview(result: SeriesResult, path: Path) -> Path:
         facecolors="none",
         edgecolors="#f4a582",
         linewidths=0.9,
-        label="surface site",
+        label="tested site (surface layer)",
     )
     for event in result.real_events:
         marker, colour = _EVENT_STYLE[event.kind]
