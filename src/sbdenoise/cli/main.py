@@ -203,7 +203,8 @@ def demo(
         f"Series: drift found within {movie.drift_error_rms:.3f} Å rms of the truth; the column "
         f"that leaves at frame {truth.event_frame} was "
         + ("found, with a real verdict" if movie.event_found else "NOT found")
-        + f"; {len(found.real_events)} real event(s) in all; profile r = "
+        + f"; {movie.false_events} other real event(s), false (nothing else changed in the "
+        "simulation: a 5 % false discovery rate allows about one in twenty); profile r = "
         f"{found.profiles.r_profile:.3f} (noise ceiling {found.profiles.r_ceiling:.3f}). "
         f"Report: {found.files['report_html']}",
         highlight=False,

@@ -29,6 +29,8 @@ class SeriesDemo:
         RMS distance between found and true drift, angstrom.
     event_found : bool
         A "leaves" event with a real verdict within 1 frame and 1 A of the true one.
+    false_events : int
+        Events with a real verdict that match no simulated change (false discoveries).
     """
 
     movie_path: Path
@@ -36,6 +38,7 @@ class SeriesDemo:
     result: SeriesResult
     drift_error_rms: float
     event_found: bool
+    false_events: int = 0
 
 
 def run_series_demo(
@@ -98,10 +101,10 @@ def run_series_demo(
     result = run_series(movie, out / "analysis", method=method, show_progress=show_progress)
     error = result.drift - truth.drift
     rms = float(np.sqrt(np.mean(np.sum(error**2, axis=1))))
-    found = any(
+    hits = [
         e.kind == "leaves"
         and e.covers(int(truth.event_frame or 0))
         and np.hypot(*(np.asarray(e.position) - truth.event_position)) < 1.0
         for e in result.real_events
-    )
-    return SeriesDemo(movie, truth, result, rms, found)
+    ]
+    return SeriesDemo(movie, truth, result, rms, any(hits), hits.count(False))
