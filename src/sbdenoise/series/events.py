@@ -46,7 +46,7 @@ MERGE_DISTANCE_A = 1.0
 #: counts support; the outline's outermost "columns" are then the fringe, and the real surface
 #: layer lies one spacing in. On five simulated abTEM movies (Pt/CeO2, -12 nm) the outline's
 #: alpha shape alone held 8-13 of the 14 true surface columns, with this margin 13-14 of 14.
-SURFACE_DEPTH_A = 3.0
+FAMILY_DEPTH_A = 3.0
 #: Frames per window in which sites are looked for.
 SITE_WINDOW = 8
 #: Fewest frames on each side of a change.
@@ -579,11 +579,24 @@ def surface_flags(positions: np.ndarray, outline: np.ndarray | None = None) -> n
     numpy.ndarray
         Boolean ``(n,)``.
     """
-    positions = np.asarray(positions, dtype=np.float64).reshape(-1, 2)
-    outline = positions if outline is None else np.asarray(outline, dtype=np.float64)
+    positions, outline = _sites_and_outline(positions, outline)
     if len(outline) < 3:
         return np.ones(len(positions), dtype=bool)
-    on_outline = surface_columns(outline)
+    return _flags_against(positions, outline, surface_columns(outline))
+
+
+def _sites_and_outline(
+    positions: np.ndarray, outline: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    positions = np.asarray(positions, dtype=np.float64).reshape(-1, 2)
+    outline = positions if outline is None else np.asarray(outline, dtype=np.float64)
+    return positions, outline
+
+
+def _flags_against(
+    positions: np.ndarray, outline: np.ndarray, on_outline: np.ndarray
+) -> np.ndarray:
+    """Surface flags of ``positions`` given the outline's own flags (see :func:`surface_flags`)."""
     flags = np.zeros(len(positions), dtype=bool)
     for i, p in enumerate(positions):
         d = np.hypot(*(outline - p).T)
@@ -596,13 +609,13 @@ def surface_flags(positions: np.ndarray, outline: np.ndarray | None = None) -> n
 
 
 def event_family(
-    positions: np.ndarray, outline: np.ndarray | None = None, depth: float = SURFACE_DEPTH_A
+    positions: np.ndarray, outline: np.ndarray | None = None, depth: float = FAMILY_DEPTH_A
 ) -> np.ndarray:
     """The sites whose change-point tests form the family of events: the surface layer.
 
     A site belongs when it is on the surface drawn by ``outline`` (:func:`surface_flags`) or
     within ``depth`` of a column on that surface: the outline's outermost candidates may be the
-    Fresnel fringe just outside the particle (see :data:`SURFACE_DEPTH_A`), and a column that
+    Fresnel fringe just outside the particle (see :data:`FAMILY_DEPTH_A`), and a column that
     leaves from under the fringe must still be tested. Sites deeper inside the particle stay out
     (testing them too would dilute the surface's evidence); a lone site in the vacuum, where an
     atom may arrive, is on the surface by :func:`surface_flags`.
@@ -621,13 +634,13 @@ def event_family(
     numpy.ndarray
         Boolean ``(n,)``.
     """
-    positions = np.asarray(positions, dtype=np.float64).reshape(-1, 2)
-    outline = positions if outline is None else np.asarray(outline, dtype=np.float64)
-    flags = surface_flags(positions, outline)
-    if len(outline) < 3 or len(positions) == 0:
-        return flags
-    edge = outline[surface_columns(outline)]
-    if len(edge) == 0:
+    positions, outline = _sites_and_outline(positions, outline)
+    if len(outline) < 3:
+        return np.ones(len(positions), dtype=bool)
+    on_outline = surface_columns(outline)
+    flags = _flags_against(positions, outline, on_outline)
+    edge = outline[on_outline]
+    if len(edge) == 0 or len(positions) == 0:
         return flags
     distance = np.hypot(*(positions[:, None, :] - edge[None, :, :]).transpose(2, 0, 1))
     return flags | (distance.min(axis=1) < depth)
