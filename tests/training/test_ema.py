@@ -123,3 +123,33 @@ def test_export_average_writes_the_checkpoints_average_at_its_step(tiny_spec, tm
     train(plain, tmp_path / "plain", show_progress=False, threads=1)
     with pytest.raises(SystemExit, match="no moving average"):
         export.export_average(tmp_path / "plain", tmp_path / "other.safetensors")
+
+
+def test_snapshots_keep_the_averaged_weights_of_their_steps(tiny_spec, tmp_path):
+    from sbdenoise.training.trainer import snapshot_path
+
+    spec = tiny_spec.model_copy(
+        update={"deterministic": True, "steps": 8, "validate_every": 2, "ema_decay": DECAY}
+    )
+    model = tmp_path / "kept"
+    # a run started without snapshots may add them on resumption (the spec is unchanged)
+    train(spec, model, show_progress=False, threads=1, stop_at_step=2)
+    train(spec, model, show_progress=False, threads=1, stop_at_step=4, keep_every=4)
+    at_four = _averaged_weights(read_checkpoint(run_folder(model) / CHECKPOINT_NAME))
+    result = train(spec, model, show_progress=False, threads=1, keep_every=4)
+    kept = sorted(p.name for p in snapshot_path(model, 4).parent.glob("*.safetensors"))
+    assert kept == ["step-0000004.safetensors", "step-0000008.safetensors"]
+    network, card = load_model(snapshot_path(model, 4))
+    for key, value in network.state_dict().items():
+        if value.is_floating_point():
+            assert torch.equal(value, at_four[key]), key
+    assert card.metrics["best_step"] == 4
+    last, last_card = load_model(snapshot_path(model, 8))
+    assert last_card.metrics["best_step"] == 8
+    # the step-8 snapshot moved on from step 4's weights
+    assert any(
+        not torch.equal(value, at_four[key])
+        for key, value in last.state_dict().items()
+        if value.is_floating_point()
+    )
+    assert result.step == 8

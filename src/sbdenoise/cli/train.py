@@ -254,6 +254,14 @@ def train(
         ),
     ] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads per process.")] = None,
+    keep_every: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Also keep the (averaged) weights every this many steps, at validation steps, "
+            "in <MODEL>.run/snapshots/ (not part of the spec: a resumed run may add it).",
+        ),
+    ] = None,
     device: Annotated[
         str | None, typer.Option(help="Force a device (cpu, cuda:0); default CUDA if present.")
     ] = None,
@@ -314,6 +322,7 @@ def train(
             output,
             show_progress=not quiet,
             threads=threads,
+            keep_every=keep_every,
             device=device,
             console=console,
         )

@@ -49,6 +49,7 @@ from sbdenoise.training.vacuum_loss import weighted_crop_mse
 #: File names inside a run folder.
 SPEC_NAME = "train.yaml"
 LOG_NAME = "log.csv"
+SNAPSHOT_FOLDER = "snapshots"
 #: Columns of the CSV log.
 LOG_COLUMNS = ("step", "epoch", "train_loss", "val_psnr_db", "lr", "seconds")
 #: Suffix of model weight files.
@@ -114,6 +115,11 @@ def model_weights_path(model: str | Path) -> Path:
     if path.suffix.lower() == ".json":
         return path.with_suffix(WEIGHTS_SUFFIX)
     return path.with_name(path.name + WEIGHTS_SUFFIX)
+
+
+def snapshot_path(model: str | Path, step: int) -> Path:
+    """Where ``train(..., keep_every=...)`` keeps the weights of step ``step``."""
+    return run_folder(model) / SNAPSHOT_FOLDER / f"step-{step:07d}.safetensors"
 
 
 def run_folder(model: str | Path) -> Path:
@@ -364,6 +370,7 @@ def train(
     threads: int | None = None,
     device: str | None = None,
     stop_at_step: int | None = None,
+    keep_every: int | None = None,
     rank: int | None = None,
     world_size: int | None = None,
     init_method: str | None = None,
@@ -387,6 +394,11 @@ def train(
         Force a device; default CUDA when available, else the CPU.
     stop_at_step : int, optional
         Write a checkpoint and return after this many steps (the run stays resumable).
+    keep_every : int, optional
+        Also keep the judged weights (the moving average when there is one) every this many
+        steps, at validation steps, as ``<model>.run/snapshots/step-NNNNNNN.safetensors`` with
+        their cards, so a run can be judged afterwards on more than validation PSNR. How a run
+        is executed, not what it trains: not part of the spec.
     rank, world_size, init_method : optional
         Distributed setup when not started by torchrun (see
         :func:`sbdenoise.training.distributed.init_distributed`).
@@ -414,7 +426,14 @@ def train(
             torch.use_deterministic_algorithms(True, warn_only=True)
         with _stop_on_sigterm() as termination:
             return _train(
-                spec, Path(model), context, show_progress, stop_at_step, console, termination
+                spec,
+                Path(model),
+                context,
+                show_progress,
+                stop_at_step,
+                keep_every,
+                console,
+                termination,
             )
     finally:
         torch.use_deterministic_algorithms(deterministic_before)
@@ -471,6 +490,7 @@ def _train(
     context: DistributedContext,
     show_progress: bool,
     stop_at_step: int | None,
+    keep_every: int | None,
     console: Console,
     termination: _TerminationRequest,
 ) -> TrainResult:
@@ -643,6 +663,14 @@ def _train(
                         )
                 else:
                     state["bad_validations"] += 1
+                if main and keep_every and step % keep_every == 0:
+                    # the snapshot's card names its own step and validation PSNR
+                    own = {**state, "best_psnr_db": val_psnr, "best_step": step}
+                    save_model(
+                        snapshot_path(model_path, step),
+                        judged,
+                        _card(spec, data, own, context.world_size, total),
+                    )
                 lr_now = optimizer.param_groups[0]["lr"]
                 if out_of_time:
                     stop, reason = True, "time budget"
