@@ -383,3 +383,31 @@ def test_turned_validation_crops_are_the_upright_crops_turned(range_spec):
         np.testing.assert_allclose(got, square_symmetry(original, (k // 4) % 8), rtol=1e-5)
         changed += not np.allclose(got, original, rtol=1e-3)
     assert changed >= 20  # 28 of the 32 crops are turned or mirrored
+
+
+def test_vacuum_crops_are_flat_at_their_dose_and_leave_the_other_draws_alone(range_spec):
+    spec = range_spec.model_copy(update={"augmentation": PLAIN, "batch": 64, "crop": 32})
+    data = load_training_data(spec, multiple=2)
+    plain_noisy, plain_clean = data.batch(spec, step=5)
+    mixed = spec.model_copy(update={"vacuum_crops": 0.25})
+    noisy, clean = data.batch(mixed, step=5)
+    flat = clean.flatten(1).std(dim=1) == 0
+    # about a quarter of the crops are pure vacuum; the others are the plain batch's crops
+    assert 8 <= int(flat.sum()) <= 26
+    assert not bool((plain_clean.flatten(1).std(dim=1) == 0).any())
+    # the other crops are those of the plain batch, at the same doses (the targets are scaled by
+    # the noisy crop's own mean, so compare them up to that factor)
+    ratio = clean[~flat] / plain_clean[~flat]
+    per_crop = ratio.flatten(1)
+    assert torch.allclose(per_crop, per_crop[:, :1], rtol=1e-5)
+    assert torch.allclose(per_crop[:, 0], torch.ones(len(per_crop)), atol=0.1)
+    # a vacuum crop's input is Poisson noise around its flat target (frame-mean normalised)
+    for k in torch.nonzero(flat).flatten().tolist():
+        assert noisy[k].mean().item() == pytest.approx(1.0, abs=1e-5)
+        assert clean[k].mean().item() == pytest.approx(1.0, abs=0.1)
+        assert noisy[k].std().item() > 0.05
+    # without vacuum crops nothing changes: the default draws no extra random numbers
+    again = data.batch(spec.model_copy(update={"vacuum_crops": 0.0}), step=5)
+    assert torch.equal(again[0], plain_noisy) and torch.equal(again[1], plain_clean)
+    with pytest.raises(ValueError, match="vacuum_crops"):
+        TrainSpec(dataset="x", dose_range=None, normalization="fixed", vacuum_crops=0.1)

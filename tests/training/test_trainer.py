@@ -154,8 +154,11 @@ def test_build_spec_parses_options(tmp_path):
         thickness="3:5",
         scale_range="none",
         epochs=2.0,
+        vacuum_weight=30.0,
+        vacuum_crops=0.05,
     )
     assert spec.dataset == str(tmp_path.resolve())
+    assert spec.vacuum_weight == 30.0 and spec.vacuum_crops == 0.05
     assert spec.architecture_kwargs == {"scales": 4, "base_channels": 16}
     assert spec.steps is None and spec.epochs == 2.0
     assert spec.filters.contrast == ["white", "black"]

@@ -44,7 +44,8 @@ def build_spec(
         YAML spec to start from.
     **options
         Overrides; None means "not given". Names: architecture, scales, base_channels, bias_free,
-        sampling, crop, batch, steps, epochs, lr, ema_decay, vacuum_weight, dose, dose_range,
+        sampling, crop, batch, steps, epochs, lr, ema_decay, vacuum_weight, vacuum_crops, dose,
+        dose_range,
         normalization,
         precision,
         loss_weighting, seed, validate_every, checkpoint_minutes, budget_minutes, init_from,
@@ -86,6 +87,7 @@ def build_spec(
         "lr",
         "ema_decay",
         "vacuum_weight",
+        "vacuum_crops",
         "dose",
         "seed",
         "validate_every",
@@ -177,6 +179,14 @@ def train(
     vacuum_weight: Annotated[
         float | None,
         typer.Option(help="Weight of the squared error where the noise-free crop is flat (1)."),
+    ] = None,
+    vacuum_crops: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=0.99,
+            help="Fraction of crops replaced by pure vacuum at their dose (0; needs a dose range).",
+        ),
     ] = None,
     dose: Annotated[
         float | None,
@@ -296,6 +306,7 @@ def train(
             lr=lr,
             ema_decay=ema_decay,
             vacuum_weight=vacuum_weight,
+            vacuum_crops=vacuum_crops,
             dose=dose,
             dose_range=dose_range,
             normalization=normalization,

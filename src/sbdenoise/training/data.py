@@ -448,12 +448,18 @@ class TrainingData:
             self.train_images, rng, spec.batch, spec.crop, spec.augmentation, device
         )
         weights = torch.ones(spec.batch, dtype=torch.float32, device=device)
+        doses = None
         if self.dose_range_working is not None:
             doses = draw_doses(rng, spec.batch, self.dose_range_working)
-            clean = clean * torch.from_numpy(doses).to(clean)[:, None, None, None]
             if spec.loss_weighting == "dose":
                 weights = torch.from_numpy(dose_weights(doses, self.dose_range_working)).to(device)
-        noisy = poisson_noise(clean, int(rng.integers(2**62)))
+        noise_seed = int(rng.integers(2**62))
+        # drawn last, and only when asked for: the crops and doses stay those of a run without
+        if spec.vacuum_crops > 0:
+            clean = with_vacuum_crops(clean, rng, spec.vacuum_crops)
+        if doses is not None:
+            clean = clean * torch.from_numpy(doses).to(clean)[:, None, None, None]
+        noisy = poisson_noise(clean, noise_seed)
         inputs, targets = self.to_network(noisy, clean)
         return inputs, targets, weights
 
@@ -469,6 +475,31 @@ class TrainingData:
         """
         scale = input_scales(noisy, self.normalization, self.input_scale)
         return noisy * scale, clean * scale
+
+
+def with_vacuum_crops(
+    clean: torch.Tensor, rng: np.random.Generator, fraction: float
+) -> torch.Tensor:
+    """Replace each crop, with probability ``fraction``, by pure vacuum (ones).
+
+    Parameters
+    ----------
+    clean : torch.Tensor
+        ``(batch, 1, h, w)`` noise-free crops at a vacuum of one count per working pixel.
+    rng : numpy.random.Generator
+        The step's generator (one uniform draw per crop).
+    fraction : float
+        Probability of a crop being vacuum, in [0, 1).
+
+    Returns
+    -------
+    torch.Tensor
+        The crops, vacuum ones flat at 1 (a new tensor when any is replaced).
+    """
+    chosen = torch.from_numpy(rng.random(len(clean)) < fraction).to(clean.device)
+    if not bool(chosen.any()):
+        return clean
+    return torch.where(chosen[:, None, None, None], torch.ones_like(clean), clean)
 
 
 def draw_doses(rng: np.random.Generator, n: int, dose_range: tuple[float, float]) -> np.ndarray:

@@ -221,6 +221,16 @@ class TrainSpec(_Model):
             "PSNR but is what users fear (sbdenoise.training.vacuum_loss)."
         ),
     )
+    vacuum_crops: float = Field(
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        description=(
+            "Fraction of crops replaced by pure vacuum (a flat noise-free crop at the crop's "
+            "dose). The simulated images put specimen in every crop, so without them a network "
+            "never sees a field of view with nothing in it; needs a dose range."
+        ),
+    )
     lr_factor: float = Field(0.5, gt=0, lt=1, description="Factor applied when PSNR stalls.")
     lr_patience: int = Field(
         5, ge=0, description="Validations without improvement before the lr is reduced."
@@ -317,6 +327,11 @@ class TrainSpec(_Model):
             raise ValueError(
                 "loss_weighting 'dose' weights crops drawn over a dose range: set dose_range or "
                 "use loss_weighting 'uniform'"
+            )
+        if self.vacuum_crops > 0 and self.dose_range is None:
+            raise ValueError(
+                "vacuum_crops are drawn at a vacuum of one count per working pixel, scaled to "
+                "each crop's dose: set dose_range or vacuum_crops 0"
             )
         if self.steps is not None and self.epochs is not None:
             raise ValueError("give steps or epochs, not both")

@@ -275,6 +275,8 @@ def _dose_text(spec: TrainSpec, data: TrainingData) -> str:
     low, high = spec.dose_range or (0.0, 0.0)
     wlow, whigh = data.dose_range_working
     vacuum = "" if spec.vacuum_weight == 1.0 else f", vacuum weighted {spec.vacuum_weight:g} x"
+    if spec.vacuum_crops > 0:
+        vacuum += f", {100 * spec.vacuum_crops:g} % of crops pure vacuum"
     return (
         f"doses {low:.3g}-{high:.3g} e-/A^2 ({wlow:.3g}-{whigh:.3g} per working pixel, drawn per "
         f"crop), {data.normalization} normalization, {spec.loss_weighting} loss weighting{vacuum}"
