@@ -14,6 +14,18 @@ DECAY = 0.9
 STEPS = 6
 
 
+def _script(name: str):
+    """A module of the repository's ``scripts/`` folder, imported from its file."""
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / f"{name}.py"
+    module_spec = importlib.util.spec_from_file_location(name, script)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
+
+
 def _averaged_weights(checkpoint: dict) -> dict[str, torch.Tensor]:
     """The averaged network's state from a checkpoint (``module.`` prefix removed)."""
     return {
@@ -91,13 +103,7 @@ def test_a_checkpoint_without_an_average_is_refused_for_one(tiny_spec, tmp_path)
 
 
 def test_export_average_writes_the_checkpoints_average_at_its_step(tiny_spec, tmp_path):
-    import importlib.util
-    from pathlib import Path
-
-    script = Path(__file__).resolve().parents[2] / "scripts" / "export_average.py"
-    module_spec = importlib.util.spec_from_file_location("export_average", script)
-    export = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(export)
+    export = _script("export_average")
     # validate at step 2 only: the model file holds the average then, the checkpoint at step 6
     spec = tiny_spec.model_copy(
         update={"deterministic": True, "steps": STEPS, "validate_every": 2, "ema_decay": DECAY}
@@ -153,3 +159,41 @@ def test_snapshots_keep_the_averaged_weights_of_their_steps(tiny_spec, tmp_path)
         if value.is_floating_point()
     )
     assert result.step == 8
+
+
+def test_judge_snapshots_scores_each_snapshot_once(tiny_spec, tmp_path, monkeypatch):
+    import csv
+    import os
+
+    judge = _script("judge_snapshots")
+    spec = tiny_spec.model_copy(update={"steps": 4, "validate_every": 2, "ema_decay": DECAY})
+    model = tmp_path / "run"
+    train(spec, model, show_progress=False, threads=1, keep_every=2)
+    output = tmp_path / "judged"
+    judge.main(model, output)
+    with output.with_suffix(".csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(row["step"]) for row in rows] == [2, 4]
+    log = (run_folder(model) / "log.csv").read_text().splitlines()[1:]
+    validated = {int(v[0]): float(v[3]) for v in (line.split(",") for line in log) if v[3]}
+    for row in rows:
+        assert float(row["val_psnr_db"]) == pytest.approx(validated[int(row["step"])], abs=1e-3)
+        per_frame = float(row["vacuum_per_frame"])
+        assert per_frame == pytest.approx(int(row["vacuum_total"]) / judge.VACUUM_FRAMES)
+    assert "| 4 |" in output.with_suffix(".md").read_text()
+    # a second pass judges only what changed (here: one snapshot rewritten)
+    judged = []
+    monkeypatch.setattr(
+        judge,
+        "judge",
+        lambda path: (
+            judged.append(path.name)
+            or {"step": 4, "val_psnr_db": 0.0, "vacuum_per_frame": 9.0, "vacuum_total": 270}
+        ),
+    )
+    snapshot = judge.run_folder(model) / judge.SNAPSHOT_FOLDER / "step-0000004.safetensors"
+    os.utime(snapshot, (1, 1))
+    judge.main(model, output)
+    assert judged == ["step-0000004.safetensors"]
+    with pytest.raises(Exception, match="no snapshots"):
+        judge.main(tmp_path / "none", tmp_path / "none-judged")
