@@ -3,9 +3,10 @@
 Longer training raised the validation PSNR and also the column-like blobs a network draws from
 noise in vacuum (campaign/README.md, run t); the PSNR alone cannot choose a checkpoint. This
 counts, for every snapshot of ``sbdenoise train --keep-every`` (``<model>.run/snapshots/``), the
-candidate columns in the shipping gate's simulated vacuum frames (the same frames and rule as
-``benchmarks/dose_sweep.py``, so the numbers compare with ``scripts/ship_model.py``'s check), and
-writes a CSV and a Markdown table.
+candidate columns in simulated vacuum frames of the gate's size, dose, pixel size and rule
+(``benchmarks/dose_sweep.py``), and writes a CSV and a Markdown table. The frames are other Poisson
+draws than the gate's (seed 1, twice as many), so that choosing a snapshot here does not choose
+it on the frames ``scripts/ship_model.py`` then checks it on.
 
     .venv/bin/python scripts/judge_snapshots.py /work/models/RUN -o campaign/snapshots-RUN
 
@@ -31,6 +32,9 @@ from sbdenoise.denoise.registry import SBD_METHOD, prepare
 from sbdenoise.nn.model_file import read_card
 from sbdenoise.training.trainer import SNAPSHOT_FOLDER, run_folder
 
+#: Seed and number of the vacuum frames (the gate draws 30 frames with seed 0).
+SELECTION_SEED, SELECTION_FRAMES = 1, 2 * VACUUM_FRAMES
+
 FIELDS = ["step", "val_psnr_db", "vacuum_per_frame", "vacuum_total", "size", "mtime"]
 
 
@@ -50,8 +54,9 @@ def judge(snapshot: Path) -> dict[str, float]:
         lambda counts: method.denoise_frame(counts, VACUUM_PIXEL),
         dose=VACUUM_DOSE,
         pixel_size=VACUUM_PIXEL,
-        frames=VACUUM_FRAMES,
+        frames=SELECTION_FRAMES,
         side=VACUUM_SIDE,
+        seed=SELECTION_SEED,
     )
     return {
         "step": int(card.metrics["best_step"]),
@@ -95,9 +100,10 @@ def main(
     lines = [
         f"# Snapshots of {Path(model).name}",
         "",
-        f"Candidate columns in {VACUUM_FRAMES} simulated vacuum frames of {VACUUM_SIDE} px at "
-        f"{VACUUM_DOSE} e-/px and {VACUUM_PIXEL} A/px (the gate's check); validation PSNR from "
-        "each snapshot's card (peak 1 e-/px).",
+        f"Candidate columns in {SELECTION_FRAMES} simulated vacuum frames of {VACUUM_SIDE} px at "
+        f"{VACUUM_DOSE} e-/px and {VACUUM_PIXEL} A/px (the gate's check on other draws: seed "
+        f"{SELECTION_SEED}, the gate's is 0); validation PSNR from each snapshot's card (peak 1 "
+        "e-/px).",
         "",
         "| step | validation PSNR (dB) | vacuum candidates per frame |",
         "|---:|---:|---:|",

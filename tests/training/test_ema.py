@@ -179,7 +179,7 @@ def test_judge_snapshots_scores_each_snapshot_once(tiny_spec, tmp_path, monkeypa
     for row in rows:
         assert float(row["val_psnr_db"]) == pytest.approx(validated[int(row["step"])], abs=1e-3)
         per_frame = float(row["vacuum_per_frame"])
-        assert per_frame == pytest.approx(int(row["vacuum_total"]) / judge.VACUUM_FRAMES)
+        assert per_frame == pytest.approx(int(row["vacuum_total"]) / judge.SELECTION_FRAMES)
     assert "| 4 |" in output.with_suffix(".md").read_text()
     # a second pass judges only what changed (here: one snapshot rewritten)
     judged = []
