@@ -166,7 +166,9 @@ def gate(
 
 
 #: Frames, side (px), dose (e-/px) and pixel size (A) of the vacuum check of the gate.
-VACUUM_FRAMES, VACUUM_SIDE, VACUUM_DOSE, VACUUM_PIXEL = 30, 512, 0.45, 0.061
+#: 60 frames since 2026-12-04 (30 before): candidates come in clustered frames, and the frames
+#: with candidates, the counts compared, are few.
+VACUUM_FRAMES, VACUUM_SIDE, VACUUM_DOSE, VACUUM_PIXEL = 60, 512, 0.45, 0.061
 
 
 def vacuum_check(methods: dict[str, Any]) -> dict[str, Any]:
@@ -182,7 +184,11 @@ def vacuum_check(methods: dict[str, Any]) -> dict[str, Any]:
             frames=VACUUM_FRAMES,
             side=VACUUM_SIDE,
         )
-        rows[name] = {"total": found.total, "per_frame": found.per_frame}
+        rows[name] = {
+            "total": found.total,
+            "per_frame": found.per_frame,
+            "frames_with_candidates": found.frames_with_candidates,
+        }
     return {
         "frames": VACUUM_FRAMES,
         "side_px": VACUUM_SIDE,
@@ -268,9 +274,13 @@ def markdown(result: dict[str, Any]) -> str:
             f"Candidate columns drawn in simulated vacuum ({vacuum['frames']} frames of "
             f"{vacuum['side_px']} px at {vacuum['dose_e_per_px']} e-/px, "
             f"{vacuum['pixel_size_A']} A/px, inside the trust analysis's 2 A border; "
-            "`scripts/ship_model.py` refuses a model that draws more than the shipped one by "
-            "over 2 Poisson standard errors): "
-            + ", ".join(f"{n} {r['per_frame']:.2f} per frame" for n, r in vacuum["rows"].items())
+            "candidates come in clustered frames, so `scripts/ship_model.py` refuses a model "
+            "with more frames with candidates than the shipped one by over 2 standard errors): "
+            + ", ".join(
+                f"{n} {r['per_frame']:.2f} per frame, "
+                f"{r.get('frames_with_candidates', '?')} of {vacuum['frames']} frames"
+                for n, r in vacuum["rows"].items()
+            )
             + ".",
         ]
     lines += [

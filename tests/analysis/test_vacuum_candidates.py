@@ -23,12 +23,14 @@ def test_a_noise_following_denoiser_draws_candidates_a_flat_one_none():
     def flat(counts):
         return np.full(counts.shape, float(counts.mean()))
 
-    busy = vacuum_candidates(follows_noise, dose=0.45, pixel_size=PIXEL, frames=3, side=256)
-    quiet = vacuum_candidates(flat, dose=0.45, pixel_size=PIXEL, frames=3, side=256)
-    assert busy.total > 10 and quiet.total == 0
-    assert busy.per_frame == pytest.approx(busy.total / 3)
+    busy = vacuum_candidates(follows_noise, dose=0.45, pixel_size=PIXEL, frames=6, side=256)
+    quiet = vacuum_candidates(flat, dose=0.45, pixel_size=PIXEL, frames=6, side=256)
+    assert busy.total > 20 and quiet.total == 0
+    assert busy.per_frame == pytest.approx(busy.total / 6)
+    # every frame has candidates: 6 frames against none is over 2 standard errors (sqrt(6))
+    assert busy.frames_with_candidates == 6 and quiet.frames_with_candidates == 0
     assert busy.exceeds(quiet) and not quiet.exceeds(busy)
-    again = vacuum_candidates(follows_noise, dose=0.45, pixel_size=PIXEL, frames=3, side=256)
+    again = vacuum_candidates(follows_noise, dose=0.45, pixel_size=PIXEL, frames=6, side=256)
     assert again == busy  # seeded
     with pytest.raises(InputError, match="dose"):
         vacuum_candidates(flat, dose=0.0, pixel_size=PIXEL)
@@ -42,6 +44,23 @@ def test_rates_differ_only_beyond_two_standard_errors():
     assert not VacuumCandidates(200, 60, 512, 0.45, 0.061).exceeds(base)
     with pytest.raises(InputError, match="one frame size"):
         base.exceeds(VacuumCandidates(100, 30, 256, 0.45, 0.061))
+
+
+def test_clustered_candidates_are_compared_by_the_frames_they_fall_in():
+    # run t's average at 14,285 against v10 on the gate's old 30 frames: 74 candidates in 7
+    # frames against 10 in 1: more frames by over 2 standard errors (6 > 2 sqrt(8))
+    v10 = VacuumCandidates(10, 30, 512, 0.45, 0.061, frames_with_candidates=1)
+    t_c = VacuumCandidates(74, 30, 512, 0.45, 0.061, frames_with_candidates=7)
+    assert t_c.exceeds(v10) and t_c.frame_share == pytest.approx(7 / 30)
+    # one more hallucinated patch is many candidates but one frame: not a significant excess
+    one_patch = VacuumCandidates(30, 30, 512, 0.45, 0.061, frames_with_candidates=2)
+    assert not one_patch.exceeds(v10)
+    assert VacuumCandidates(30, 30, 512, 0.45, 0.061).exceeds(
+        VacuumCandidates(10, 30, 512, 0.45, 0.061)
+    )
+    # twice the frames, the same share: not an excess; an old record without frames: totals
+    assert not VacuumCandidates(20, 60, 512, 0.45, 0.061, frames_with_candidates=2).exceeds(v10)
+    assert VacuumCandidates(10, 30, 512, 0.45, 0.061).frame_share is None
 
 
 def load_ship_model():
@@ -89,6 +108,14 @@ def test_the_shipping_gate_refuses_a_model_that_invents_more_columns():
         ship_model.check_vacuum(worse, "candidate")
     with pytest.raises(SystemExit, match="no vacuum check"):
         ship_model.check_vacuum({}, "candidate")
+    # with the frames recorded, the frames decide: one more dense patch ships, more patches not
+    frames = {**vacuum, "frames": 60}
+    clustered = {"shipped": {"total": 20, "frames_with_candidates": 2}}
+    one_patch = {**clustered, "candidate": {"total": 45, "frames_with_candidates": 3}}
+    ship_model.check_vacuum({"vacuum": {**frames, "rows": one_patch}}, "candidate")
+    patches = {**clustered, "candidate": {"total": 45, "frames_with_candidates": 10}}
+    with pytest.raises(SystemExit, match="in 10 of 60 frames against 2"):
+        ship_model.check_vacuum({"vacuum": {**frames, "rows": patches}}, "candidate")
 
 
 def test_the_shipping_gate_refuses_over_confident_surface_verdicts(tmp_path):

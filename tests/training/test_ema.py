@@ -180,6 +180,7 @@ def test_judge_snapshots_scores_each_snapshot_once(tiny_spec, tmp_path, monkeypa
         assert float(row["val_psnr_db"]) == pytest.approx(validated[int(row["step"])], abs=1e-3)
         per_frame = float(row["vacuum_per_frame"])
         assert per_frame == pytest.approx(int(row["vacuum_total"]) / judge.SELECTION_FRAMES)
+        assert 0 <= int(row["vacuum_frames_with_candidates"]) <= judge.SELECTION_FRAMES
     assert "| 4 |" in output.with_suffix(".md").read_text()
     # a second pass judges only what changed (here: one snapshot rewritten)
     judged = []
@@ -188,7 +189,13 @@ def test_judge_snapshots_scores_each_snapshot_once(tiny_spec, tmp_path, monkeypa
         "judge",
         lambda path: (
             judged.append(path.name)
-            or {"step": 4, "val_psnr_db": 0.0, "vacuum_per_frame": 9.0, "vacuum_total": 270}
+            or {
+                "step": 4,
+                "val_psnr_db": 0.0,
+                "vacuum_per_frame": 9.0,
+                "vacuum_total": 270,
+                "vacuum_frames_with_candidates": 3,
+            }
         ),
     )
     snapshot = judge.run_folder(model) / judge.SNAPSHOT_FOLDER / "step-0000004.safetensors"
