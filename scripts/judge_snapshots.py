@@ -7,7 +7,7 @@ candidate columns in simulated vacuum frames of the gate's size, dose, pixel siz
 (``benchmarks/dose_sweep.py``), and writes a CSV and a Markdown table. The frames are other
 Poisson draws than the gate's (seed 1; the gate's are seed 0), so that choosing a snapshot here
 does not choose it on the frames ``scripts/ship_model.py`` then checks it on. Candidates come in
-clustered frames (a hallucinated patch of lattice), so the frames with candidates are counted too.
+clustered frames (a phantom particle's outline), so the frames with candidates are counted too.
 
     .venv/bin/python scripts/judge_snapshots.py /work/models/RUN -o campaign/snapshots-RUN
 

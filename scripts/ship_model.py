@@ -98,7 +98,7 @@ def check_vacuum(result: dict, name: str) -> None:
     A spurious column costs almost nothing in PSNR, so the PSNR gate alone would let a model
     that invents more of them through. The gate's vacuum check (``benchmarks/dose_sweep.py``)
     counts them on the same frames for both. Candidates come in clusters (a few frames with a
-    hallucinated patch of lattice), so the frames with candidates are compared where the gate
+    phantom particle's outline), so the frames with candidates are compared where the gate
     recorded them (since 2026-12-04), else the candidates as Poisson counts; more by over 2
     standard errors is refused.
     """
