@@ -417,10 +417,10 @@ class VacuumCandidates:
     Notes
     -----
     The candidates of a network come in clusters: most vacuum frames get none, and a few get a
-    compact cluster of 5-30 columns 0.4-1.5 nm across, often ring-like as a small particle's outline (run t's average at step 14,285: 7 of 30
-    frames, per-frame variance 13x the mean). The frames, not the candidates, are the
-    independent events, so :meth:`exceeds` compares frames with candidates when both sides
-    recorded them.
+    compact cluster of 5-30 columns 0.4-1.5 nm across, often ring-like as a small particle's
+    outline (run t's average at step 14,285: 7 of 30 frames, per-frame variance 13x the mean).
+    The frames, not the candidates, are the independent events, so :meth:`exceeds` compares
+    frames with candidates when both sides recorded them.
     """
 
     total: int
