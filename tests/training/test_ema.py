@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sbdenoise.errors import FileFormatError
+from sbdenoise.errors import FileFormatError, InputError
 from sbdenoise.nn.model_file import load_model
 from sbdenoise.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, read_checkpoint
 from sbdenoise.training.trainer import run_folder, train
@@ -159,6 +159,9 @@ def test_snapshots_keep_the_averaged_weights_of_their_steps(tiny_spec, tmp_path)
         if value.is_floating_point()
     )
     assert result.step == 8
+    # snapshots come with their validation: a period that misses the validations is refused
+    with pytest.raises(InputError, match="multiple of the steps between validations"):
+        train(spec, tmp_path / "odd", show_progress=False, threads=1, keep_every=3)
 
 
 def test_judge_snapshots_scores_each_snapshot_once(tiny_spec, tmp_path, monkeypatch):

@@ -523,6 +523,11 @@ def _train(
     )
     total = spec.total_steps(steps_per_epoch)
     validate_every = spec.validate_every or steps_per_epoch
+    if keep_every is not None and (keep_every < 1 or keep_every % validate_every):
+        raise InputError(
+            f"snapshots are kept at validation steps: keep_every ({keep_every}) must be a "
+            f"multiple of the steps between validations ({validate_every})"
+        )
     network.to(context.device)
     precision = resolve_precision(spec.precision, context.device)
     # channels_last in every precision: fp32 steps run 1.10-1.15x faster on the CPUs here, and
