@@ -1,0 +1,325 @@
+"""Surface columns a model's verdicts confirm at a matched false discovery rate.
+
+``scripts/ship_model.py`` refuses a candidate whose realised surface FDR at the verdicts' nominal
+level is above the shipped model's. That FDR mixes two things: how well the network's output lets
+the test tell real surface columns from spurious ones (discrimination), and how conservative the
+model's surface null happens to be (calibration: each model has its own). This benchmark separates
+them. For each model it ranks the scored surface candidates of ``benchmarks/trust.py`` runs
+(``--candidates CSV``, several noise streams of the same held-out images pooled) by the verdicts'
+own evidence (``-log p``), and for every threshold counts the real surface columns confirmed and
+the realised FDR. At a matched realised FDR (1, 2, 3, 5 %) the model that confirms more real
+surface columns discriminates better, whatever its null. The difference between two models is
+bootstrapped over frames (image and noise draw), which both models denoised.
+
+Writes ``NAME.json``, ``NAME.md`` and ``NAME.png`` (confirmed real surface columns against realised
+FDR, one curve per model, the nominal verdicts marked)::
+
+    .venv/bin/python benchmarks/surface_power.py --run shipped=A13.csv,A14.csv \
+        --run w=B13.csv,B14.csv --output benchmarks/results --name surface_power_w
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from table1 import RESULTS, machine, write_results
+
+#: Realised FDRs at which models are compared.
+LEVELS = (0.01, 0.02, 0.03, 0.05)
+#: Frame resamples of the paired bootstrap.
+BOOTSTRAP = 1000
+#: Evidence column of the candidate CSV (``-log p`` of the calibrated verdicts).
+EVIDENCE = "signal_calibrated"
+
+
+@dataclass(frozen=True)
+class SurfaceCandidates:
+    """The scored surface candidates of one model, pooled over trust runs.
+
+    Attributes
+    ----------
+    evidence : numpy.ndarray
+        ``-log p`` of each candidate (larger: more real).
+    real : numpy.ndarray
+        True when a true column lies within 0.5 A (else spurious: none within 1 A).
+    supported : numpy.ndarray
+        The verdict at the model's nominal level.
+    frame : numpy.ndarray
+        Frame key of each candidate (run, image, noise draw), for resampling.
+    """
+
+    evidence: np.ndarray
+    real: np.ndarray
+    supported: np.ndarray
+    frame: np.ndarray
+
+
+def read_candidates(paths: list[Path]) -> SurfaceCandidates:
+    """Pool the scored surface candidates of ``benchmarks/trust.py --candidates`` CSVs.
+
+    Frames are keyed by the file's position in ``paths`` (the noise stream), the image and the
+    draw, so the same keys in two models' lists name the same noisy frame.
+    """
+    evidence, real, supported, frame = [], [], [], []
+    for stream, path in enumerate(paths):
+        with path.open(newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        if len({row["method"] for row in rows}) > 1:
+            raise ValueError(f"{path} holds several methods; run trust.py with one")
+        for row in rows:
+            is_real, is_spurious = row["real"] == "True", row["spurious"] == "True"
+            if row["surface"] != "True" or not (is_real or is_spurious):
+                continue
+            evidence.append(float(row[EVIDENCE]))
+            real.append(is_real)
+            supported.append(row["supported"] == "True")
+            frame.append(f"{stream}:{row['image']}:{row['realisation']}")
+    return SurfaceCandidates(
+        evidence=np.asarray(evidence, dtype=np.float64),
+        real=np.asarray(real, dtype=bool),
+        supported=np.asarray(supported, dtype=bool),
+        frame=np.asarray(frame, dtype=str),
+    )
+
+
+def confirmed_at(evidence: np.ndarray, real: np.ndarray, level: float) -> int:
+    """Most real candidates confirmed by one evidence threshold with realised FDR <= ``level``.
+
+    Parameters
+    ----------
+    evidence : numpy.ndarray
+        Evidence per candidate (larger: more real).
+    real : numpy.ndarray
+        Real (True) or spurious (False) per candidate.
+    level : float
+        Largest realised FDR allowed (fraction).
+
+    Returns
+    -------
+    int
+        Real candidates at or above the lowest threshold that keeps the FDR at ``level``.
+    """
+    order = np.argsort(-evidence, kind="stable")
+    ranked_real = real[order]
+    ranked_evidence = evidence[order]
+    true_positives = np.cumsum(ranked_real)
+    selected = np.arange(1, len(order) + 1)
+    # A threshold keeps every candidate of equal evidence: only the last of a tie is a cut.
+    last_of_tie = np.append(ranked_evidence[1:] != ranked_evidence[:-1], True)
+    fdr = 1.0 - true_positives / selected
+    allowed = last_of_tie & (fdr <= level + 1e-12)
+    return int(true_positives[allowed].max()) if allowed.any() else 0
+
+
+def curve(candidates: SurfaceCandidates) -> tuple[np.ndarray, np.ndarray]:
+    """Realised FDR and real candidates confirmed at every evidence threshold (top down)."""
+    order = np.argsort(-candidates.evidence, kind="stable")
+    real = candidates.real[order]
+    true_positives = np.cumsum(real)
+    return 1.0 - true_positives / np.arange(1, len(real) + 1), true_positives
+
+
+def paired_difference(
+    mine: SurfaceCandidates, theirs: SurfaceCandidates, level: float, seed: int = 0
+) -> dict[str, float]:
+    """Confirmed real surface columns at ``level``, ``mine`` minus ``theirs``, bootstrapped.
+
+    Frames (the keys both models share) are resampled with replacement; each resample counts
+    both models' candidates of the drawn frames.
+
+    Returns
+    -------
+    dict
+        ``difference`` (on all frames), ``se`` (bootstrap standard error), ``share_above``
+        (share of resamples where ``mine`` confirms more).
+    """
+    frames = np.union1d(np.unique(mine.frame), np.unique(theirs.frame))
+    index_mine = np.searchsorted(frames, mine.frame)
+    index_theirs = np.searchsorted(frames, theirs.frame)
+    rng = np.random.default_rng(seed)
+    differences = np.empty(BOOTSTRAP)
+    for b in range(BOOTSTRAP):
+        weight = np.bincount(rng.integers(0, len(frames), len(frames)), minlength=len(frames))
+        differences[b] = _weighted_confirmed(mine, weight[index_mine], level) - (
+            _weighted_confirmed(theirs, weight[index_theirs], level)
+        )
+    full = confirmed_at(mine.evidence, mine.real, level) - confirmed_at(
+        theirs.evidence, theirs.real, level
+    )
+    return {
+        "difference": float(full),
+        "se": float(differences.std(ddof=1)),
+        "share_above": float(np.mean(differences > 0)),
+    }
+
+
+def _weighted_confirmed(candidates: SurfaceCandidates, weight: np.ndarray, level: float) -> int:
+    """:func:`confirmed_at` with each candidate repeated ``weight`` times (a resample)."""
+    keep = weight > 0
+    return confirmed_at(
+        np.repeat(candidates.evidence[keep], weight[keep]),
+        np.repeat(candidates.real[keep], weight[keep]),
+        level,
+    )
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    models = {name: read_candidates(paths) for name, paths in args.run}
+    reference = args.run[0][0]
+    summary: dict[str, Any] = {}
+    for name, candidates in models.items():
+        n_supported = int(candidates.supported.sum())
+        spurious = int(np.sum(candidates.supported & ~candidates.real))
+        entry: dict[str, Any] = {
+            "frames": len(np.unique(candidates.frame)),
+            "surface_real": int(candidates.real.sum()),
+            "surface_spurious": int((~candidates.real).sum()),
+            "nominal_supported": n_supported,
+            "nominal_real": n_supported - spurious,
+            "nominal_fdr": spurious / n_supported if n_supported else None,
+            "confirmed_at": {
+                f"{level:g}": confirmed_at(candidates.evidence, candidates.real, level)
+                for level in LEVELS
+            },
+        }
+        if name != reference:
+            entry["against_" + reference] = {
+                f"{level:g}": paired_difference(candidates, models[reference], level)
+                for level in LEVELS
+            }
+        summary[name] = entry
+    return {
+        "command": " ".join(sys.argv),
+        "runs": {name: [str(p) for p in paths] for name, paths in args.run},
+        "evidence": EVIDENCE,
+        "levels": list(LEVELS),
+        "bootstrap": BOOTSTRAP,
+        "reference": reference,
+        "machine": machine("cpu"),
+        "models": summary,
+    }
+
+
+def markdown(result: dict[str, Any]) -> str:
+    reference = result["reference"]
+    levels = [f"{level:g}" for level in result["levels"]]
+    lines = [
+        "# Surface columns confirmed at a matched realised FDR",
+        "",
+        "Scored surface candidates of `benchmarks/trust.py --candidates` runs, pooled per model,",
+        f"ranked by the verdicts' evidence (`{result['evidence']}`, -log p). Columns: real surface",
+        "columns confirmed by the lowest evidence threshold whose realised FDR stays at the level.",
+        f"Differences against `{reference}` are paired over the same noisy frames, standard error",
+        f"from {result['bootstrap']} frame resamples. `nominal`: the verdicts as shipped",
+        "(each model's own surface null).",
+        "",
+        "| model | frames | real / spurious surface candidates | nominal: real confirmed, FDR | "
+        + " | ".join(f"confirmed at {100 * float(x):g} %" for x in levels)
+        + " |",
+        "|---|---|---|---|" + "---|" * len(levels),
+    ]
+    for name, entry in result["models"].items():
+        fdr = entry["nominal_fdr"]
+        cells = []
+        for level in levels:
+            cell = str(entry["confirmed_at"][level])
+            paired = entry.get("against_" + reference, {}).get(level)
+            if paired is not None:
+                cell += (
+                    f" ({paired['difference']:+.0f} ± {paired['se']:.0f}, "
+                    f"{100 * paired['share_above']:.0f} % of resamples above)"
+                )
+            cells.append(cell)
+        lines.append(
+            f"| {name} | {entry['frames']} | {entry['surface_real']} / {entry['surface_spurious']}"
+            f" | {entry['nominal_real']}, "
+            + ("-" if fdr is None else f"{100 * fdr:.1f} %")
+            + " | "
+            + " | ".join(cells)
+            + " |"
+        )
+    lines += ["", f"Command: `{result['command']}`", f"Machine: {result['machine']}", ""]
+    return "\n".join(lines)
+
+
+def plot(models: dict[str, SurfaceCandidates], path: Path) -> Path:
+    """Confirmed real surface columns against realised FDR, one curve per model (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7.0, 4.6), dpi=130)
+    for k, (name, candidates) in enumerate(models.items()):
+        fdr, confirmed = curve(candidates)
+        colour = f"C{k}"
+        axes.plot(100 * fdr, confirmed, color=colour, lw=1.4, label=name)
+        n_supported = int(candidates.supported.sum())
+        if n_supported:
+            real = int(np.sum(candidates.supported & candidates.real))
+            axes.plot(
+                100 * (1 - real / n_supported), real, "o", color=colour, ms=6, mec="black",
+                label=f"{name}: verdicts as shipped",
+            )  # fmt: skip
+    for level in LEVELS:
+        axes.axvline(100 * level, color="0.85", lw=0.8, zorder=0)
+    axes.set_xlim(0, 10)
+    axes.set_xlabel("realised FDR among confirmed surface candidates (%)")
+    axes.set_ylabel("real surface columns confirmed")
+    axes.set_title("Surface verdicts: discrimination at a matched FDR")
+    axes.legend(fontsize=8, loc="lower right")
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+    return path
+
+
+def parse_run(text: str) -> tuple[str, list[Path]]:
+    """``NAME=CSV[,CSV...]`` -> (name, paths); the first run is the reference."""
+    name, _, files = text.partition("=")
+    if not name or not files:
+        raise argparse.ArgumentTypeError(f"expected NAME=CSV[,CSV...], got {text!r}")
+    paths = [Path(f) for f in files.split(",")]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise argparse.ArgumentTypeError(f"no such candidate CSV: {', '.join(missing)}")
+    return name, paths
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--run",
+        type=parse_run,
+        action="append",
+        required=True,
+        help="NAME=CSV[,CSV...]: one model's candidate CSVs, streams in the same order for "
+        "every model; the first --run is the reference",
+    )
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--name", default="surface_power")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    result = run(args)
+    text = markdown(result)
+    write_results(args.output, args.name, result, text)
+    models = {name: read_candidates(paths) for name, paths in args.run}
+    plot(models, args.output / f"{args.name}.png")
+    print(text)
+    return result
+
+
+if __name__ == "__main__":
+    main()
