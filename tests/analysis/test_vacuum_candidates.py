@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
 from sbdenoise.analysis.calibration import VacuumCandidates, vacuum_candidates
 from sbdenoise.errors import InputError
+from tests.repository_scripts import load_script
 
 PIXEL = 0.061
-SHIP_MODEL = Path(__file__).resolve().parents[2] / "scripts" / "ship_model.py"
 
 
 def test_a_noise_following_denoiser_draws_candidates_a_flat_one_none():
@@ -63,15 +60,8 @@ def test_clustered_candidates_are_compared_by_the_frames_they_fall_in():
     assert VacuumCandidates(10, 30, 512, 0.45, 0.061).frame_share is None
 
 
-def load_ship_model():
-    spec = importlib.util.spec_from_file_location("ship_model", SHIP_MODEL)
-    ship_model = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ship_model)
-    return ship_model
-
-
 def test_the_shipping_gate_refuses_a_model_that_is_worse_at_some_angle(tmp_path):
-    ship_model = load_ship_model()
+    ship_model = load_script("ship_model")
     weights = tmp_path / "candidate.safetensors"
     rng = np.random.default_rng(3)
     shipped = {str(a): rng.normal(35.0, 1.5, 16) for a in (0.0, 45.0)}
@@ -99,7 +89,7 @@ def test_the_shipping_gate_refuses_a_model_that_is_worse_at_some_angle(tmp_path)
 
 
 def test_the_shipping_gate_refuses_a_model_that_invents_more_columns():
-    ship_model = load_ship_model()
+    ship_model = load_script("ship_model")
     vacuum = {"frames": 30, "side_px": 512, "dose_e_per_px": 0.45, "pixel_size_A": 0.061}
     fine = {"vacuum": {**vacuum, "rows": {"shipped": {"total": 112}, "candidate": {"total": 120}}}}
     ship_model.check_vacuum(fine, "candidate")
@@ -119,7 +109,7 @@ def test_the_shipping_gate_refuses_a_model_that_invents_more_columns():
 
 
 def test_the_shipping_gate_refuses_over_confident_surface_verdicts(tmp_path):
-    ship_model = load_ship_model()
+    ship_model = load_script("ship_model")
     weights = tmp_path / "candidate.safetensors"
     settings = {"dataset": "/data/surface", "images": 24, "exclude_spread": [12, 24],
                 "draws": 2, "region_A": 2.0}  # fmt: skip

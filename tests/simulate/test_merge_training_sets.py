@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -11,15 +10,7 @@ import pytest
 
 from sbdenoise.simulate.store import ImageRecord, SimulatedDataset, consolidate, write_part
 from sbdenoise.specimen.columns import column_table
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "merge_training_sets.py"
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("merge_training_sets", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.repository_scripts import load_script
 
 
 def make_store(directory: Path, splits: list[str], level: float) -> Path:
@@ -45,7 +36,7 @@ def test_the_base_is_kept_whole_and_only_train_images_are_added(tmp_path, monkey
     out = tmp_path / "merged"
     argv = ["merge", str(base_dir), "--add", str(extra_dir), "-o", str(out)]
     monkeypatch.setattr(sys, "argv", argv)
-    load_script().main()
+    load_script("merge_training_sets").main()
     merged = SimulatedDataset(out)
     base = SimulatedDataset(base_dir)
     assert len(merged) == 6
@@ -59,7 +50,7 @@ def test_the_base_is_kept_whole_and_only_train_images_are_added(tmp_path, monkey
     # the inputs are untouched, and an existing output is refused rather than overwritten
     assert len(SimulatedDataset(extra_dir)) == 4
     with pytest.raises(SystemExit, match="exists"):
-        load_script().main()
+        load_script("merge_training_sets").main()
 
 
 def test_fresh_validation_comes_from_the_last_added_store(tmp_path, monkeypatch):
@@ -69,7 +60,7 @@ def test_fresh_validation_comes_from_the_last_added_store(tmp_path, monkeypatch)
     out = tmp_path / "merged"
     argv = ["merge", str(base_dir), "--add", str(first_dir), str(last_dir), "-o", str(out)]
     monkeypatch.setattr(sys, "argv", [*argv, "--fresh-validation"])
-    load_script().main()
+    load_script("merge_training_sets").main()
     merged = SimulatedDataset(out)
     splits = list(merged.params["split"])
     # the base's val image trains now; its test image (the gate) is untouched
@@ -88,7 +79,7 @@ def test_whole_stores_join_the_training_split_with_every_image(tmp_path, monkeyp
     out = tmp_path / "merged"
     argv = ["merge", str(base_dir), "--add", str(extra_dir), "--add-whole", str(whole_dir)]
     monkeypatch.setattr(sys, "argv", [*argv, "-o", str(out)])
-    load_script().main()
+    load_script("merge_training_sets").main()
     merged = SimulatedDataset(out)
     values = [float(merged.image(i)[0, 0]) for i in range(len(merged))]
     assert values == [0.0, 1.0, 2.0, 101.0, 200.0, 201.0, 202.0]
@@ -102,5 +93,5 @@ def test_nothing_to_add_is_refused(tmp_path, monkeypatch):
     base_dir = make_store(tmp_path / "base", ["train"], 0.0)
     monkeypatch.setattr(sys, "argv", ["merge", str(base_dir), "-o", str(tmp_path / "m")])
     with pytest.raises(SystemExit):
-        load_script().main()
+        load_script("merge_training_sets").main()
     assert not (tmp_path / "m").exists()

@@ -9,21 +9,10 @@ from sbdenoise.errors import FileFormatError, InputError
 from sbdenoise.nn.model_file import load_model
 from sbdenoise.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, read_checkpoint
 from sbdenoise.training.trainer import run_folder, train
+from tests.repository_scripts import load_script
 
 DECAY = 0.9
 STEPS = 6
-
-
-def _script(name: str):
-    """A module of the repository's ``scripts/`` folder, imported from its file."""
-    import importlib.util
-    from pathlib import Path
-
-    script = Path(__file__).resolve().parents[2] / "scripts" / f"{name}.py"
-    module_spec = importlib.util.spec_from_file_location(name, script)
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    return module
 
 
 def _averaged_weights(checkpoint: dict) -> dict[str, torch.Tensor]:
@@ -103,7 +92,7 @@ def test_a_checkpoint_without_an_average_is_refused_for_one(tiny_spec, tmp_path)
 
 
 def test_export_average_writes_the_checkpoints_average_at_its_step(tiny_spec, tmp_path):
-    export = _script("export_average")
+    export = load_script("export_average")
     # validate at step 2 only: the model file holds the average then, the checkpoint at step 6
     spec = tiny_spec.model_copy(
         update={"deterministic": True, "steps": STEPS, "validate_every": 2, "ema_decay": DECAY}
@@ -162,13 +151,14 @@ def test_snapshots_keep_the_averaged_weights_of_their_steps(tiny_spec, tmp_path)
     # snapshots come with their validation: a period that misses the validations is refused
     with pytest.raises(InputError, match="multiple of the steps between validations"):
         train(spec, tmp_path / "odd", show_progress=False, threads=1, keep_every=3)
+    assert not (tmp_path / "odd.run").exists()  # refused before the run folder was written
 
 
 def test_judge_snapshots_scores_each_snapshot_once(tiny_spec, tmp_path, monkeypatch):
     import csv
     import os
 
-    judge = _script("judge_snapshots")
+    judge = load_script("judge_snapshots")
     spec = tiny_spec.model_copy(update={"steps": 4, "validate_every": 2, "ema_decay": DECAY})
     model = tmp_path / "run"
     train(spec, model, show_progress=False, threads=1, keep_every=2)

@@ -152,6 +152,15 @@ def adopt_recorded_init(spec: TrainSpec, run_dir: Path) -> TrainSpec:
     return spec if recorded is None else spec.model_copy(update={"init_from": recorded})
 
 
+def _check_keep_every(keep_every: int | None, validate_every: int) -> None:
+    """Refuse snapshot steps that miss the validation steps (a snapshot keeps its validation)."""
+    if keep_every is not None and (keep_every < 1 or keep_every % validate_every):
+        raise InputError(
+            f"snapshots are kept at validation steps: keep_every ({keep_every}) must be a "
+            f"multiple of the steps between validations ({validate_every})"
+        )
+
+
 def check_run_folder(spec: TrainSpec, run_dir: Path, write: bool = True) -> bool:
     """Refuse to mix two specs in one run folder; record the spec on a first run.
 
@@ -508,6 +517,8 @@ def _train(
     weights = model_weights_path(model_path)
     run_dir = run_folder(model_path)
     spec = adopt_recorded_init(spec, run_dir)
+    if spec.validate_every:  # refuse before the run folder records anything
+        _check_keep_every(keep_every, spec.validate_every)
     check_run_folder(spec, run_dir, write=main)
     torch.manual_seed(spec.seed)
     network = build_model(spec.architecture, **spec.architecture_kwargs)
@@ -523,11 +534,7 @@ def _train(
     )
     total = spec.total_steps(steps_per_epoch)
     validate_every = spec.validate_every or steps_per_epoch
-    if keep_every is not None and (keep_every < 1 or keep_every % validate_every):
-        raise InputError(
-            f"snapshots are kept at validation steps: keep_every ({keep_every}) must be a "
-            f"multiple of the steps between validations ({validate_every})"
-        )
+    _check_keep_every(keep_every, validate_every)
     network.to(context.device)
     precision = resolve_precision(spec.precision, context.device)
     # channels_last in every precision: fp32 steps run 1.10-1.15x faster on the CPUs here, and
