@@ -9,7 +9,11 @@ them. For each model it ranks the scored surface candidates of ``benchmarks/trus
 own evidence (``-log p``), and for every threshold counts the real surface columns confirmed and
 the realised FDR. At a matched realised FDR (1, 2, 3, 5 %) the model that confirms more real
 surface columns discriminates better, whatever its null. The difference between two models is
-bootstrapped over frames (image and noise draw), which both models denoised.
+bootstrapped over images (every noise draw of a structure together), paired: both models
+denoised the same frames. The nominal verdicts' FDR difference gets the same paired bootstrap
+(the two-proportion error of ``ship_model.py`` treats candidates as independent), and the
+spurious supported candidates are split by the verdicts' class and by whether the clean image is
+brighter than vacuum there (a fringe, not a column).
 
 Writes ``NAME.json``, ``NAME.md`` and ``NAME.png`` (confirmed real surface columns against realised
 FDR, one curve per model, the nominal verdicts marked)::
@@ -23,6 +27,7 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,13 +59,25 @@ class SurfaceCandidates:
     supported : numpy.ndarray
         The verdict at the model's nominal level.
     frame : numpy.ndarray
-        Frame key of each candidate (run, image, noise draw), for resampling.
+        Frame key of each candidate (run, image, noise draw).
+    image : numpy.ndarray
+        Image (structure) of each candidate: the unit the bootstrap resamples, since the
+        frames of one structure share its surface.
+    fdr_class : numpy.ndarray
+        The verdicts' class of each candidate (``surface``: facing the vacuum, ``lattice``,
+        ``bulk``).
+    bright : numpy.ndarray
+        True where the clean image is brighter than vacuum at the candidate (an intensity
+        feature such as a fringe, not necessarily a column).
     """
 
     evidence: np.ndarray
     real: np.ndarray
     supported: np.ndarray
     frame: np.ndarray
+    image: np.ndarray
+    fdr_class: np.ndarray
+    bright: np.ndarray
 
 
 def read_candidates(paths: list[Path]) -> SurfaceCandidates:
@@ -69,7 +86,7 @@ def read_candidates(paths: list[Path]) -> SurfaceCandidates:
     Frames are keyed by the file's position in ``paths`` (the noise stream), the image and the
     draw, so the same keys in two models' lists name the same noisy frame.
     """
-    evidence, real, supported, frame = [], [], [], []
+    columns: dict[str, list] = {name: [] for name in SurfaceCandidates.__dataclass_fields__}
     for stream, path in enumerate(paths):
         with path.open(newline="") as handle:
             rows = list(csv.DictReader(handle))
@@ -79,16 +96,25 @@ def read_candidates(paths: list[Path]) -> SurfaceCandidates:
             is_real, is_spurious = row["real"] == "True", row["spurious"] == "True"
             if row["surface"] != "True" or not (is_real or is_spurious):
                 continue
-            evidence.append(float(row[EVIDENCE]))
-            real.append(is_real)
-            supported.append(row["supported"] == "True")
-            frame.append(f"{stream}:{row['image']}:{row['realisation']}")
-    return SurfaceCandidates(
-        evidence=np.asarray(evidence, dtype=np.float64),
-        real=np.asarray(real, dtype=bool),
-        supported=np.asarray(supported, dtype=bool),
-        frame=np.asarray(frame, dtype=str),
-    )
+            columns["evidence"].append(float(row[EVIDENCE]))
+            columns["real"].append(is_real)
+            columns["supported"].append(row["supported"] == "True")
+            columns["frame"].append(f"{stream}:{row['image']}:{row['realisation']}")
+            columns["image"].append(int(row["image"]))
+            columns["fdr_class"].append(row.get("fdr_class", ""))
+            columns["bright"].append(float(row.get("clean_score", "nan")) > 0)
+    return SurfaceCandidates(**{name: np.asarray(values) for name, values in columns.items()})
+
+
+def nominal_fdr(candidates: SurfaceCandidates, weight: np.ndarray | None = None) -> float:
+    """Realised FDR of the nominal verdicts (spurious among supported), each candidate weighted.
+
+    Returns NaN when nothing is supported.
+    """
+    weight = np.ones(len(candidates.real)) if weight is None else weight
+    supported = np.sum(weight * candidates.supported)
+    spurious = np.sum(weight * (candidates.supported & ~candidates.real))
+    return float(spurious / supported) if supported else float("nan")
 
 
 def confirmed_at(evidence: np.ndarray, real: np.ndarray, level: float) -> int:
@@ -128,48 +154,72 @@ def curve(candidates: SurfaceCandidates) -> tuple[np.ndarray, np.ndarray]:
     return 1.0 - true_positives / np.arange(1, len(real) + 1), true_positives
 
 
-def paired_difference(
-    mine: SurfaceCandidates, theirs: SurfaceCandidates, level: float, seed: int = 0
+def paired_bootstrap(
+    mine: SurfaceCandidates,
+    theirs: SurfaceCandidates,
+    statistic: Callable[[SurfaceCandidates, np.ndarray], float],
+    seed: int = 0,
 ) -> dict[str, float]:
-    """Confirmed real surface columns at ``level``, ``mine`` minus ``theirs``, bootstrapped.
+    """``statistic(mine) - statistic(theirs)`` with its bootstrap over images, paired.
 
-    Frames (the keys both models share) are resampled with replacement; each resample counts
-    both models' candidates of the drawn frames.
+    Images (structures, with all their frames: every noise stream and draw) are resampled with
+    replacement, the same draw for both models, since one structure's surface decides much of
+    what both models draw on it.
+
+    Parameters
+    ----------
+    statistic : callable
+        ``statistic(candidates, weight)``: the value with each candidate counted ``weight``
+        times (its image's multiplicity in the resample).
 
     Returns
     -------
     dict
-        ``difference`` (on all frames), ``se`` (bootstrap standard error), ``share_above``
-        (share of resamples where ``mine`` confirms more).
+        ``difference`` (on all images), ``se`` (bootstrap standard error), ``share_above``
+        (share of resamples where ``mine`` is larger).
     """
-    frames = np.union1d(np.unique(mine.frame), np.unique(theirs.frame))
-    index_mine = np.searchsorted(frames, mine.frame)
-    index_theirs = np.searchsorted(frames, theirs.frame)
+    images = np.union1d(np.unique(mine.image), np.unique(theirs.image))
+    index_mine = np.searchsorted(images, mine.image)
+    index_theirs = np.searchsorted(images, theirs.image)
     rng = np.random.default_rng(seed)
     differences = np.empty(BOOTSTRAP)
     for b in range(BOOTSTRAP):
-        weight = np.bincount(rng.integers(0, len(frames), len(frames)), minlength=len(frames))
-        differences[b] = _weighted_confirmed(mine, weight[index_mine], level) - (
-            _weighted_confirmed(theirs, weight[index_theirs], level)
+        weight = np.bincount(rng.integers(0, len(images), len(images)), minlength=len(images))
+        differences[b] = statistic(mine, weight[index_mine]) - statistic(
+            theirs, weight[index_theirs]
         )
-    full = confirmed_at(mine.evidence, mine.real, level) - confirmed_at(
-        theirs.evidence, theirs.real, level
-    )
+    full = statistic(mine, np.ones(len(mine.real))) - statistic(theirs, np.ones(len(theirs.real)))
     return {
         "difference": float(full),
-        "se": float(differences.std(ddof=1)),
+        "se": float(np.nanstd(differences, ddof=1)),
         "share_above": float(np.mean(differences > 0)),
     }
 
 
-def _weighted_confirmed(candidates: SurfaceCandidates, weight: np.ndarray, level: float) -> int:
-    """:func:`confirmed_at` with each candidate repeated ``weight`` times (a resample)."""
-    keep = weight > 0
-    return confirmed_at(
-        np.repeat(candidates.evidence[keep], weight[keep]),
-        np.repeat(candidates.real[keep], weight[keep]),
-        level,
-    )
+def confirmed_statistic(level: float) -> Callable[[SurfaceCandidates, np.ndarray], float]:
+    """:func:`confirmed_at` at ``level`` as a weighted statistic (for :func:`paired_bootstrap`)."""
+
+    def statistic(candidates: SurfaceCandidates, weight: np.ndarray) -> float:
+        repeats = weight.astype(int)
+        return float(
+            confirmed_at(
+                np.repeat(candidates.evidence, repeats), np.repeat(candidates.real, repeats), level
+            )
+        )
+
+    return statistic
+
+
+def false_supported(candidates: SurfaceCandidates) -> dict[str, int]:
+    """Spurious supported surface candidates by the verdicts' class, bright or not."""
+    false = candidates.supported & ~candidates.real
+    return {
+        f"{kind} ({'bright' if bright else 'dark'})": int(
+            np.sum(false & (candidates.fdr_class == kind) & (candidates.bright == bright))
+        )
+        for kind in sorted(set(candidates.fdr_class[false]))
+        for bright in (True, False)
+    }
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -181,11 +231,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         spurious = int(np.sum(candidates.supported & ~candidates.real))
         entry: dict[str, Any] = {
             "frames": len(np.unique(candidates.frame)),
+            "images": len(np.unique(candidates.image)),
             "surface_real": int(candidates.real.sum()),
             "surface_spurious": int((~candidates.real).sum()),
             "nominal_supported": n_supported,
             "nominal_real": n_supported - spurious,
             "nominal_fdr": spurious / n_supported if n_supported else None,
+            "false_supported_by_class": false_supported(candidates),
             "confirmed_at": {
                 f"{level:g}": confirmed_at(candidates.evidence, candidates.real, level)
                 for level in LEVELS
@@ -193,9 +245,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         }
         if name != reference:
             entry["against_" + reference] = {
-                f"{level:g}": paired_difference(candidates, models[reference], level)
+                f"{level:g}": paired_bootstrap(
+                    candidates, models[reference], confirmed_statistic(level)
+                )
                 for level in LEVELS
             }
+            entry["nominal_fdr_against_" + reference] = paired_bootstrap(
+                candidates, models[reference], nominal_fdr
+            )
         summary[name] = entry
     return {
         "command": " ".join(sys.argv),
@@ -219,34 +276,46 @@ def markdown(result: dict[str, Any]) -> str:
         f"ranked by the verdicts' evidence (`{result['evidence']}`, -log p). Columns: real surface",
         "columns confirmed by the lowest evidence threshold whose realised FDR stays at the level.",
         f"Differences against `{reference}` are paired over the same noisy frames, standard error",
-        f"from {result['bootstrap']} frame resamples. `nominal`: the verdicts as shipped",
-        "(each model's own surface null).",
+        f"from {result['bootstrap']} resamples of the images (all frames of a structure together).",
+        "`nominal`: the verdicts as shipped (each model's own surface null).",
         "",
-        "| model | frames | real / spurious surface candidates | nominal: real confirmed, FDR | "
-        + " | ".join(f"confirmed at {100 * float(x):g} %" for x in levels)
-        + " |",
+        "| model | images (frames) | real / spurious surface candidates | nominal: real confirmed, "
+        "FDR | " + " | ".join(f"confirmed at {100 * float(x):g} %" for x in levels) + " |",
         "|---|---|---|---|" + "---|" * len(levels),
     ]
+
+    def paired_text(paired: dict[str, float], scale: float, digits: int) -> str:
+        return (
+            f" ({scale * paired['difference']:+.{digits}f} ± {scale * paired['se']:.{digits}f}, "
+            f"{100 * paired['share_above']:.0f} % of resamples above)"
+        )
+
     for name, entry in result["models"].items():
         fdr = entry["nominal_fdr"]
+        nominal = f"{entry['nominal_real']}, " + ("-" if fdr is None else f"{100 * fdr:.1f} %")
+        if "nominal_fdr_against_" + reference in entry:
+            nominal += paired_text(entry["nominal_fdr_against_" + reference], 100, 1)
         cells = []
         for level in levels:
             cell = str(entry["confirmed_at"][level])
             paired = entry.get("against_" + reference, {}).get(level)
             if paired is not None:
-                cell += (
-                    f" ({paired['difference']:+.0f} ± {paired['se']:.0f}, "
-                    f"{100 * paired['share_above']:.0f} % of resamples above)"
-                )
+                cell += paired_text(paired, 1, 0)
             cells.append(cell)
         lines.append(
-            f"| {name} | {entry['frames']} | {entry['surface_real']} / {entry['surface_spurious']}"
-            f" | {entry['nominal_real']}, "
-            + ("-" if fdr is None else f"{100 * fdr:.1f} %")
-            + " | "
-            + " | ".join(cells)
-            + " |"
+            f"| {name} | {entry['images']} ({entry['frames']}) | {entry['surface_real']} / "
+            f"{entry['surface_spurious']} | {nominal} | " + " | ".join(cells) + " |"
         )
+    lines += [
+        "",
+        "Spurious surface candidates the nominal verdicts support, by the verdicts' class "
+        "(bright: the clean image is brighter than vacuum there, an intensity feature such as a "
+        "fringe; dark: a discovery the noise made):",
+        "",
+    ]
+    for name, entry in result["models"].items():
+        parts = [f"{kind} {n}" for kind, n in entry["false_supported_by_class"].items()]
+        lines.append(f"- {name}: " + (", ".join(parts) if parts else "none"))
     lines += ["", f"Command: `{result['command']}`", f"Machine: {result['machine']}", ""]
     return "\n".join(lines)
 

@@ -2,7 +2,8 @@
 # Every check a candidate model needs before scripts/ship_model.py, in one command (13 min on
 # 2 cores for a base-16 UNet): the gate table and dose sweep, the rotation check, the
 # candidate's surface null, and the trust runs of the candidate and of the shipped model on two
-# noise streams of the held-out surface images. Results go to OUT (default /tmp/candidate-NAME);
+# noise streams of the held-out surface images, with their candidates for
+# benchmarks/surface_power.py (run at the end). Results go to OUT (default /tmp/candidate-NAME);
 # the ship_model.py command that uses them is printed at the end.
 #
 #   scripts/candidate_checks.sh /work/models/t-b.safetensors t_b
@@ -47,9 +48,14 @@ for stream in 13 14; do
         step "trust, stream $stream, ${pair%%=*}"
         $PY benchmarks/trust.py --dataset "$SURFACE_DATA" --model "${pair#*=}" --images 24 \
             --exclude-spread 12 24 --stream "$stream" --draws 2 --bootstrap 0 --methods sbd \
-            --variants lattice:surface --output "$OUT" --name "trust_${pair%%=*}_$stream" --quiet
+            --variants lattice:surface --output "$OUT" --name "trust_${pair%%=*}_$stream" \
+            --candidates "$OUT/candidates_${pair%%=*}_$stream.csv" --quiet
     done
 done
+step "surface columns confirmed at a matched FDR, paired over the held-out images"
+$PY benchmarks/surface_power.py --run "shipped=$OUT/candidates_shipped_13.csv,$OUT/candidates_shipped_14.csv" \
+    --run "$NAME=$OUT/candidates_${NAME}_13.csv,$OUT/candidates_${NAME}_14.csv" \
+    --output "$OUT" --name "surface_power_$NAME" | sed -n '/^| model/,/^Command/p'
 step "done; to ship it:"
 echo "$PY scripts/ship_model.py $MODEL --gate $OUT/gate/dose_sweep.json" \
     "--rotation $OUT/rotation_$NAME.json" \

@@ -63,7 +63,7 @@ def test_the_better_separating_model_confirms_more_at_every_level(power, tmp_pat
     assert len(weak.real) == 20 * 12 and weak.real.sum() == 160
     assert weak.evidence.max() < 99.0  # unscored and off-surface rows were dropped
     for level in power.LEVELS:
-        paired = power.paired_difference(strong, weak, level)
+        paired = power.paired_bootstrap(strong, weak, power.confirmed_statistic(level))
         assert paired["difference"] > 2 * paired["se"] > 0
         assert paired["share_above"] > 0.95
 
@@ -85,3 +85,24 @@ def test_the_result_names_the_nominal_verdicts_and_the_plot_is_written(power, tm
 def test_a_missing_csv_is_named(power, tmp_path):
     with pytest.raises(SystemExit):
         power.parse_args(["--run", f"x={tmp_path / 'nope.csv'}"])
+
+
+def test_the_nominal_fdr_difference_is_paired_over_images(power, tmp_path):
+    rng = np.random.default_rng(2)
+    honest = _frames(rng, 3.0)
+    # the same frames, but every image's first spurious candidate is supported
+    credulous, seen = [], set()
+    for row in honest:
+        image, draw, real, spurious, surface, _supported, evidence = row
+        if spurious and surface and image not in seen:
+            seen.add(image)
+            row = (image, draw, real, spurious, surface, True, evidence)
+        credulous.append(row)
+    mine = power.read_candidates([_write(tmp_path / "c.csv", credulous)])
+    theirs = power.read_candidates([_write(tmp_path / "h.csv", honest)])
+    assert power.nominal_fdr(theirs) == 0.0
+    assert power.nominal_fdr(mine) == pytest.approx(20 / 180)
+    paired = power.paired_bootstrap(mine, theirs, power.nominal_fdr)
+    assert paired["difference"] == pytest.approx(20 / 180)
+    assert paired["share_above"] == 1.0 and 0 < paired["se"] < paired["difference"]
+    assert sum(power.false_supported(mine).values()) == 20
