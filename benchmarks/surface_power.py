@@ -222,8 +222,7 @@ def false_supported(candidates: SurfaceCandidates) -> dict[str, int]:
     }
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    models = {name: read_candidates(paths) for name, paths in args.run}
+def run(args: argparse.Namespace, models: dict[str, SurfaceCandidates]) -> dict[str, Any]:
     reference = args.run[0][0]
     summary: dict[str, Any] = {}
     for name, candidates in models.items():
@@ -381,10 +380,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
-    result = run(args)
+    models = {name: read_candidates(paths) for name, paths in args.run}
+    result = run(args, models)
     text = markdown(result)
     write_results(args.output, args.name, result, text)
-    models = {name: read_candidates(paths) for name, paths in args.run}
     plot(models, args.output / f"{args.name}.png")
     print(text)
     return result
