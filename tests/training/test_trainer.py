@@ -155,10 +155,13 @@ def test_build_spec_parses_options(tmp_path):
         scale_range="none",
         epochs=2.0,
         vacuum_weight=30.0,
+        edge_weight=5.0,
+        edge_width_angstrom=3.0,
         vacuum_crops=0.05,
     )
     assert spec.dataset == str(tmp_path.resolve())
     assert spec.vacuum_weight == 30.0 and spec.vacuum_crops == 0.05
+    assert spec.edge_weight == 5.0 and spec.edge_width_angstrom == 3.0
     assert spec.architecture_kwargs == {"scales": 4, "base_channels": 16}
     assert spec.steps is None and spec.epochs == 2.0
     assert spec.filters.contrast == ["white", "black"]

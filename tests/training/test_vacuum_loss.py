@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from sbdenoise.training.spec import TrainSpec
-from sbdenoise.training.vacuum_loss import flat_pixels, weighted_crop_mse
+from sbdenoise.training.vacuum_loss import edge_band, flat_pixels, weighted_crop_mse
 
 
 def crop_with_vacuum() -> torch.Tensor:
@@ -41,3 +41,41 @@ def test_an_invented_blob_in_vacuum_costs_more_with_a_vacuum_weight():
     assert weighted_crop_mse(uniform, clean, 10.0).item() == pytest.approx(1e-4, rel=1e-4)
     with pytest.raises(ValueError, match="vacuum_weight"):
         TrainSpec(dataset="x", vacuum_weight=0.5)
+
+
+def test_the_edge_band_is_the_lattice_next_to_the_vacuum():
+    clean = crop_with_vacuum()
+    flat = flat_pixels(clean)
+    band = edge_band(flat, 6)[0, 0]
+    rows = band.any(dim=1).nonzero().flatten()
+    # the band starts where the vacuum stops and reaches 6 px into what is not flat
+    first_not_flat = int((~flat[0, 0]).any(dim=1).nonzero()[0])
+    assert int(rows[0]) == first_not_flat
+    assert int(rows[-1]) == first_not_flat + 5
+    assert not (band & flat[0, 0]).any()
+    assert not edge_band(flat, 0).any()
+    # a crop without vacuum has no band
+    lattice_only = clean[:, :, 32:, :]
+    assert not edge_band(flat_pixels(lattice_only), 6).any()
+    with pytest.raises(ValueError, match="width"):
+        edge_band(flat, -1)
+
+
+def test_a_sharpened_fringe_costs_more_with_an_edge_weight():
+    clean = crop_with_vacuum()
+    first_not_flat = int((~flat_pixels(clean)[0, 0]).any(dim=1).nonzero()[0])
+    fringe = clean.clone()
+    fringe[0, 0, first_not_flat : first_not_flat + 2, 20:23] += 0.05  # a peak on the edge
+    deep = clean.clone()
+    deep[0, 0, 56:58, 20:23] += 0.05  # the same error deep in the lattice
+    vacuum_only = [weighted_crop_mse(x, clean, 10.0).item() for x in (fringe, deep)]
+    assert vacuum_only[0] == pytest.approx(vacuum_only[1], rel=1e-4)
+    banded = [weighted_crop_mse(x, clean, 10.0, 10.0, 6).item() for x in (fringe, deep)]
+    assert banded[0] > 5 * banded[1]
+    # an edge weight of 1 or a width of 0 is the vacuum-weighted loss
+    for x in (fringe, deep):
+        plain = weighted_crop_mse(x, clean, 10.0).item()
+        assert weighted_crop_mse(x, clean, 10.0, 1.0, 6).item() == plain
+        assert weighted_crop_mse(x, clean, 10.0, 10.0, 0).item() == plain
+    with pytest.raises(ValueError, match="edge_weight"):
+        TrainSpec(dataset="x", edge_weight=0.5)

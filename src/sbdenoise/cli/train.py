@@ -44,7 +44,8 @@ def build_spec(
         YAML spec to start from.
     **options
         Overrides; None means "not given". Names: architecture, scales, base_channels, bias_free,
-        sampling, crop, batch, steps, epochs, lr, ema_decay, vacuum_weight, vacuum_crops, dose,
+        sampling, crop, batch, steps, epochs, lr, ema_decay, vacuum_weight, edge_weight,
+        edge_width_angstrom, vacuum_crops, dose,
         dose_range,
         normalization,
         precision,
@@ -87,6 +88,8 @@ def build_spec(
         "lr",
         "ema_decay",
         "vacuum_weight",
+        "edge_weight",
+        "edge_width_angstrom",
         "vacuum_crops",
         "dose",
         "seed",
@@ -179,6 +182,16 @@ def train(
     vacuum_weight: Annotated[
         float | None,
         typer.Option(help="Weight of the squared error where the noise-free crop is flat (1)."),
+    ] = None,
+    edge_weight: Annotated[
+        float | None,
+        typer.Option(
+            help="Weight of the squared error in the band next to the vacuum (fringes; 1)."
+        ),
+    ] = None,
+    edge_width_angstrom: Annotated[
+        float | None,
+        typer.Option("--edge-width", help="Reach of that band from the vacuum, angstrom (4)."),
     ] = None,
     vacuum_crops: Annotated[
         float | None,
@@ -306,6 +319,8 @@ def train(
             lr=lr,
             ema_decay=ema_decay,
             vacuum_weight=vacuum_weight,
+            edge_weight=edge_weight,
+            edge_width_angstrom=edge_width_angstrom,
             vacuum_crops=vacuum_crops,
             dose=dose,
             dose_range=dose_range,

@@ -221,6 +221,18 @@ class TrainSpec(_Model):
             "PSNR but is what users fear (sbdenoise.training.vacuum_loss)."
         ),
     )
+    edge_weight: float = Field(
+        1.0,
+        ge=1.0,
+        description=(
+            "Weight of the squared error in the band next to the vacuum (non-flat pixels within "
+            "edge_width_angstrom of a flat one: Fresnel fringes and column tails outside a "
+            "particle, where a sharpening network draws false surface columns). 1: no band."
+        ),
+    )
+    edge_width_angstrom: float = Field(
+        4.0, ge=0.0, le=50.0, description="Reach of the edge band from the vacuum, angstrom."
+    )
     vacuum_crops: float = Field(
         0.0,
         ge=0.0,

@@ -6,6 +6,12 @@ cent of the level), yet it is what users fear most and what the trust verdicts p
 that draws column-like blobs from noise makes every faint real column indistinguishable from one).
 With ``vacuum_weight`` > 1 the squared error of the flat pixels of each noise-free crop counts that
 many times more.
+
+The vacuum weight does not reach the band just outside a particle, where the noise-free image is
+not flat but holds no column: Fresnel fringes and the tails of the surface columns. A network
+trained longer sharpens those into column-like peaks (runs t and w, campaign/README.md: most of
+their excess false surface columns sit there), so ``edge_weight`` > 1 makes the squared error of
+the non-flat pixels within ``edge_width`` of the vacuum count that many times more.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["flat_pixels", "weighted_crop_mse"]
+__all__ = ["edge_band", "flat_pixels", "weighted_crop_mse"]
 
 #: Window of the local spread, working pixels (5 px = 1.2 A at the shipped 0.24 A working grid).
 FLAT_WINDOW = 5
@@ -50,10 +56,37 @@ def flat_pixels(
     return spread <= tolerance * level
 
 
+def edge_band(flat: torch.Tensor, width: int) -> torch.Tensor:
+    """The non-flat pixels within ``width`` pixels of a flat one: where a particle meets vacuum.
+
+    Parameters
+    ----------
+    flat : torch.Tensor
+        ``(batch, 1, h, w)`` bool, as :func:`flat_pixels` returns.
+    width : int
+        Reach of the band from the flat pixels, pixels (square neighbourhood; 0: no band).
+
+    Returns
+    -------
+    torch.Tensor
+        ``(batch, 1, h, w)`` bool; empty where a crop has no vacuum.
+    """
+    if width < 0:
+        raise ValueError(f"the edge band's width must be >= 0 pixels, got {width}")
+    if width == 0:
+        return torch.zeros_like(flat)
+    near = F.max_pool2d(flat.float(), 2 * width + 1, stride=1, padding=width) > 0
+    return near & ~flat
+
+
 def weighted_crop_mse(
-    outputs: torch.Tensor, targets: torch.Tensor, vacuum_weight: float = 1.0
+    outputs: torch.Tensor,
+    targets: torch.Tensor,
+    vacuum_weight: float = 1.0,
+    edge_weight: float = 1.0,
+    edge_width: int = 0,
 ) -> torch.Tensor:
-    """Mean squared error per crop, flat (vacuum) pixels weighted ``vacuum_weight`` times.
+    """Mean squared error per crop, vacuum and the band next to it weighted more.
 
     Parameters
     ----------
@@ -61,6 +94,10 @@ def weighted_crop_mse(
         ``(batch, 1, h, w)`` network outputs and noise-free targets.
     vacuum_weight : float
         Weight of the flat pixels (1: the plain MSE).
+    edge_weight : float
+        Weight of the non-flat pixels within ``edge_width`` of a flat one (:func:`edge_band`).
+    edge_width : int
+        Reach of that band, pixels of the crop.
 
     Returns
     -------
@@ -69,7 +106,11 @@ def weighted_crop_mse(
         crop, so the loss keeps its scale).
     """
     error = (outputs.float() - targets).square()
-    if vacuum_weight == 1.0:
+    band = edge_weight != 1.0 and edge_width > 0
+    if vacuum_weight == 1.0 and not band:
         return error.mean(dim=(1, 2, 3))
-    weights = 1.0 + (vacuum_weight - 1.0) * flat_pixels(targets).to(error.dtype)
+    flat = flat_pixels(targets)
+    weights = 1.0 + (vacuum_weight - 1.0) * flat.to(error.dtype)
+    if band:
+        weights = weights + (edge_weight - 1.0) * edge_band(flat, edge_width).to(error.dtype)
     return (error * weights).sum(dim=(1, 2, 3)) / weights.sum(dim=(1, 2, 3))
