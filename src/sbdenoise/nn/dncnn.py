@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from sbdenoise.errors import InputError
-from sbdenoise.nn.blocks import batch_norm, conv3x3
+from sbdenoise.nn.blocks import batch_norm, conv3x3, full_precision
 
 __all__ = ["DnCNN"]
 
@@ -60,5 +60,8 @@ class DnCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Denoise ``x`` of shape ``(N, 1, H, W)``; returns the same shape."""
-        out = self.body(x)
+        out = x
+        for layer in self.body[:-1]:
+            out = layer(out)
+        out = full_precision(self.body[-1], out)
         return x - out if self.residual else out

@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sbdenoise.errors import InputError
+from sbdenoise.nn.blocks import full_precision
 
 __all__ = ["SmallUNet"]
 
@@ -88,5 +89,5 @@ class SmallUNet(nn.Module):
         for conv in (self.conv4, self.conv5, self.conv6):
             half = F.relu(conv(half))
         up = F.relu(self.conv7(half))
-        out = self.conv9(F.relu(self.conv8(torch.cat([up, full], dim=1))))
+        out = full_precision(self.conv9, F.relu(self.conv8(torch.cat([up, full], dim=1))))
         return x - out if self.residual else out

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sbdenoise.errors import InputError
-from sbdenoise.nn.blocks import ConvBlock
+from sbdenoise.nn.blocks import ConvBlock, full_precision
 
 __all__ = ["UNet"]
 
@@ -91,4 +91,4 @@ class UNet(nn.Module):
             skip = skips.pop()
             out = F.interpolate(out, size=skip.shape[-2:], mode="bilinear", align_corners=False)
             out = block(torch.cat([out, skip], dim=1))
-        return self.head(out)
+        return full_precision(self.head, out)
