@@ -120,7 +120,9 @@ def full_precision(layer: nn.Module, features: torch.Tensor) -> torch.Tensor:
     Returns
     -------
     torch.Tensor
-        ``layer(features)`` computed and returned in float32.
+        ``layer(features)`` computed and returned in float32 (float64 for float64 features, as
+        the receptive-field measurement uses).
     """
+    dtype = torch.promote_types(features.dtype, torch.float32)
     with torch.autocast(device_type=features.device.type, enabled=False):
-        return layer(features.float())
+        return layer(features.to(dtype))
