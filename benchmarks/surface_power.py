@@ -235,7 +235,7 @@ def run(args: argparse.Namespace, models: dict[str, SurfaceCandidates]) -> dict[
             "surface_spurious": int((~candidates.real).sum()),
             "nominal_supported": n_supported,
             "nominal_real": n_supported - spurious,
-            "nominal_fdr": spurious / n_supported if n_supported else None,
+            "nominal_fdr": nominal_fdr(candidates) if n_supported else None,
             "false_supported_by_class": false_supported(candidates),
             "confirmed_at": {
                 f"{level:g}": confirmed_at(candidates.evidence, candidates.real, level)

@@ -60,8 +60,5 @@ class DnCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Denoise ``x`` of shape ``(N, 1, H, W)``; returns the same shape."""
-        out = x
-        for layer in self.body[:-1]:
-            out = layer(out)
-        out = full_precision(self.body[-1], out)
+        out = full_precision(self.body[-1], self.body[:-1](x))
         return x - out if self.residual else out
