@@ -55,6 +55,11 @@ def judged_before(path: Path) -> dict[str, dict[str, str]]:
         return {row["file"]: row for row in csv.DictReader(handle)}
 
 
+def snapshot_step(path: Path) -> int:
+    """Training step of a snapshot file (``step-0004500.safetensors`` -> 4500)."""
+    return int(path.stem.removeprefix("step-"))
+
+
 def judge(snapshot: Path) -> dict[str, float]:
     """Validation PSNR (dB, from the card) and vacuum candidates of one snapshot."""
     card = read_card(snapshot)
@@ -79,12 +84,29 @@ def judge(snapshot: Path) -> dict[str, float]:
 def main(
     model: Annotated[Path, typer.Argument(help="Model path of the run (its <model>.run/).")],
     output: Annotated[Path, typer.Option("-o", help="Output stem (.csv and .md written).")],
+    every: Annotated[
+        int, typer.Option(min=1, help="Judge only the snapshots at multiples of this step.")
+    ] = 1,
+    first: Annotated[
+        int, typer.Option(min=0, help="Judge only the snapshots at this step or later.")
+    ] = 0,
 ) -> None:
-    """Judge every kept snapshot of a run (vacuum candidates per 512 px frame, 0.45 e-/px)."""
+    """Judge the kept snapshots of a run (vacuum candidates per 512 px frame, 0.45 e-/px).
+
+    A long run keeps a hundred snapshots at 20 s each; ``--every 1000 --first 5000`` judges a
+    coarse grid first, and a rerun with a finer grid adds only the missing ones.
+    """
     folder = run_folder(model) / SNAPSHOT_FOLDER
-    snapshots = sorted(folder.glob("step-*.safetensors"))
+    snapshots = [
+        path
+        for path in sorted(folder.glob("step-*.safetensors"))
+        if snapshot_step(path) >= first and snapshot_step(path) % every == 0
+    ]
     if not snapshots:
-        raise typer.BadParameter(f"no snapshots in {folder} (train with --keep-every)")
+        raise typer.BadParameter(
+            f"no snapshots in {folder} at multiples of {every} from step {first} "
+            "(train with --keep-every)"
+        )
     csv_path, md_path = output.with_suffix(".csv"), output.with_suffix(".md")
     before = judged_before(csv_path)
     rows = []

@@ -197,3 +197,12 @@ def test_judge_snapshots_scores_each_snapshot_once(tiny_spec, tmp_path, monkeypa
     assert judged == ["step-0000004.safetensors"]
     with pytest.raises(Exception, match="no snapshots"):
         judge.main(tmp_path / "none", tmp_path / "none-judged")
+    # a grid of steps: only the snapshots at multiples of --every from --first are judged
+    judged.clear()
+    judge.main(model, tmp_path / "grid", every=4, first=0)
+    assert judged == ["step-0000004.safetensors"]
+    judged.clear()
+    judge.main(model, tmp_path / "late", every=1, first=3)
+    assert judged == ["step-0000004.safetensors"]
+    with pytest.raises(Exception, match="no snapshots"):
+        judge.main(model, tmp_path / "empty", every=3, first=0)
