@@ -47,6 +47,27 @@ TARGET = Path(__file__).resolve().parents[1] / "src" / "sbdenoise" / "pretrained
 MAX_BYTES = 20 * 2**20
 
 
+def check_not_installed(module, shipped: Path) -> None:
+    """Refuse to gate a model whose weights are the installed model's.
+
+    The gate's tables compare a candidate with the model that was installed when they were
+    computed; run again after the candidate shipped, they would ship it a second time as a new
+    version against its predecessor's rows.
+
+    Raises
+    ------
+    SystemExit
+        When every tensor of ``module`` equals the installed model's.
+    """
+    installed, _ = load_model(shipped)
+    mine, theirs = module.state_dict(), installed.state_dict()
+    if mine.keys() == theirs.keys() and all(
+        mine[key].shape == theirs[key].shape and bool((mine[key] == theirs[key]).all())
+        for key in mine
+    ):
+        raise SystemExit(f"these weights are already installed ({shipped.name}): nothing to ship")
+
+
 def sha256(path: Path) -> str:
     """Hex SHA-256 of a file."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -367,6 +388,8 @@ def main(argv: list[str]) -> Path:
             raise SystemExit("a new model ships only through the gate: pass --gate dose_sweep.json")
     gated = None
     if args.gate is not None:
+        if shipped.exists():
+            check_not_installed(module, shipped)
         if args.rotation is None:
             raise SystemExit("a model ships through the gate with --rotation rotation.json too")
         if args.trust is None:

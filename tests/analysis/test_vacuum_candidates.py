@@ -149,3 +149,19 @@ def test_the_shipping_gate_refuses_over_confident_surface_verdicts(tmp_path):
     mismatched[1] = ({**mismatched[1][0], "images": 12}, mismatched[1][1])
     with pytest.raises(SystemExit, match="differ in images"):
         ship_model.check_trust(mismatched, weights)
+
+
+def test_the_shipping_gate_refuses_weights_that_are_already_installed(tmp_path):
+    import torch
+
+    from sbdenoise.nn.model_file import load_model, save_model
+    from sbdenoise.pretrained import SHIPPED_MODEL_NAME, shipped_model_path
+
+    ship_model = load_script("ship_model")
+    network, card = load_model(shipped_model_path())
+    installed = save_model(tmp_path / SHIPPED_MODEL_NAME, network, card)
+    with pytest.raises(SystemExit, match="already installed"):
+        ship_model.check_not_installed(network, installed)
+    with torch.no_grad():
+        next(network.parameters()).view(-1)[0] += 1e-3  # one weight moved: another model
+    ship_model.check_not_installed(network, installed)
