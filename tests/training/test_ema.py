@@ -206,3 +206,32 @@ def test_judge_snapshots_scores_each_snapshot_once(tiny_spec, tmp_path, monkeypa
     assert judged == ["step-0000004.safetensors"]
     with pytest.raises(Exception, match="no snapshots"):
         judge.main(model, tmp_path / "empty", every=3, first=0)
+
+
+def test_average_snapshots_writes_the_mean_of_a_window_of_snapshots(tiny_spec, tmp_path, capsys):
+    average = load_script("average_snapshots")
+    spec = tiny_spec.model_copy(update={"steps": 6, "validate_every": 2, "ema_decay": DECAY})
+    model = tmp_path / "run"
+    train(spec, model, show_progress=False, threads=1, keep_every=2)
+    window = average.window_snapshots(model, 4, 6)
+    assert [path.name for path in window] == [
+        "step-0000004.safetensors",
+        "step-0000006.safetensors",
+    ]
+    output = tmp_path / "mean.safetensors"
+    average.main([str(model), "--first", "4", "--last", "6", "-o", str(output), "--threads", "1"])
+    states = [load_model(path)[0].state_dict() for path in window]
+    network, card = load_model(output)
+    for key, value in network.state_dict().items():
+        if value.is_floating_point():
+            expected = (states[0][key].double() + states[1][key].double()) / 2
+            torch.testing.assert_close(value.double(), expected, rtol=1e-6, atol=1e-7)
+        else:
+            assert torch.equal(value, states[1][key])  # counters: the last snapshot's
+    assert card.metrics["averaged_steps"] == [4, 6]
+    reported = float(capsys.readouterr().out.split("validation (fp32) ")[1].split(" dB")[0])
+    assert card.metrics["val_psnr_db"] == pytest.approx(reported, abs=1e-3)
+    with pytest.raises(SystemExit, match="exists"):
+        average.main([str(model), "--first", "4", "--last", "6", "-o", str(output)])
+    with pytest.raises(SystemExit, match="1 snapshot"):
+        average.window_snapshots(model, 6, 6)
