@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from table1 import RESULTS, write_atomic
+from table1 import RESULTS, write_results
 
 from sbdenoise.analysis.likelihood import _pyplot, save_figure
 
@@ -147,9 +146,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     result["command"] = " ".join(
         ["python benchmarks/width_at_equal_time.py", *(f'"{a}"' if " " in a else a for a in given)]
     )
-    args.output.mkdir(parents=True, exist_ok=True)
-    write_atomic(args.output / "width_at_equal_time.json", json.dumps(result, indent=2) + "\n")
-    write_atomic(args.output / "width_at_equal_time.md", markdown(result))
+    write_results(args.output, "width_at_equal_time", result, markdown(result))
     plot(result, args.output / "width_at_equal_time.png")
     print(markdown(result))
     return result

@@ -14,7 +14,6 @@ Results: ``benchmarks/results/working_grid_ceiling.{json,md}``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from table1 import RESULTS, select, write_atomic
+from table1 import RESULTS, select, write_results
 
 from sbdenoise.metrics import psnr
 from sbdenoise.nn.sampling import from_working_grid, to_working_grid
@@ -107,9 +106,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     given = sys.argv[1:] if argv is None else argv
     result["command"] = " ".join(["python benchmarks/working_grid_ceiling.py", *given])
     result["seconds"] = time.perf_counter() - start
-    args.output.mkdir(parents=True, exist_ok=True)
-    write_atomic(args.output / "working_grid_ceiling.json", json.dumps(result, indent=2) + "\n")
-    write_atomic(args.output / "working_grid_ceiling.md", markdown(result))
+    write_results(args.output, "working_grid_ceiling", result, markdown(result))
     print(markdown(result))
     return result
 
