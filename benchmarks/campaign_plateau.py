@@ -43,8 +43,15 @@ def parse_model(text: str) -> tuple[str, Path, float]:
 
 
 def per_crop_psnr(path: Path, validation: ValidationSet, batch: int = 8) -> np.ndarray:
-    """PSNR (dB, peak 1 e-/px at the reference dose) of a model on every validation crop."""
+    """PSNR (dB, peak 1 e-/px at the reference dose) of a model file on every validation crop."""
     network, _ = load_model(path)
+    return network_crop_psnr(network, validation, batch)
+
+
+def network_crop_psnr(
+    network: torch.nn.Module, validation: ValidationSet, batch: int = 8
+) -> np.ndarray:
+    """:func:`per_crop_psnr` of a network in memory (put in eval mode)."""
     network.eval()
     values = []
     with torch.no_grad():

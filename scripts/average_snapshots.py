@@ -27,24 +27,21 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from campaign_plateau import per_crop_psnr
+from campaign_plateau import network_crop_psnr, per_crop_psnr
 
 from sbdenoise.nn.model_file import load_model, save_model
 from sbdenoise.training.data import load_training_data
 from sbdenoise.training.spec import TrainSpec
-from sbdenoise.training.trainer import SNAPSHOT_FOLDER, run_folder
+from sbdenoise.training.trainer import kept_snapshots, run_folder, snapshot_step
 
 
 def window_snapshots(model: Path, first: int, last: int) -> list[Path]:
     """The snapshot files of run ``model`` at steps ``first`` to ``last`` (inclusive)."""
-    folder = run_folder(model) / SNAPSHOT_FOLDER
-    chosen = [
-        path
-        for path in sorted(folder.glob("step-*.safetensors"))
-        if first <= int(path.stem.removeprefix("step-")) <= last
-    ]
+    chosen = [path for path in kept_snapshots(model) if first <= snapshot_step(path) <= last]
     if len(chosen) < 2:
-        raise SystemExit(f"{len(chosen)} snapshot(s) in {folder} between {first} and {last}")
+        raise SystemExit(
+            f"{len(chosen)} snapshot(s) of {run_folder(model)} between {first} and {last}"
+        )
     return chosen
 
 
@@ -89,14 +86,12 @@ def main(argv: list[str] | None = None) -> None:
     paths = window_snapshots(args.model, args.first, args.last)
     network, card = load_model(paths[-1])
     network.load_state_dict(averaged_state(paths))
-    steps = [int(path.stem.removeprefix("step-")) for path in paths]
+    steps = [snapshot_step(path) for path in paths]
     spec = TrainSpec.from_yaml(run_folder(args.model) / "train.yaml")
     validation = load_training_data(spec, 16).validation
-    metrics = {**card.metrics, "averaged_steps": steps}
-    save_model(args.output, network, card.model_copy(update={"metrics": metrics}))
-    averaged_db = float(per_crop_psnr(args.output, validation).mean())
+    averaged_db = float(network_crop_psnr(network, validation).mean())
     last_db = float(per_crop_psnr(paths[-1], validation).mean())
-    metrics["val_psnr_db"] = averaged_db
+    metrics = {**card.metrics, "averaged_steps": steps, "val_psnr_db": averaged_db}
     save_model(args.output, network, card.model_copy(update={"metrics": metrics}))
     print(
         f"wrote {args.output}: mean of {len(paths)} snapshots, steps {steps[0]}-{steps[-1]}; "

@@ -31,7 +31,12 @@ from dose_sweep import VACUUM_DOSE, VACUUM_PIXEL, VACUUM_SIDE
 from sbdenoise.analysis.calibration import vacuum_candidates
 from sbdenoise.denoise.registry import SBD_METHOD, prepare
 from sbdenoise.nn.model_file import read_card
-from sbdenoise.training.trainer import SNAPSHOT_FOLDER, run_folder
+from sbdenoise.training.trainer import (
+    SNAPSHOT_FOLDER,
+    kept_snapshots,
+    run_folder,
+    snapshot_step,
+)
 
 #: Seed and number of the vacuum frames (the gate draws 30 frames with seed 0).
 SELECTION_SEED, SELECTION_FRAMES = 1, 60
@@ -53,11 +58,6 @@ def judged_before(path: Path) -> dict[str, dict[str, str]]:
         return {}
     with path.open() as handle:
         return {row["file"]: row for row in csv.DictReader(handle)}
-
-
-def snapshot_step(path: Path) -> int:
-    """Training step of a snapshot file (``step-0004500.safetensors`` -> 4500)."""
-    return int(path.stem.removeprefix("step-"))
 
 
 def judge(snapshot: Path) -> dict[str, float]:
@@ -99,7 +99,7 @@ def main(
     folder = run_folder(model) / SNAPSHOT_FOLDER
     snapshots = [
         path
-        for path in sorted(folder.glob("step-*.safetensors"))
+        for path in kept_snapshots(model)
         if snapshot_step(path) >= first and snapshot_step(path) % every == 0
     ]
     if not snapshots:

@@ -122,6 +122,16 @@ def snapshot_path(model: str | Path, step: int) -> Path:
     return run_folder(model) / SNAPSHOT_FOLDER / f"step-{step:07d}.safetensors"
 
 
+def snapshot_step(path: str | Path) -> int:
+    """The step of a kept snapshot from its file name (``step-0004500.safetensors`` -> 4500)."""
+    return int(Path(path).stem.removeprefix("step-"))
+
+
+def kept_snapshots(model: str | Path) -> list[Path]:
+    """The snapshot files a run kept (``--keep-every``), in step order."""
+    return sorted((run_folder(model) / SNAPSHOT_FOLDER).glob("step-*.safetensors"))
+
+
 def run_folder(model: str | Path) -> Path:
     """The run folder of a model: ``<model>.run`` beside its weights file."""
     weights = model_weights_path(model)
