@@ -1,13 +1,15 @@
-"""The network at inference: memory layout and folded batch norms, in one run.
+"""The network at inference: memory layout, folded batch norms and arithmetic, in one run.
 
 The shipped model denoises 1024 x 1024 frames of Poisson counts at 0.061 A/px (0.45 e-/px) end to
 end through :func:`sbdenoise.denoise.inference.denoise_array` (binning, the network on its 256 px
-working frame, unbinning) in three configurations: weights and input contiguous, channels_last
-(:data:`sbdenoise.denoise.inference.MEMORY_FORMAT`), and channels_last with every batch norm
-folded into its convolution (:func:`sbdenoise.nn.folding.fold_batch_norms`, what ``sbdenoise
-denoise`` runs), interleaved frame by frame so that drift on a shared machine hits all; then the
-network alone on working frames of 256 and 512 px. Reports medians, speed-ups and the largest
-difference of each output to the contiguous one::
+working frame, unbinning) in these configurations, all in fp32: weights and input contiguous,
+channels_last (:data:`sbdenoise.denoise.inference.MEMORY_FORMAT`), and channels_last with every
+batch norm folded into its convolution (:func:`sbdenoise.nn.folding.fold_batch_norms`); and,
+where the CPU has bfloat16 arithmetic, the last one in bf16 autocast, which is what ``sbdenoise
+denoise`` runs by default there (``precision="auto"``). They are interleaved frame by frame so
+that drift on a shared machine hits all; then the network alone on working frames of 256 and
+512 px. Reports medians, speed-ups and the largest difference of each output to the contiguous
+one; ``--compile`` also times :func:`torch.compile` of the folded network in each arithmetic::
 
     .venv/bin/python benchmarks/inference_layout.py --frames 20 --compile
 """
@@ -32,97 +34,138 @@ from table1 import RESULTS, machine, machine_line, write_results
 from sbdenoise.denoise import inference
 from sbdenoise.denoise.registry import prepare
 from sbdenoise.nn.folding import fold_batch_norms
+from sbdenoise.training.precision import autocast, resolve_precision
 
-#: Configurations compared: name -> (memory layout, batch norms folded into convolutions).
-CONFIGURATIONS = {
-    "contiguous": (torch.contiguous_format, False),
-    "channels_last": (torch.channels_last, False),
-    "channels_last, folded": (torch.channels_last, True),
+#: Configurations compared: name -> (memory layout, batch norms folded into convolutions,
+#: arithmetic).
+FP32_CONFIGURATIONS = {
+    "contiguous": (torch.contiguous_format, False, "fp32"),
+    "channels_last": (torch.channels_last, False, "fp32"),
+    "channels_last, folded": (torch.channels_last, True, "fp32"),
 }
+#: The default of ``sbdenoise denoise`` where the CPU has bfloat16 arithmetic.
+BF16_NAME = "channels_last, folded, bf16"
 #: End to end only: `-p ensemble=8`, eight symmetries of the square averaged.
 ENSEMBLE_NAME = "channels_last, folded, ensemble 8"
+#: Issue 11's target for a 1024 x 1024 frame end to end on 2 cores, milliseconds.
+TARGET_MS = 50.0
 BASELINE = "contiguous"
 PIXEL_A = 0.0609388
 DOSE = 0.45
 
 
-def networks() -> tuple[Any, dict[str, torch.nn.Module]]:
+Configuration = tuple[Any, bool, str]
+
+
+def configurations() -> dict[str, Configuration]:
+    """The configurations this machine runs: the fp32 ones, and bf16 where the CPU has it."""
+    result = dict(FP32_CONFIGURATIONS)
+    if resolve_precision("auto", torch.device("cpu")) == "bf16":
+        result[BF16_NAME] = (torch.channels_last, True, "bf16")
+    return result
+
+
+def networks(
+    chosen: dict[str, Configuration],
+) -> tuple[Any, dict[str, torch.nn.Module]]:
     """The shipped model's card and one network per configuration, each in its layout."""
     method = prepare("sbd")
     result = {}
-    for name, (layout, folded) in CONFIGURATIONS.items():
+    for name, (layout, folded, _) in chosen.items():
         network = fold_batch_norms(method.network)[0] if folded else copy.deepcopy(method.network)
         result[name] = network.eval().to(memory_format=layout)
     return method.card, result
 
 
 def end_to_end(
-    card: Any, models: dict[str, torch.nn.Module], frames: int, size: int, ensemble: bool = True
+    card: Any,
+    models: dict[str, torch.nn.Module],
+    chosen: dict[str, Configuration],
+    frames: int,
+    size: int,
+    ensemble: bool = True,
 ) -> dict[str, Any]:
     """Median seconds per frame of each configuration (and with an ensemble of 8), and
     the largest output differences (plain network)."""
     rng = np.random.default_rng(0)
-    seconds: dict[str, list[float]] = {name: [] for name in CONFIGURATIONS}
-    largest = dict.fromkeys(CONFIGURATIONS, 0.0)
+    seconds: dict[str, list[float]] = {name: [] for name in chosen}
+    largest = dict.fromkeys(chosen, 0.0)
     for index in range(frames + 1):  # the first frame of each configuration warms up
         frame = rng.poisson(DOSE, (size, size)).astype(np.float32)
         outputs = {}
-        for name, (layout, _) in CONFIGURATIONS.items():
+        for name, (layout, _, precision) in chosen.items():
             inference.MEMORY_FORMAT = layout
             start = time.perf_counter()
-            outputs[name] = inference.denoise_array(models[name], card, frame, PIXEL_A, ensemble=1)
+            outputs[name] = inference.denoise_array(
+                models[name], card, frame, PIXEL_A, ensemble=1, precision=precision
+            )
             if index > 0:
                 seconds[name].append(time.perf_counter() - start)
         if ensemble:
             inference.MEMORY_FORMAT = torch.channels_last
             start = time.perf_counter()
             inference.denoise_array(
-                models["channels_last, folded"], card, frame, PIXEL_A, ensemble=8
+                models["channels_last, folded"], card, frame, PIXEL_A, ensemble=8, precision="fp32"
             )
             if index > 0:
                 seconds.setdefault(ENSEMBLE_NAME, []).append(time.perf_counter() - start)
-        for name in CONFIGURATIONS:
+        for name in chosen:
             difference = float(np.abs(outputs[name] - outputs[BASELINE]).max())
             largest[name] = max(largest[name], difference)
     inference.MEMORY_FORMAT = torch.channels_last
     return {
         "ms_per_frame": {name: 1e3 * float(np.median(s)) for name, s in seconds.items()},
+        "ms_per_frame_10_90": {
+            name: [1e3 * float(q) for q in np.percentile(s, [10, 90])]
+            for name, s in seconds.items()
+        },
         "max_difference_e_per_px": largest,
     }
 
 
+def _forward(model: torch.nn.Module, data: torch.Tensor, precision: str) -> torch.Tensor:
+    with autocast(precision, torch.device("cpu")):
+        return model(data)
+
+
 def network_alone(
-    models: dict[str, torch.nn.Module], sides: tuple[int, ...], repeats: int
+    models: dict[str, torch.nn.Module],
+    chosen: dict[str, Configuration],
+    sides: tuple[int, ...],
+    repeats: int,
 ) -> dict[str, dict[str, float]]:
     """Median milliseconds of one forward pass per working-frame side and configuration."""
     result: dict[str, dict[str, float]] = {}
     for side in sides:
         x = torch.randn(1, 1, side, side)
-        times: dict[str, list[float]] = {name: [] for name in CONFIGURATIONS}
+        times: dict[str, list[float]] = {name: [] for name in chosen}
         with torch.inference_mode():
             for repeat in range(repeats + 1):  # interleaved; the first pass warms up
-                for name, (layout, _) in CONFIGURATIONS.items():
+                for name, (layout, _, precision) in chosen.items():
                     data = x.contiguous(memory_format=layout)
                     start = time.perf_counter()
-                    models[name](data)
+                    _forward(models[name], data, precision)
                     if repeat > 0:
                         times[name].append(time.perf_counter() - start)
         result[str(side)] = {name: 1e3 * float(np.median(t)) for name, t in times.items()}
     return result
 
 
-def compiled_network(network: torch.nn.Module, side: int, repeats: int) -> dict[str, float]:
-    """torch.compile of the folded channels_last network: compile seconds and median ms."""
+def compiled_network(
+    network: torch.nn.Module, precision: str, side: int, repeats: int
+) -> dict[str, float]:
+    """torch.compile of the folded channels_last network in one arithmetic: compile seconds
+    (first call, the machine's compile cache cleared by nothing) and median ms per pass."""
     data = torch.randn(1, 1, side, side).contiguous(memory_format=torch.channels_last)
     start = time.perf_counter()
-    compiled = torch.compile(network)
+    compiled = torch.compile(copy.deepcopy(network))
     with torch.inference_mode():
-        compiled(data)
+        _forward(compiled, data, precision)
         compile_seconds = time.perf_counter() - start
         times = []
         for _ in range(repeats):
             start = time.perf_counter()
-            compiled(data)
+            _forward(compiled, data, precision)
             times.append(time.perf_counter() - start)
     return {"compile_s": compile_seconds, "ms": 1e3 * float(np.median(times))}
 
@@ -130,17 +173,29 @@ def compiled_network(network: torch.nn.Module, side: int, repeats: int) -> dict[
 def run(args: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
-    card, models = networks()
-    whole = end_to_end(card, models, args.frames, args.size)
-    alone = network_alone(models, (256, 512), args.repeats)
+    chosen = configurations()
+    card, models = networks(chosen)
+    whole = end_to_end(card, models, chosen, args.frames, args.size)
+    alone = network_alone(models, chosen, (256, 512), args.repeats)
     folded = models["channels_last, folded"]
-    compiled = compiled_network(folded, 256, args.repeats) if args.compile else None
+    compiled = (
+        {
+            precision: compiled_network(folded, precision, 256, args.repeats)
+            for precision in sorted({c[2] for c in chosen.values()})
+        }
+        if args.compile
+        else None
+    )
     return {
         "command": " ".join(sys.argv),
         "machine": machine("cpu"),
+        "cpu": cpu_model(),
         "threads": args.threads,
         "frames": args.frames,
         "size": args.size,
+        "configurations": {name: c[2] for name, c in chosen.items()},
+        "default": BF16_NAME if BF16_NAME in chosen else "channels_last, folded",
+        "target_ms": TARGET_MS,
         "end_to_end": whole,
         "network_ms": alone,
         "compiled_256": compiled,
@@ -151,52 +206,63 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def markdown(result: dict[str, Any]) -> str:
     whole = result["end_to_end"]
     ms = whole["ms_per_frame"]
+    names = list(result["configurations"])
+    default = result["default"]
     lines = [
-        "# Network at inference: memory layout and folded batch norms",
+        "# Network at inference: memory layout, folded batch norms and arithmetic",
         "",
-        f"{machine_line(result['machine'])} CPU: {cpu_model()}; fp32. Command: "
+        f"{machine_line(result['machine'])} CPU: {result['cpu']}. Command: "
         f"`{result['command']}` ({result['seconds']:.0f} s).",
         "",
         f"End to end (`denoise_array`: binning, the network on its working frame, unbinning), "
         f"{result['size']} x {result['size']} frames of Poisson counts at {DOSE} e-/px and "
         f"{PIXEL_A} A/px with the shipped model (median of {result['frames']} frames, the "
         "configurations interleaved). 'Folded': every batch norm folded into the convolution "
-        "before it (`sbdenoise.nn.folding`, what `sbdenoise denoise` runs). The plain network "
-        "(`ensemble=1`) unless named.",
+        "before it (`sbdenoise.nn.folding`). fp32 unless named; bf16 is autocast with the "
+        "output layer in fp32, the default of `sbdenoise denoise` on CPUs with bfloat16 "
+        "arithmetic. The plain network (`ensemble=1`) unless named.",
         "",
-        "| configuration | ms per frame | speed-up | largest difference to contiguous (e-/px) |",
-        "|---|---:|---:|---:|",
+        f"**What `sbdenoise denoise` runs here ({default}): {ms[default]:.0f} ms per frame, "
+        f"against the target of {result['target_ms']:.0f} ms "
+        f"({'met' if ms[default] <= result['target_ms'] else 'not met'}).**",
+        "",
+        "| configuration | ms per frame | 10-90 % of frames | speed-up | largest difference to "
+        "contiguous (e-/px) |",
+        "|---|---:|---:|---:|---:|",
     ]
-    for name in CONFIGURATIONS:
+    spread = whole.get("ms_per_frame_10_90", {})
+    for name in names:
+        low, high = spread.get(name, (float("nan"), float("nan")))
         lines.append(
-            f"| {name} | {ms[name]:.0f} | {ms[BASELINE] / ms[name]:.2f}x | "
+            f"| {name} | {ms[name]:.0f} | {low:.0f}-{high:.0f} | {ms[BASELINE] / ms[name]:.2f}x | "
             f"{whole['max_difference_e_per_px'][name]:.1e} |"
         )
     if ENSEMBLE_NAME in ms:
         lines.append(
-            f"| {ENSEMBLE_NAME} (`-p ensemble=8`) | {ms[ENSEMBLE_NAME]:.0f} | "
+            f"| {ENSEMBLE_NAME} (`-p ensemble=8`, fp32) | {ms[ENSEMBLE_NAME]:.0f} | | "
             f"{ms[BASELINE] / ms[ENSEMBLE_NAME]:.2f}x | (another estimate) |"
         )
     lines += [
         "",
         "The network alone (one forward pass, median, interleaved):",
         "",
-        "| working frame | " + " | ".join(f"{name} ms" for name in CONFIGURATIONS) + " | "
-        "speed-up of the last |",
-        "|---|" + "---:|" * (len(CONFIGURATIONS) + 1),
+        "| working frame | " + " | ".join(f"{name} ms" for name in names) + " | "
+        f"speed-up of {default} |",
+        "|---|" + "---:|" * (len(names) + 1),
     ]
-    last = list(CONFIGURATIONS)[-1]
     for side, row in result["network_ms"].items():
-        cells = " | ".join(f"{row[name]:.1f}" for name in CONFIGURATIONS)
-        lines.append(f"| {side} px | {cells} | {row[BASELINE] / row[last]:.2f}x |")
+        cells = " | ".join(f"{row[name]:.1f}" for name in names)
+        lines.append(f"| {side} px | {cells} | {row[BASELINE] / row[default]:.2f}x |")
     compiled = result.get("compiled_256")
     if compiled:
-        lines += [
-            "",
-            f"torch.compile of the folded channels_last network, 256 px: {compiled['ms']:.1f} "
-            f"ms per pass after {compiled['compile_s']:.0f} s of compilation (against "
-            f"{result['network_ms']['256'][last]:.1f} ms eager).",
-        ]
+        eager = {"fp32": "channels_last, folded", "bf16": BF16_NAME}
+        lines += ["", "torch.compile of the folded channels_last network, 256 px:", ""]
+        for precision, timing in compiled.items():
+            lines.append(
+                f"- {precision}: {timing['ms']:.1f} ms per pass after {timing['compile_s']:.0f} "
+                f"s of compilation (against {result['network_ms']['256'][eager[precision]]:.1f} "
+                "ms eager)."
+            )
     lines.append("")
     return "\n".join(lines)
 

@@ -60,5 +60,6 @@ step "done; to ship it:"
 echo "$PY scripts/ship_model.py $MODEL --gate $OUT/gate/dose_sweep.json" \
     "--rotation $OUT/rotation_$NAME.json" \
     "--trust $OUT/trust_${NAME}_13.json $OUT/trust_shipped_13.json" \
-    "--trust $OUT/trust_${NAME}_14.json $OUT/trust_shipped_14.json --name $NAME" \
+    "--trust $OUT/trust_${NAME}_14.json $OUT/trust_shipped_14.json" \
+    "--surface-power $OUT/surface_power_$NAME.json --name $NAME" \
     "--cpu-hours HOURS --steps STEPS"

@@ -11,11 +11,16 @@ Usage (from the repository root)::
     .venv/bin/python benchmarks/trust.py --dataset SURFACE_DATA --model MODEL.safetensors \\
         --methods sbd --stream 13 ... --name trust_candidate_13    # and the shipped model's,
                                           # same frames; again with --stream 14 for both
+    .venv/bin/python benchmarks/surface_power.py --run shipped=CANDIDATES_SHIPPED_13,..14 \\
+        --run candidate=CANDIDATES_13,..14 --name surface_power_candidate  # paired over images
     .venv/bin/python scripts/ship_model.py MODEL.safetensors \\
         --gate benchmarks/results/dose_sweep.json --rotation benchmarks/results/rotation.json \\
         --trust trust_candidate_13.json trust_shipped_13.json \\
-        --trust trust_candidate_14.json trust_shipped_14.json   # streams pooled, at least two
+        --trust trust_candidate_14.json trust_shipped_14.json \\
+        --surface-power surface_power_candidate.json   # streams pooled, at least two
                                                     # install it if it beats the shipped model
+
+``scripts/candidate_checks.sh MODEL NAME OUT`` runs every check and prints this command.
     .venv/bin/python benchmarks/table1.py ...                           # test the shipped model
     .venv/bin/python scripts/ship_model.py src/sbdenoise/pretrained/sbd-unet-pt-ceo2.safetensors \
         --table1 benchmarks/results/table1.json                          # add its test metrics
@@ -202,6 +207,60 @@ def _surface_counts(run: dict) -> tuple[int, int]:
     return int(counts["spurious"]), int(counts["supported"])
 
 
+def check_paired_surface_fdr(
+    result: dict, name: str, supported: int, shipped_supported: int
+) -> dict[str, float]:
+    """Refuse a model whose surface FDR is higher than the shipped one's, paired over images.
+
+    The two-proportion test of :func:`check_trust` treats the two models' candidates as
+    independent, but both denoised the same noisy frames of the same structures: most of the
+    spread of either FDR is shared. ``benchmarks/surface_power.py`` bootstraps the difference
+    over images with both models' candidates resampled together; a difference above
+    :data:`TRUST_SIGMAS` of its standard errors is refused (run z at 7,000: 3.1 % against 2.1 %,
+    1.4 standard errors unpaired but +1.0 ± 0.4 points paired, with four spurious surface
+    columns "supported" where the clean image is dark against none).
+
+    Parameters
+    ----------
+    result : dict
+        ``benchmarks/surface_power.py`` result with runs named ``shipped`` (the reference) and
+        ``name``, made from the candidates of the trust runs given to :func:`check_trust`.
+    name : str
+        The candidate's run name.
+    supported, shipped_supported : int
+        Surface columns the nominal verdicts support in the pooled trust runs of the candidate
+        and of the shipped model: the surface power run must count the same.
+
+    Returns
+    -------
+    dict
+        Card metrics: the paired FDR difference and its standard error.
+    """
+    models = result.get("models", {})
+    if result.get("reference") != "shipped" or name not in models or "shipped" not in models:
+        raise SystemExit(
+            f"the surface power result needs runs 'shipped' (the reference) and {name!r}; "
+            f"it has {sorted(models)} against {result.get('reference')!r}"
+        )
+    for run, expected in ((name, supported), ("shipped", shipped_supported)):
+        if models[run].get("nominal_supported") != expected:
+            raise SystemExit(
+                f"the surface power run {run!r} counts {models[run].get('nominal_supported')} "
+                f"supported surface columns, the trust runs {expected}: make both from the same "
+                "candidates"
+            )
+    paired = models[name]["nominal_fdr_against_shipped"]
+    difference, error = float(paired["difference"]), float(paired["se"])
+    if difference > TRUST_SIGMAS * error:
+        raise SystemExit(
+            f"refused: surface FDR higher than the shipped model's by {100 * difference:.1f} ± "
+            f"{100 * error:.1f} points, paired over the same images and noise (over "
+            f"{TRUST_SIGMAS:g} standard errors; {100 * paired['share_above']:.0f} % of resamples "
+            "above)"
+        )
+    return {"trust_surface_fdr_paired_difference": difference, "trust_surface_fdr_paired_se": error}
+
+
 def check_trust(pairs: list[tuple[dict, dict]], weights: Path) -> dict:
     """Refuse a model whose "supported" surface columns are false more often than promised.
 
@@ -260,6 +319,7 @@ def check_trust(pairs: list[tuple[dict, dict]], weights: Path) -> dict:
             "errors)"
         )
     return {
+        "trust_surface_supported_shipped": int(theirs_supported),
         "trust_surface_fdr": float(mine),
         "trust_surface_fdr_interval": [float(interval.low), float(interval.high)],
         "trust_surface_supported": int(supported),
@@ -372,6 +432,13 @@ def main(argv: list[str]) -> Path:
         "surface frames and noise stream, once per stream (at least two streams, pooled): "
         "refuse over-confident verdicts (needed with --gate)",
     )
+    parser.add_argument(
+        "--surface-power",
+        type=Path,
+        default=None,
+        help="benchmarks/surface_power.py result of the same trust runs' candidates: refuse a "
+        "surface FDR higher than the shipped model's, paired over images (needed with --gate)",
+    )
     parser.add_argument("--name", default="candidate", help="the model's row in the gate table")
     parser.add_argument(
         "--cpu-hours", type=float, default=None, help="training wall hours on the machine"
@@ -396,12 +463,22 @@ def main(argv: list[str]) -> Path:
             raise SystemExit(
                 "a model ships through the gate with --trust CANDIDATE SHIPPED too (per stream)"
             )
+        if args.surface_power is None:
+            raise SystemExit(
+                "a model ships through the gate with --surface-power surface_power.json too"
+            )
         check_rotation(json.loads(args.rotation.read_text()), args.name, weights)
         pairs = [
             (json.loads(mine.read_text()), json.loads(theirs.read_text()))
             for mine, theirs in args.trust
         ]
         trusted = check_trust(pairs, weights)
+        trusted |= check_paired_surface_fdr(
+            json.loads(args.surface_power.read_text()),
+            args.name,
+            trusted["trust_surface_supported"],
+            trusted.pop("trust_surface_supported_shipped"),
+        )
         gated = {**gate_metrics(args.gate, args.name, weights), **trusted}
         card = card.model_copy(update={"metrics": {**card.metrics, **gated}})
     if args.table1 is not None:

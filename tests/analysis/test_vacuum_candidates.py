@@ -165,3 +165,33 @@ def test_the_shipping_gate_refuses_weights_that_are_already_installed(tmp_path):
     with torch.no_grad():
         next(network.parameters()).view(-1)[0] += 1e-3  # one weight moved: another model
     ship_model.check_not_installed(network, installed)
+
+
+def test_the_shipping_gate_refuses_a_surface_fdr_higher_when_paired_over_images():
+    ship_model = load_script("ship_model")
+
+    def power(difference, se, supported=1059, shipped=1035):
+        paired = {"difference": difference, "se": se, "share_above": 0.99}
+        return {
+            "reference": "shipped",
+            "models": {
+                "shipped": {"nominal_supported": shipped},
+                "z": {"nominal_supported": supported, "nominal_fdr_against_shipped": paired},
+            },
+        }
+
+    # run z at 7,000: 33 / 1059 against 22 / 1035 passes the unpaired test (1.4 standard errors)
+    with pytest.raises(SystemExit, match=r"by 1\.0 ± 0\.4 points, paired"):
+        ship_model.check_paired_surface_fdr(power(0.0099, 0.0039), "z", 1059, 1035)
+    metrics = ship_model.check_paired_surface_fdr(power(0.0060, 0.0039), "z", 1059, 1035)
+    assert metrics == {
+        "trust_surface_fdr_paired_difference": 0.0060,
+        "trust_surface_fdr_paired_se": 0.0039,
+    }
+    ship_model.check_paired_surface_fdr(power(-0.003, 0.004), "z", 1059, 1035)  # fewer: ships
+    with pytest.raises(SystemExit, match="same candidates"):
+        ship_model.check_paired_surface_fdr(power(0.0, 0.004, supported=1000), "z", 1059, 1035)
+    with pytest.raises(SystemExit, match="same candidates"):
+        ship_model.check_paired_surface_fdr(power(0.0, 0.004, shipped=990), "z", 1059, 1035)
+    with pytest.raises(SystemExit, match="needs runs 'shipped'"):
+        ship_model.check_paired_surface_fdr(power(0.0, 0.004), "other", 1059, 1035)
