@@ -1,0 +1,74 @@
+"""The dose sweep's VST+BM3D floor: the best bin factor per dose counts, not only the tuned one."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def dose_sweep(benchmark_module):
+    return benchmark_module("dose_sweep")
+
+
+def _row(method: str, dose: float, value: float, pixel_set: str = "p") -> dict:
+    return {
+        "pixel_set": pixel_set,
+        "pixel_size_A": 0.06,
+        "dose_e_per_px": dose,
+        "dose_e_per_A2": dose / 0.0036,
+        "method": method,
+        "n_images": 2,
+        "psnr": value,
+        "psnr_dose_normalised": value,
+        "psnr_dose_normalised_std": 0.1,
+    }
+
+
+def _rows(dose_sweep) -> list[dict]:
+    variant = dose_sweep.BIN_VARIANT
+    return [
+        _row("raw", 0.1, -3.0),
+        _row("vst-bm3d", 0.1, 28.0),
+        _row(f"{variant}12", 0.1, 29.7),  # coarser binning wins at low dose
+        _row(f"{variant}4", 0.1, 25.0),
+        _row("shipped", 0.1, 30.5),
+        _row("raw", 1.0, 7.0),
+        _row("vst-bm3d", 1.0, 37.2),  # the tuned bin stays best at high dose
+        _row(f"{variant}12", 1.0, 36.0),
+        _row(f"{variant}4", 1.0, 36.9),
+        _row("shipped", 1.0, 37.7),
+    ]
+
+
+def test_the_best_bin_is_chosen_per_dose_and_the_variants_dropped(dose_sweep):
+    rows = dose_sweep.best_bin_rows(_rows(dose_sweep), main_bin=8)
+    assert not any(r["method"].startswith(dose_sweep.BIN_VARIANT) for r in rows)
+    best = {r["dose_e_per_px"]: r for r in rows if r["method"] == dose_sweep.BEST_BIN}
+    assert (best[0.1]["bin_factor"], best[0.1]["psnr_dose_normalised"]) == (12, 29.7)
+    assert (best[1.0]["bin_factor"], best[1.0]["psnr_dose_normalised"]) == (8, 37.2)
+
+
+def test_the_gap_counts_against_the_better_bm3d(dose_sweep):
+    rows = dose_sweep.best_bin_rows(_rows(dose_sweep), main_bin=8)
+    gate = {"n_images": 2, "rows": {}}
+    for name in ("vst-bm3d", "shipped"):
+        gate["rows"][name] = {"psnr": 35, "psnr_std": 1, "ssim": 0.98, "seconds_per_image": 1}
+    result = {
+        "machine": {"processor": "x86_64", "usable_cpus": 2},
+        "command": "dose_sweep.py",
+        "total_seconds": 60.0,
+        "dataset": "d",
+        "gate": gate,
+        "doses": [0.1, 1.0],
+        "sweep": rows,
+    }
+    text = dose_sweep.markdown(result)
+    assert "| 0.1 | 28 | -3.00 | 28.00 | 30.50 | 29.70 (b=12) | +0.80 |" in text
+    assert "| 1 | 278 | 7.00 | 37.20 | 37.70 | 37.20 (b=8) | +0.50 |" in text
+
+
+def test_variants_skip_the_tuned_bin(dose_sweep):
+    variants = dose_sweep.bm3d_bin_variants([4, 8, 12], {"sigma": 1.0, "bin_factor": 8})
+    assert sorted(variants) == [f"{dose_sweep.BIN_VARIANT}12", f"{dose_sweep.BIN_VARIANT}4"]
+    assert variants[f"{dose_sweep.BIN_VARIANT}12"].params["bin_factor"] == 12
+    assert variants[f"{dose_sweep.BIN_VARIANT}12"].params["sigma"] == 1.0
