@@ -68,12 +68,18 @@ def configurations() -> dict[str, Configuration]:
 def networks(
     chosen: dict[str, Configuration],
 ) -> tuple[Any, dict[str, torch.nn.Module]]:
-    """The shipped model's card and one network per configuration, each in its layout."""
+    """The shipped model's card and one network per configuration, each in its layout
+    (configurations that differ only in arithmetic share one network)."""
     method = prepare("sbd")
+    built: dict[tuple[Any, bool], torch.nn.Module] = {}
     result = {}
     for name, (layout, folded, _) in chosen.items():
-        network = fold_batch_norms(method.network)[0] if folded else copy.deepcopy(method.network)
-        result[name] = network.eval().to(memory_format=layout)
+        if (layout, folded) not in built:
+            network = (
+                fold_batch_norms(method.network)[0] if folded else copy.deepcopy(method.network)
+            )
+            built[layout, folded] = network.eval().to(memory_format=layout)
+        result[name] = built[layout, folded]
     return method.card, result
 
 
@@ -154,8 +160,8 @@ def network_alone(
 def compiled_network(
     network: torch.nn.Module, precision: str, side: int, repeats: int
 ) -> dict[str, float]:
-    """torch.compile of the folded channels_last network in one arithmetic: compile seconds
-    (first call, the machine's compile cache cleared by nothing) and median ms per pass."""
+    """torch.compile of the folded channels_last network in one arithmetic: seconds to the end
+    of the first call (compilation; a warm on-disk cache shortens it) and median ms per pass."""
     data = torch.randn(1, 1, side, side).contiguous(memory_format=torch.channels_last)
     start = time.perf_counter()
     compiled = torch.compile(copy.deepcopy(network))

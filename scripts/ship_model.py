@@ -207,6 +207,14 @@ def _surface_counts(run: dict) -> tuple[int, int]:
     return int(counts["spurious"]), int(counts["supported"])
 
 
+def pooled_surface_counts(pairs: list[tuple[dict, dict]]) -> tuple[np.ndarray, np.ndarray]:
+    """``(spurious, supported)`` surface candidates summed over the trust runs' streams, of the
+    candidate and of the shipped model (the pairs of :func:`check_trust`)."""
+    mine = np.sum([_surface_counts(candidate) for candidate, _ in pairs], axis=0)
+    theirs = np.sum([_surface_counts(shipped) for _, shipped in pairs], axis=0)
+    return mine, theirs
+
+
 def check_paired_surface_fdr(
     result: dict, name: str, supported: int, shipped_supported: int
 ) -> dict[str, float]:
@@ -296,8 +304,7 @@ def check_trust(pairs: list[tuple[dict, dict]], weights: Path) -> dict:
         used = candidate.get("model")
         if used is None or Path(used).resolve() != weights.resolve():
             raise SystemExit(f"the candidate's trust run was computed with {used}, not {weights}")
-    spurious, supported = np.sum([_surface_counts(c) for c, _ in pairs], axis=0)
-    theirs_spurious, theirs_supported = np.sum([_surface_counts(s) for _, s in pairs], axis=0)
+    (spurious, supported), (theirs_spurious, theirs_supported) = pooled_surface_counts(pairs)
     if supported == 0:
         raise SystemExit("refused: the candidate supports no surface column in the trust runs")
     mine = spurious / supported
@@ -319,7 +326,6 @@ def check_trust(pairs: list[tuple[dict, dict]], weights: Path) -> dict:
             "errors)"
         )
     return {
-        "trust_surface_supported_shipped": int(theirs_supported),
         "trust_surface_fdr": float(mine),
         "trust_surface_fdr_interval": [float(interval.low), float(interval.high)],
         "trust_surface_supported": int(supported),
@@ -473,11 +479,12 @@ def main(argv: list[str]) -> Path:
             for mine, theirs in args.trust
         ]
         trusted = check_trust(pairs, weights)
+        (_, supported), (_, shipped_supported) = pooled_surface_counts(pairs)
         trusted |= check_paired_surface_fdr(
             json.loads(args.surface_power.read_text()),
             args.name,
-            trusted["trust_surface_supported"],
-            trusted.pop("trust_surface_supported_shipped"),
+            int(supported),
+            int(shipped_supported),
         )
         gated = {**gate_metrics(args.gate, args.name, weights), **trusted}
         card = card.model_copy(update={"metrics": {**card.metrics, **gated}})
