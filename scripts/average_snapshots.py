@@ -29,7 +29,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from campaign_plateau import network_crop_psnr, per_crop_psnr
 
+from sbdenoise.errors import InputError
 from sbdenoise.nn.model_file import load_model, save_model
+from sbdenoise.nn.weight_space import mean_state
 from sbdenoise.training.data import load_training_data
 from sbdenoise.training.spec import TrainSpec
 from sbdenoise.training.trainer import kept_snapshots, run_folder, snapshot_step
@@ -53,23 +55,10 @@ def averaged_state(paths: list[Path]) -> dict[str, torch.Tensor]:
     SystemExit
         When the snapshots do not hold the same tensors (another architecture or width).
     """
-    total: dict[str, torch.Tensor] = {}
-    keys = None
-    for path in paths:
-        network, _ = load_model(path)
-        state = network.state_dict()
-        if keys is not None and set(state) != keys:
-            raise SystemExit(f"{path.name} holds other tensors than the first snapshot")
-        keys = set(state)
-        for key, value in state.items():
-            if value.is_floating_point():
-                total[key] = total.get(key, 0) + value.double()
-            else:
-                total[key] = value.clone()
-    return {
-        key: (value / len(paths)).float() if value.is_floating_point() else value
-        for key, value in total.items()
-    }
+    try:
+        return mean_state([load_model(path)[0].state_dict() for path in paths])
+    except InputError as error:
+        raise SystemExit(f"snapshots of different networks: {error}") from error
 
 
 def main(argv: list[str] | None = None) -> None:

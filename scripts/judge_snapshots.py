@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 from dose_sweep import VACUUM_DOSE, VACUUM_PIXEL, VACUUM_SIDE
 
-from sbdenoise.analysis.calibration import vacuum_candidates
+from sbdenoise.analysis.calibration import VacuumCandidates, vacuum_candidates
 from sbdenoise.denoise.registry import SBD_METHOD, prepare
 from sbdenoise.nn.model_file import read_card
 from sbdenoise.training.trainer import (
@@ -60,11 +60,10 @@ def judged_before(path: Path) -> dict[str, dict[str, str]]:
         return {row["file"]: row for row in csv.DictReader(handle)}
 
 
-def judge(snapshot: Path) -> dict[str, float]:
-    """Validation PSNR (dB, from the card) and vacuum candidates of one snapshot."""
-    card = read_card(snapshot)
-    method = prepare(SBD_METHOD, None, model=snapshot)
-    found = vacuum_candidates(
+def selection_vacuum(model: Path) -> VacuumCandidates:
+    """Candidate columns a model file draws in the selection's vacuum frames (seed 1)."""
+    method = prepare(SBD_METHOD, None, model=model)
+    return vacuum_candidates(
         lambda counts: method.denoise_frame(counts, VACUUM_PIXEL),
         dose=VACUUM_DOSE,
         pixel_size=VACUUM_PIXEL,
@@ -72,6 +71,12 @@ def judge(snapshot: Path) -> dict[str, float]:
         side=VACUUM_SIDE,
         seed=SELECTION_SEED,
     )
+
+
+def judge(snapshot: Path) -> dict[str, float]:
+    """Validation PSNR (dB, from the card) and vacuum candidates of one snapshot."""
+    card = read_card(snapshot)
+    found = selection_vacuum(snapshot)
     return {
         "step": int(card.metrics["best_step"]),
         "val_psnr_db": float(card.metrics["val_psnr_db"]),

@@ -106,3 +106,30 @@ def test_the_nominal_fdr_difference_is_paired_over_images(power, tmp_path):
     assert paired["difference"] == pytest.approx(20 / 180)
     assert paired["share_above"] == 1.0 and 0 < paired["se"] < paired["difference"]
     assert sum(power.false_supported(mine).values()) == 20
+
+
+def test_each_stream_gets_its_own_difference_and_their_spread(power, tmp_path):
+    rng = np.random.default_rng(3)
+    honest = _frames(rng, 3.0)
+    # on the second stream only, every image's first spurious candidate is supported
+    credulous, seen = [], set()
+    for row in honest:
+        image, draw, real, spurious, surface, _supported, evidence = row
+        if spurious and surface and image not in seen:
+            seen.add(image)
+            row = (image, draw, real, spurious, surface, True, evidence)
+        credulous.append(row)
+    mine = power.read_candidates(
+        [_write(tmp_path / "m13.csv", honest), _write(tmp_path / "m14.csv", credulous)]
+    )
+    theirs = power.read_candidates(
+        [_write(tmp_path / "t13.csv", honest), _write(tmp_path / "t14.csv", honest)]
+    )
+    by_stream = power.stream_differences(mine, theirs)
+    assert by_stream["differences"] == pytest.approx([0.0, 20 / 180])
+    assert by_stream["se_between_streams"] == pytest.approx(np.std([0, 20 / 180], ddof=1) / 2**0.5)
+    single = power.stream_differences(
+        power.read_candidates([tmp_path / "m14.csv"]), power.read_candidates([tmp_path / "t14.csv"])
+    )
+    assert single["differences"] == pytest.approx([20 / 180])
+    assert single["se_between_streams"] is None

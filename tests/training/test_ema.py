@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from sbdenoise.analysis.calibration import VacuumCandidates
 from sbdenoise.errors import FileFormatError, InputError
 from sbdenoise.nn.model_file import load_model
 from sbdenoise.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, read_checkpoint
@@ -235,3 +236,50 @@ def test_average_snapshots_writes_the_mean_of_a_window_of_snapshots(tiny_spec, t
         average.main([str(model), "--first", "4", "--last", "6", "-o", str(output)])
     with pytest.raises(SystemExit, match="1 snapshot"):
         average.window_snapshots(model, 6, 6)
+
+
+def test_interpolate_models_writes_and_judges_points_between_a_start_and_an_end(
+    tiny_spec, tmp_path, monkeypatch, capsys
+):
+    interpolate = load_script("interpolate_models")
+    spec = tiny_spec.model_copy(update={"steps": 4, "validate_every": 2, "ema_decay": DECAY})
+    model = tmp_path / "run"
+    train(spec, model, show_progress=False, threads=1, keep_every=2)
+    start, end = interpolate.run_folder(model) / "snapshots", tmp_path / "run.safetensors"
+    start = start / "step-0000002.safetensors"
+    judged = []
+
+    def fake_vacuum(path):
+        judged.append(path.name)
+        return VacuumCandidates(6 * len(judged), 60, 512, 0.45, 0.061, frames_with_candidates=3)
+
+    monkeypatch.setattr(interpolate, "selection_vacuum", fake_vacuum)
+    output = tmp_path / "line"
+    arguments = [str(start), str(end), "--run", str(model), "-o", str(output), "--threads", "1"]
+    interpolate.main([*arguments, "--fractions", "0,0.5", "--recalibrate", "0"])
+    assert judged == ["t000.safetensors", "t050.safetensors"]
+    states = [load_model(path)[0].state_dict() for path in (start, end)]
+    at_start, card = load_model(output / "t000.safetensors")
+    halfway, _ = load_model(output / "t050.safetensors")
+    for key, value in halfway.state_dict().items():
+        if value.is_floating_point():
+            assert torch.equal(at_start.state_dict()[key], states[0][key])
+            expected = (states[0][key].double() + states[1][key].double()) / 2
+            torch.testing.assert_close(value.double(), expected, rtol=1e-6, atol=1e-7)
+    assert card.metrics["interpolation"]["fraction"] == 0.0
+    rows = (output / "judged.csv").read_text().splitlines()
+    assert rows[0].startswith("fraction,val_psnr_db") and len(rows) == 3
+    assert "| 0.50 |" in (output / "judged.md").read_text()
+    assert "in 3 of 60 frames" in capsys.readouterr().out
+    # recalibrated: the statistics are measured, not interpolated; an existing file is kept
+    bn_output = ["-o", str(tmp_path / "bn"), "--recalibrate", "3"]
+    interpolate.main([*arguments, "--fractions", "0.5", *bn_output])
+    recalibrated, card = load_model(tmp_path / "bn" / "t050.safetensors")
+    assert card.metrics["interpolation"]["recalibration_batches"] == 3
+    variance = next(k for k in halfway.state_dict() if k.endswith("running_var"))
+    assert not torch.allclose(recalibrated.state_dict()[variance], halfway.state_dict()[variance])
+    before = (output / "t050.safetensors").stat().st_mtime_ns
+    interpolate.main([*arguments, "--fractions", "0.5"])
+    assert (output / "t050.safetensors").stat().st_mtime_ns == before
+    with pytest.raises(SystemExit):
+        interpolate.main([*arguments, "--fractions", "1.5"])
