@@ -16,7 +16,8 @@ as ``scripts/judge_snapshots.py`` scores a snapshot: the run's own validation cr
 
 writes ``/work/models/wise-y9500/t050.safetensors`` and so on, and ``judged.md`` / ``.csv``.
 The start is widened with the run's seed (its ``train.yaml``) when it is narrower than the end.
-Existing model files are not overwritten (they are scored again).
+Existing model files are not overwritten (they are scored again); a rerun with other fractions
+adds its rows to the folder's table.
 """
 
 from __future__ import annotations
@@ -63,6 +64,25 @@ def recalibration_batches(data: TrainingData, spec: TrainSpec, count: int) -> li
     """``count`` noisy training batches as the run draws them, at steps it will never reach."""
     first = RECALIBRATION_STEP
     return [data.batch(spec, first + index)[0] for index in range(count)]
+
+
+def merged_with_earlier(path: Path, rows: list[dict]) -> list[dict]:
+    """``rows`` and the rows of an earlier ``judged.csv`` at other fractions, by fraction."""
+    earlier = []
+    if path.is_file():
+        with path.open(newline="") as handle:
+            earlier = [
+                {
+                    "fraction": float(row["fraction"]),
+                    "val_psnr_db": float(row["val_psnr_db"]),
+                    "vacuum_per_frame": float(row["vacuum_per_frame"]),
+                    "vacuum_frames_with_candidates": int(row["vacuum_frames_with_candidates"]),
+                }
+                for row in csv.DictReader(handle)
+            ]
+    new = {row["fraction"] for row in rows}
+    kept = [row for row in earlier if row["fraction"] not in new]
+    return sorted(kept + rows, key=lambda row: row["fraction"])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -118,6 +138,7 @@ def main(argv: list[str] | None = None) -> None:
             f"({found.per_frame:.2f} per frame)",
             flush=True,
         )
+    rows = merged_with_earlier(args.output / "judged.csv", rows)
     with (args.output / "judged.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=FIELDS)
         writer.writeheader()

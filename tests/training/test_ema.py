@@ -279,7 +279,9 @@ def test_interpolate_models_writes_and_judges_points_between_a_start_and_an_end(
     variance = next(k for k in halfway.state_dict() if k.endswith("running_var"))
     assert not torch.allclose(recalibrated.state_dict()[variance], halfway.state_dict()[variance])
     before = (output / "t050.safetensors").stat().st_mtime_ns
-    interpolate.main([*arguments, "--fractions", "0.5"])
+    interpolate.main([*arguments, "--fractions", "0.5,1", "--recalibrate", "0"])
     assert (output / "t050.safetensors").stat().st_mtime_ns == before
+    rows = (output / "judged.csv").read_text().splitlines()[1:]  # earlier t = 0 kept, sorted
+    assert [row.split(",")[0] for row in rows] == ["0.0", "0.5", "1.0"]
     with pytest.raises(SystemExit):
         interpolate.main([*arguments, "--fractions", "1.5"])
