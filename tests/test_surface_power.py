@@ -87,10 +87,8 @@ def test_a_missing_csv_is_named(power, tmp_path):
         power.parse_args(["--run", f"x={tmp_path / 'nope.csv'}"])
 
 
-def test_the_nominal_fdr_difference_is_paired_over_images(power, tmp_path):
-    rng = np.random.default_rng(2)
-    honest = _frames(rng, 3.0)
-    # the same frames, but every image's first spurious candidate is supported
+def _credulous(honest: list) -> list:
+    """The same frames, but every image's first spurious surface candidate is supported."""
     credulous, seen = [], set()
     for row in honest:
         image, draw, real, spurious, surface, _supported, evidence = row
@@ -98,6 +96,13 @@ def test_the_nominal_fdr_difference_is_paired_over_images(power, tmp_path):
             seen.add(image)
             row = (image, draw, real, spurious, surface, True, evidence)
         credulous.append(row)
+    return credulous
+
+
+def test_the_nominal_fdr_difference_is_paired_over_images(power, tmp_path):
+    rng = np.random.default_rng(2)
+    honest = _frames(rng, 3.0)
+    credulous = _credulous(honest)
     mine = power.read_candidates([_write(tmp_path / "c.csv", credulous)])
     theirs = power.read_candidates([_write(tmp_path / "h.csv", honest)])
     assert power.nominal_fdr(theirs) == 0.0
@@ -111,14 +116,7 @@ def test_the_nominal_fdr_difference_is_paired_over_images(power, tmp_path):
 def test_each_stream_gets_its_own_difference_and_their_spread(power, tmp_path):
     rng = np.random.default_rng(3)
     honest = _frames(rng, 3.0)
-    # on the second stream only, every image's first spurious candidate is supported
-    credulous, seen = [], set()
-    for row in honest:
-        image, draw, real, spurious, surface, _supported, evidence = row
-        if spurious and surface and image not in seen:
-            seen.add(image)
-            row = (image, draw, real, spurious, surface, True, evidence)
-        credulous.append(row)
+    credulous = _credulous(honest)  # on the second stream only
     mine = power.read_candidates(
         [_write(tmp_path / "m13.csv", honest), _write(tmp_path / "m14.csv", credulous)]
     )
