@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every check a candidate model needs before scripts/ship_model.py, in one command (13 min on
+# Every check a candidate model needs before scripts/ship_model.py, in one command (15 min on
 # 2 cores for a base-16 UNet): the gate table and dose sweep, the rotation check, the
 # candidate's surface null, and the trust runs of the candidate and of the shipped model on four
 # noise streams of the held-out surface images (STREAMS, default "13 14 15 16"), with their
