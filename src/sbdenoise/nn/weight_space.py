@@ -155,7 +155,7 @@ def recalibrate_batch_norm(network: nn.Module, batches: Iterable[torch.Tensor]) 
     Raises
     ------
     InputError
-        If ``batches`` is empty (the statistics would be reset and never measured).
+        If ``batches`` is empty (the statistics are then left as they were).
     """
     norms = [
         module
@@ -163,7 +163,6 @@ def recalibrate_batch_norm(network: nn.Module, batches: Iterable[torch.Tensor]) 
         if isinstance(module, nn.modules.batchnorm._BatchNorm | BiasFreeBatchNorm2d)
     ]
     momenta = [module.momentum for module in norms]
-    saved = [{key: value.clone() for key, value in module.state_dict().items()} for module in norms]
     count = 0
     network.train()
     try:
@@ -176,8 +175,6 @@ def recalibrate_batch_norm(network: nn.Module, batches: Iterable[torch.Tensor]) 
         for module, momentum in zip(norms, momenta, strict=True):
             module.momentum = momentum
         network.eval()
-    if count == 0:
-        for module, state in zip(norms, saved, strict=True):
-            module.load_state_dict(state)
+    if count == 0:  # nothing ran: the statistics are as they were
         raise InputError("no batches to measure the batch-norm statistics on")
     return count
