@@ -211,16 +211,13 @@ def stream_differences(mine: SurfaceCandidates, theirs: SurfaceCandidates) -> di
         ``differences`` (one per stream, in the order of the CSVs) and ``se_between_streams``
         (their standard deviation over the square root of their number; None for one stream).
     """
-    streams = sorted(
-        {key.split(":")[0] for key in np.concatenate([mine.frame, theirs.frame])}, key=int
-    )
-    differences = []
-    for stream in streams:
-        in_mine = np.char.startswith(mine.frame.astype(str), f"{stream}:")
-        in_theirs = np.char.startswith(theirs.frame.astype(str), f"{stream}:")
-        differences.append(
-            nominal_fdr(mine, in_mine.astype(float)) - nominal_fdr(theirs, in_theirs.astype(float))
-        )
+    stream_mine = np.array([int(key.split(":")[0]) for key in mine.frame])
+    stream_theirs = np.array([int(key.split(":")[0]) for key in theirs.frame])
+    differences = [
+        nominal_fdr(mine, (stream_mine == stream).astype(float))
+        - nominal_fdr(theirs, (stream_theirs == stream).astype(float))
+        for stream in np.union1d(stream_mine, stream_theirs)
+    ]
     spread = (
         float(np.nanstd(differences, ddof=1) / np.sqrt(len(differences)))
         if len(differences) > 1

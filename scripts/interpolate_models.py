@@ -108,14 +108,18 @@ def main(argv: list[str] | None = None) -> None:
     data = load_training_data(spec, 16)
     validation = data.validation
     args.output.mkdir(parents=True, exist_ok=True)
+    batches = recalibration_batches(data, spec, args.recalibrate) if args.recalibrate else []
     rows = []
     for fraction in args.fractions:
         path = args.output / f"{point_name(fraction)}.safetensors"
-        network = interpolate_unets(start, end, fraction, widen_seed=spec.seed)
-        if args.recalibrate:
-            recalibrate_batch_norm(network, recalibration_batches(data, spec, args.recalibrate))
-        val_db = float(network_crop_psnr(network, validation).mean())
-        if not path.exists():
+        if path.exists():  # scored as written, whatever options made it
+            network, _ = load_model(path)
+            val_db = float(network_crop_psnr(network, validation).mean())
+        else:
+            network = interpolate_unets(start, end, fraction, widen_seed=spec.seed)
+            if batches:
+                recalibrate_batch_norm(network, batches)
+            val_db = float(network_crop_psnr(network, validation).mean())
             interpolation = {
                 "start": str(args.start),
                 "end": str(args.end),
