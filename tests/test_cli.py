@@ -257,6 +257,15 @@ def test_sbd_method_runs_a_model_file_through_the_same_code_as_the_api(tmp_path,
     assert written.data.shape == counts.shape
     assert written.pixel_size == pytest.approx(0.061)
     np.testing.assert_allclose(written.data, expected, rtol=1e-5, atol=1e-6)
+    # a field limit through --param is the API's field: the same code, a different result
+    result, out = run(
+        "denoise", source, "-o", tmp_path / "f.tif", "--method", "sbd", "--model", model_path,
+        "--param", "field=32",
+    )  # fmt: skip
+    assert result.exit_code == 0, out
+    fielded = denoise_array(loaded, loaded_card, counts, 0.061, field=32)
+    assert counts.shape[0] // 4 > 32 and not np.allclose(fielded, expected, atol=1e-6)
+    np.testing.assert_allclose(read_image(tmp_path / "f.tif").data, fielded, rtol=1e-5, atol=1e-6)
 
     result, out = run(
         "denoise", source, "-o", tmp_path / "g.tif", "--method", "gaussian", "--model", model_path

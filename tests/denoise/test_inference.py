@@ -1,4 +1,5 @@
-"""Inference: tiles equal the whole image, any size works, long stacks stream in bounded memory."""
+"""Inference: tiles equal the whole image, fields limit what the network sees, any size works,
+long stacks stream in bounded memory."""
 
 from __future__ import annotations
 
@@ -8,7 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from sbdenoise.denoise.inference import denoise_array, denoise_stack, tile_layout
+from sbdenoise.denoise.inference import (
+    denoise_array,
+    denoise_stack,
+    field_tiles,
+    resolve_field,
+    tile_layout,
+)
 from sbdenoise.errors import InputError
 from sbdenoise.metrics import psnr
 from sbdenoise.nn import build_model
@@ -59,6 +66,68 @@ def test_tile_too_small_for_receptive_field():
     model, card = _model()
     with pytest.raises(InputError, match="at least 96"):
         denoise_array(model, card, _noisy((301, 341)), PIXEL, tile=64)
+
+
+def _relu_gain(model: torch.nn.Module) -> None:
+    """Weights with ReLU gain, so the output depends on its whole receptive field."""
+    for layer in model.modules():
+        if isinstance(layer, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+
+
+def test_field_limits_what_each_output_pixel_sees():
+    model, card = _model(scales=4, base_channels=4)
+    _relu_gain(model)
+    assert card.receptive_field_px == 108  # working pixels: reaches 54 px to each side
+    # On the working grid itself (no binning, whose return to the input grid spreads a change a
+    # little everywhere), a bump 50 px away on each axis is within the whole network's reach
+    frame = _noisy((120, 120))
+    bumped = frame.copy()
+    bumped[20:22, 20:22] += 20
+    probe = (slice(70, 72), slice(70, 72))
+    whole = denoise_array(model, card, frame, SAMPLING, precision="fp32")
+    whole_bumped = denoise_array(model, card, bumped, SAMPLING, precision="fp32")
+    assert np.abs(whole_bumped[probe] - whole[probe]).max() > 1e-6 * np.abs(whole).max()
+    # ... but no tile of 48 px holds both places
+    field = denoise_array(model, card, frame, SAMPLING, precision="fp32", field=48)
+    field_bumped = denoise_array(model, card, bumped, SAMPLING, precision="fp32", field=48)
+    np.testing.assert_array_equal(field_bumped[probe], field[probe])
+    assert np.abs(field_bumped[20:22, 20:22] - field[20:22, 20:22]).max() > 0.1
+    assert field.shape == frame.shape and np.isfinite(field).all()
+
+
+def test_field_as_large_as_the_frame_is_the_whole_frame():
+    model, card = _model()
+    frame = _noisy((150, 170))  # 75 x 85 working pixels, padded to 76 x 88
+    whole = denoise_array(model, card, frame, PIXEL, precision="fp32")
+    same = denoise_array(model, card, frame, PIXEL, precision="fp32", field=88)
+    np.testing.assert_array_equal(same, whole)
+    smaller = denoise_array(model, card, frame, PIXEL, precision="fp32", field=40)
+    assert not np.array_equal(smaller, whole)
+
+
+def test_field_plan_and_training_field():
+    plan = field_tiles(128, 16)
+    assert (plan.side, plan.context, plan.blend) == (128, 24, 16)
+    assert field_tiles(130, 16).side == 128  # rounded down: never more than the field
+    with pytest.raises(InputError, match=r"too small.*at least 64"):
+        field_tiles(40, 16)
+    assert field_tiles(64, 16).side == 64  # the smallest it names does tile
+    model, card = _model()
+    with pytest.raises(InputError, match="does not record the crop"):
+        resolve_field("training", card)
+    trained = card.model_copy(update={"training_data": {"crop_px": 64}})
+    assert resolve_field("training", trained) == 64
+    assert resolve_field(None, trained) is None
+    for bad in (0, -3, True, "large", 2.5):
+        with pytest.raises(InputError, match="field must be"):
+            resolve_field(bad, trained)
+    frame = _noisy((160, 160))
+    with pytest.raises(InputError, match="not both"):
+        denoise_array(model, trained, frame, PIXEL, tile=128, field=64)
+    by_name = denoise_array(model, trained, frame, PIXEL, precision="fp32", field="training")
+    by_size = denoise_array(model, trained, frame, PIXEL, precision="fp32", field=64)
+    np.testing.assert_array_equal(by_name, by_size)
 
 
 def test_tile_weights_cover_every_pixel():
@@ -261,6 +330,22 @@ def test_dose_warning_follows_the_trained_range_per_area():
         assert bool(notes) == warned, (pixel, dose, notes)
         if warned:
             assert "e-/A^2" in notes[0]
+
+
+def test_field_note_only_for_frames_wider_than_the_training_crop():
+    from sbdenoise.denoise.api import field_notes
+
+    _, card = _model()
+    trained = card.model_copy(update={"training_data": {"crop_px": 64}})
+    # 2 x 2 binning: 128 input px are the 64 working px of a training crop
+    assert field_notes((128, 128), trained, PIXEL, None) == []
+    note = field_notes((130, 300), trained, PIXEL, None)
+    assert len(note) == 1 and "65x150 px" in note[0] and "field=training" in note[0]
+    assert field_notes((130, 300), trained, PIXEL, "training") == []  # already tiled
+    assert field_notes((130, 300), trained, None, None) == []  # no pixel size, no grid
+    assert field_notes((130, 300), card, PIXEL, None) == []  # crop not recorded
+    # a finer pixel bins more: 260 px at half the pixel size are 65 working px again
+    assert "65x" in field_notes((260, 260), trained, PIXEL / 2, None)[0]
 
 
 class _ShiftRight(torch.nn.Module):

@@ -148,7 +148,11 @@ def denoise_micrograph(
     result = micrograph.with_data(
         np.asarray(denoised, dtype=np.float32), pixel_size=pixel, metadata=metadata
     )
-    notes = [] if prepared.card is None else dose_notes(counts, prepared.card, pixel)
+    notes = []
+    if prepared.card is not None:
+        notes = dose_notes(counts, prepared.card, pixel) + field_notes(
+            counts.shape[-2:], prepared.card, pixel, prepared.params.get("field")
+        )
     return DenoiseResult(result, method, prepared.params, seconds, conversion, notes=notes)
 
 
@@ -203,6 +207,49 @@ def dose_notes(counts: np.ndarray, card: Any, pixel_size: float | None) -> list[
         f"WARNING: the frame's dose, {per_area:.3g} e-/A^2 ({mean:.3g} e-/px), is outside the "
         f"doses the model was trained for ({area_low:.3g}-{area_high:.3g} e-/A^2): check the "
         "result or use a model trained for this dose."
+    ]
+
+
+def field_notes(
+    frame_shape: tuple[int, ...], card: Any, pixel_size: float | None, field: Any
+) -> list[str]:
+    """A note when the whole frame is wider than the field the network was trained on.
+
+    The shipped UNet was trained on 128 px crops; on a wider frame in one piece it draws phantom
+    particles in pure vacuum about 4x (1024 px) more often than in tiles of its training field
+    (``benchmarks/results/vacuum_frame_size.md``). The note names the option that tiles.
+
+    Parameters
+    ----------
+    frame_shape : tuple of int
+        ``(y, x)`` of one frame, input pixels.
+    card : ModelCard
+        The model's card (its ``training_data["crop_px"]``, when recorded).
+    pixel_size : float or None
+        Pixel size of the frame, angstrom (None: no note).
+    field : int, str or None
+        The ``field`` the method ran with (a note only when it is None: the whole frame).
+
+    Returns
+    -------
+    list of str
+        Empty, or one sentence.
+    """
+    from sbdenoise.nn.sampling import input_pixels_per_working_pixel
+
+    crop = card.training_data.get("crop_px")
+    if field is not None or pixel_size is None or not crop:
+        return []
+    per_side = input_pixels_per_working_pixel(pixel_size, card.sampling) ** 0.5
+    working = [round(side / per_side) for side in frame_shape]
+    if max(working) <= int(crop):
+        return []
+    return [
+        f"NOTE: the frame is {working[0]}x{working[1]} px on the network's grid, wider than the "
+        f"{crop} px crops it was trained on; in one piece it draws phantom columns in vacuum "
+        "several times more often (benchmarks/results/vacuum_frame_size.md). "
+        "'--param field=training' denoises in tiles of the training field (field=\"training\" "
+        "in Python)."
     ]
 
 

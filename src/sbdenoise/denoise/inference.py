@@ -8,7 +8,9 @@ A frame of counts goes through these steps (:func:`denoise_array`):
 3. padded by reflection to a multiple of the network's required size;
 4. denoised whole, or in tiles whose context on every side is at least half the card's measured
    receptive field (plus the network's size multiple), blended with raised-cosine weights over
-   overlapping cores, so the tiled result equals the whole-image one up to float round-off;
+   overlapping cores, so the tiled result equals the whole-image one up to float round-off; or,
+   with ``field``, in overlapping tiles no larger than the field the network was trained on (a
+   different result: no output pixel sees more of the frame than a training crop held);
 5. divided by that factor and returned to the input grid and units, expected counts per input
    pixel (:func:`sbdenoise.nn.sampling.from_working_grid`).
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +44,14 @@ from sbdenoise.training.precision import autocast, resolve_precision
 __all__ = [
     "ENSEMBLE_SIZES",
     "MIN_WORKING_SIZE",
+    "TilePlan",
     "choose_device",
     "denoise_array",
     "denoise_stack",
     "ensemble_symmetries",
+    "exact_tiles",
+    "field_tiles",
+    "resolve_field",
     "tile_layout",
 ]
 
@@ -54,6 +61,130 @@ MIN_WORKING_SIZE = 8
 #: (256 px working frame) to 1.55x (512 px) faster in fp32 on a 2-core AMD EPYC, with outputs
 #: equal to 2e-6 (``benchmarks/results/inference_layout.md``), and is what bf16 autocast wants.
 MEMORY_FORMAT = torch.channels_last
+#: Name of the field a model was trained on, for ``field`` (the card's training crop).
+TRAINING_FIELD = "training"
+#: Fraction of a field tile's side discarded at each inner edge. Chosen on the validation split
+#: (v13, 48 images at 0.45 e-/px, tiles of 128 px): 2/16 cost -0.067 +- 0.015 dB against the
+#: whole frame, 3/16 -0.012 +- 0.008 and 4/16 +0.009 +- 0.005; 3/16 needs no more tiles than
+#: 2/16 on a 1024 px frame (9) where 4/16 needs 16, and all three draw 4-10x fewer phantom
+#: columns in 1024 px vacuum frames than the whole frame.
+FIELD_CONTEXT = 3 / 16
+
+
+@dataclass(frozen=True)
+class TilePlan:
+    """How a working image is cut into overlapping tiles (see :func:`tile_layout`).
+
+    Attributes
+    ----------
+    side : int
+        Tile side, working pixels.
+    context : int
+        Pixels discarded at each inner tile edge.
+    blend : int
+        Width of the raised-cosine ramps next to the discarded context, pixels.
+    """
+
+    side: int
+    context: int
+    blend: int
+
+
+def _round_up(value: float, multiple: int) -> int:
+    return math.ceil(value / multiple) * multiple
+
+
+def exact_tiles(tile: int, receptive_field: int, multiple: int) -> TilePlan:
+    """Tiles whose blended result equals the whole-image output (context >= half the field).
+
+    Parameters
+    ----------
+    tile : int
+        Requested tile side, working pixels (rounded up to ``multiple``).
+    receptive_field : int
+        The network's measured receptive field, working pixels.
+    multiple : int
+        The network's size multiple.
+
+    Raises
+    ------
+    InputError
+        If the tile is too small to keep a context of half the receptive field on both sides.
+    """
+    context = _round_up(math.ceil(receptive_field / 2) + multiple, multiple)
+    blend = _round_up(max(16, multiple), multiple)
+    side = _round_up(int(tile), multiple)
+    minimum = 2 * context + 2 * blend
+    if side < minimum:
+        raise InputError(
+            f"tile of {side} working pixels is too small for a receptive field of "
+            f"{receptive_field} px; use at least {minimum} (or no tiling)"
+        )
+    return TilePlan(side, context, blend)
+
+
+def field_tiles(field: int, multiple: int) -> TilePlan:
+    """Tiles no larger than ``field``: the network never sees more of the frame than that.
+
+    A network trained on crops of ``field`` pixels and applied to a larger frame computes its
+    deep features on a field it never saw in training; the shipped UNet then draws particles in
+    pure vacuum many times more often than on a frame of its training field
+    (``benchmarks/results/vacuum_frame_size.md``). Tiles of the training field keep every output
+    pixel's input within that field; :data:`FIELD_CONTEXT` of the side is discarded at each inner
+    edge and 16 px (or the size multiple) are blended.
+
+    Parameters
+    ----------
+    field : int
+        Largest field, working pixels (rounded down to ``multiple``).
+    multiple : int
+        The network's size multiple.
+
+    Raises
+    ------
+    InputError
+        If the field is too small for overlapping tiles to advance by a size multiple.
+    """
+    blend = _round_up(max(16, multiple), multiple)
+
+    def advance(side: int) -> int:
+        return side - 2 * math.ceil(side * FIELD_CONTEXT) - blend
+
+    side = int(field) // multiple * multiple
+    if advance(side) < multiple:
+        smallest = next(s for s in range(multiple, 64 * blend, multiple) if advance(s) >= multiple)
+        raise InputError(
+            f"a field of {field} working pixels is too small to tile a network whose size "
+            f"multiple is {multiple}; use at least {smallest}"
+        )
+    return TilePlan(side, math.ceil(side * FIELD_CONTEXT), blend)
+
+
+def resolve_field(field: int | str | None, card: ModelCard) -> int | None:
+    """The field in working pixels: ``"training"`` is the card's training crop.
+
+    Raises
+    ------
+    InputError
+        If ``field`` is ``"training"`` and the card does not record its training crop, or if it
+        is neither that, None nor a positive integer.
+    """
+    if field is None:
+        return None
+    if field == TRAINING_FIELD:
+        crop = card.training_data.get("crop_px")
+        if not crop:
+            raise InputError(
+                "this model's card does not record the crop it was trained on: give the field "
+                "in working pixels"
+            )
+        return int(crop)
+    if isinstance(field, bool) or not isinstance(field, int) or field < 1:
+        raise InputError(
+            f"field must be a positive number of working pixels or {TRAINING_FIELD!r}, "
+            f"got {field!r}"
+        )
+    return field
 
 
 def choose_device(device: str | torch.device | None = None) -> torch.device:
@@ -153,8 +284,7 @@ def _place(model: nn.Module, device: torch.device) -> None:
 def _run_network(
     model: nn.Module,
     image: np.ndarray,
-    receptive_field: int,
-    tile: int | None,
+    plan: TilePlan | None,
     batch_size: int,
     device: torch.device,
     precision: str,
@@ -162,18 +292,17 @@ def _run_network(
 ) -> np.ndarray:
     """Network output for a 2-D float32 image on the working grid (any size).
 
-    ``precision`` is ``"bf16"`` (autocast) or ``"fp32"``; the input has the model's layout
-    (:data:`MEMORY_FORMAT`). With ``ensemble`` > 1
-    the output is the mean over that many symmetries of the square (flips, then quarter turns
-    and transposes): the image is transformed, denoised and transformed back.
+    ``plan`` is None (the whole image at once) or its tiles. ``precision`` is ``"bf16"``
+    (autocast) or ``"fp32"``; the input has the model's layout (:data:`MEMORY_FORMAT`). With
+    ``ensemble`` > 1 the output is the mean over that many symmetries of the square (flips, then
+    quarter turns and transposes): the image is transformed, denoised and transformed back.
     """
     outputs = [
         square_symmetry(
             _run_network_once(
                 model,
                 np.ascontiguousarray(square_symmetry(image, k)),
-                receptive_field,
-                tile,
+                plan,
                 batch_size,
                 device,
                 precision,
@@ -188,8 +317,7 @@ def _run_network(
 def _run_network_once(
     model: nn.Module,
     image: np.ndarray,
-    receptive_field: int,
-    tile: int | None,
+    plan: TilePlan | None,
     batch_size: int,
     device: torch.device,
     precision: str,
@@ -208,21 +336,11 @@ def _run_network_once(
             output = model(tensor.contiguous(memory_format=layout_format))
         return output[:, 0].float().cpu().numpy()
 
-    if tile is None or (shape[0] <= tile and shape[1] <= tile):
+    if plan is None or (shape[0] <= plan.side and shape[1] <= plan.side):
         return forward([padded])[0, :height, :width]
-
-    context = math.ceil((math.ceil(receptive_field / 2) + multiple) / multiple) * multiple
-    blend = math.ceil(max(16, multiple) / multiple) * multiple
-    tile = math.ceil(int(tile) / multiple) * multiple
-    minimum = 2 * context + 2 * blend
-    if tile < minimum:
-        raise InputError(
-            f"tile of {tile} working pixels is too small for a receptive field of "
-            f"{receptive_field} px; use at least {minimum} (or no tiling)"
-        )
     total = np.zeros(shape)
     weights = np.zeros(shape)
-    layout = tile_layout(shape, tile, context, blend)
+    layout = tile_layout(shape, plan.side, plan.context, plan.blend)
     for first in range(0, len(layout), batch_size):
         group = layout[first : first + batch_size]
         crops = [padded[r : r + w.shape[0], c : c + w.shape[1]] for r, c, w in group]
@@ -230,6 +348,28 @@ def _run_network_once(
             total[r : r + w.shape[0], c : c + w.shape[1]] += w * result
             weights[r : r + w.shape[0], c : c + w.shape[1]] += w
     return (total / weights)[:height, :width].astype(np.float32)
+
+
+def _tile_plan(
+    model: nn.Module,
+    card: ModelCard,
+    tile: int | None,
+    field: int | str | None,
+    source: str | Path | None,
+) -> TilePlan | None:
+    """The tiles of ``tile`` (exact) or ``field`` (limited), or None for the whole frame."""
+    try:
+        working_field = resolve_field(field, card)
+        if working_field is not None and tile is not None:
+            raise InputError("give a tile (same result as the whole frame) or a field, not both")
+        multiple = required_multiple(model)
+        if working_field is not None:
+            return field_tiles(working_field, multiple)
+        if tile is not None:
+            return exact_tiles(tile, card.receptive_field_px, multiple)
+    except InputError as error:
+        raise InputError(error.problem, source) from error
+    return None
 
 
 def denoise_array(
@@ -244,6 +384,7 @@ def denoise_array(
     tolerance: float = DEFAULT_TOLERANCE,
     precision: str = "auto",
     ensemble: int = DEFAULT_ENSEMBLE,
+    field: int | str | None = None,
     source: str | Path | None = None,
 ) -> np.ndarray:
     """Denoise one frame of electron counts.
@@ -286,6 +427,12 @@ def denoise_array(
         and their mean has less variance (see ``benchmarks/results/ensemble.md``). The default
         is the ``sbd`` method's (:data:`sbdenoise.denoise.registry.DEFAULT_ENSEMBLE`); with 8
         the result does not depend on how the frame is turned or mirrored.
+    field : int or "training", optional
+        Largest field the network sees at once, working pixels; ``"training"`` is the crop the
+        model was trained on (from its card). A larger frame is cut into overlapping tiles of
+        that side (:func:`field_tiles`), so no output pixel depends on more of the frame than a
+        training crop held; the result differs from the whole-frame one. None (default): the
+        whole frame, or ``tile``. Not with ``tile``.
     source : str or Path, optional
         Name of the frame's origin (a file), used in error messages.
 
@@ -298,8 +445,8 @@ def denoise_array(
     ------
     InputError
         For an array that is not one finite frame of at least 16 x 16 pixels, a pixel size that
-        does not fit the model's sampling, a frame too small on the working grid, or a tile too
-        small for the receptive field.
+        does not fit the model's sampling, a frame too small on the working grid, a tile too
+        small for the receptive field, a bad field, or both a tile and a field.
     """
     frame = check_frame(counts, source)
     try:
@@ -316,6 +463,7 @@ def denoise_array(
     if batch_size < 1:
         raise InputError(f"batch_size must be at least 1, got {batch_size}")
     ensemble_symmetries(ensemble)  # checks the size before any work
+    plan = _tile_plan(model, card, tile, field, source)
     torch_device = choose_device(device)
     try:
         arithmetic = resolve_precision(precision, torch_device)
@@ -331,8 +479,7 @@ def denoise_array(
         output = _run_network(
             model,
             scaled,
-            card.receptive_field_px,
-            tile,
+            plan,
             batch_size,
             torch_device,
             arithmetic,
@@ -387,6 +534,7 @@ def denoise_stack(
     tolerance: float = DEFAULT_TOLERANCE,
     precision: str = "auto",
     ensemble: int = DEFAULT_ENSEMBLE,
+    field: int | str | None = None,
     source: str | Path | None = None,
 ) -> np.ndarray:
     """Denoise a stack frame by frame, never holding more than one frame's work in memory.
@@ -406,7 +554,7 @@ def denoise_stack(
     out : numpy.ndarray, optional
         ``(frames, y, x)`` float array to write into (a :class:`numpy.memmap` keeps the result on
         disk; it is flushed at the end). Default: a new float32 array in memory.
-    tile, batch_size, device, tolerance, precision, ensemble
+    tile, batch_size, device, tolerance, precision, ensemble, field
         As in :func:`denoise_array`.
     progress : bool
         Show a progress bar.
@@ -452,6 +600,7 @@ def denoise_stack(
             tolerance=tolerance,
             precision=precision,
             ensemble=ensemble,
+            field=field,
             source=where,
         )
         if shape is None:

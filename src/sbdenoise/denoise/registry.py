@@ -360,6 +360,7 @@ def _register_network() -> None:
                 "device": None,
                 "precision": "auto",
                 "ensemble": DEFAULT_ENSEMBLE,
+                "field": None,
             },
             needs_pixel_size=True,
             needs_stack=False,
