@@ -121,14 +121,14 @@ def markdown(result: dict[str, Any]) -> str:
                 )
     lines += [
         "",
-        f"## Validation PSNR ({result['validation_images']} images of the `val` split of "
-        f"`{result['dataset']}`, one draw at the dataset dose, stream {STREAM})",
+        f"## Validation PSNR ({result['validation_images']} {result['contrast']} images of the "
+        f"`val` split of `{result['dataset']}`, one draw at the dataset dose, stream {STREAM})",
         "",
-        "| model | mode | PSNR (dB) | difference to whole frame (dB) | s per image |",
+        "| model | mode | PSNR (dB) | difference to the first mode (dB) | s per image |",
         "|---|---|---:|---:|---:|",
     ]
     for model in result["models"]:
-        base = model["validation"]["whole frame"]
+        base = next(iter(model["validation"].values()))
         for mode, row in model["validation"].items():
             diff = np.asarray(row["psnr_per_image"]) - np.asarray(base["psnr_per_image"])
             spread = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else 0.0
@@ -150,7 +150,8 @@ def figure(result: dict[str, Any], path: Path) -> None:
             rates = [max(row["candidates_per_mpx"], 0.1) for row in rows]
             ax.plot(sides, rates, styles.get(mode, "-"), label=f"{model['name']}, {mode}")
     ax.set_yscale("log")
-    ax.set_xticks(list(SIDES))
+    sides = {row["side_px"] for m in result["models"] for r in m["vacuum"].values() for row in r}
+    ax.set_xticks(sorted(sides))
     ax.set_xlabel("vacuum frame side, detector px (0.061 A/px)")
     ax.set_ylabel("candidate columns per Mpx (0.1 = none)")
     ax.set_title("Columns drawn in pure vacuum, 0.45 e-/px")
@@ -168,7 +169,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--megapixels", type=float, default=8.0, help="vacuum area per side")
     parser.add_argument("--validation-images", type=int, default=24)
+    parser.add_argument(
+        "--contrast", default="white", help="contrast class of the validation images, or all"
+    )
     parser.add_argument("--seed", type=int, default=11, help="seed of the vacuum frames")
+    parser.add_argument(
+        "--sides",
+        type=lambda text: [int(side) for side in text.split(",")],
+        default=list(SIDES),
+        help="frame sides, detector px, comma separated",
+    )
+    parser.add_argument(
+        "--modes",
+        type=lambda text: [mode.strip() for mode in text.split(",")],
+        default=list(MODES),
+        help=f"inference modes, comma separated: {', '.join(MODES)}",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--stem", default="vacuum_frame_size")
@@ -177,24 +193,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
+    unknown = set(args.modes) - set(MODES)
+    if unknown:
+        raise SystemExit(f"unknown modes {sorted(unknown)}; choose from {list(MODES)}")
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
     data = SimulatedDataset(args.dataset)
-    indices = select(data, "val", "white")[: args.validation_images]
+    indices = select(data, "val", args.contrast)[: args.validation_images]
     if not len(indices):
-        raise SystemExit(f"{args.dataset} has no white validation images")
+        raise SystemExit(f"{args.dataset} has no validation images of contrast {args.contrast}")
     models = []
     for item in args.model:
         name, _, path = item.partition("=")
         if not name or not path:
             raise SystemExit(f"--model {item!r}: expected NAME=PATH")
         entry: dict[str, Any] = {"name": name, "path": path, "vacuum": {}, "validation": {}}
-        for mode, field in MODES.items():
-            method = prepare(SBD_METHOD, {"field": field}, model=Path(path))
+        for mode in args.modes:
+            method = prepare(SBD_METHOD, {"field": MODES[mode]}, model=Path(path))
             entry["binning"] = round(method.card.sampling / PIXEL)
             entry["vacuum"][mode] = [
                 vacuum_row(method, side, args.megapixels, args.seed)
-                for side in progress_bar(SIDES, f"{name}, {mode}")
+                for side in progress_bar(args.sides, f"{name}, {mode}")
             ]
             entry["validation"][mode] = validation_psnr(method, data, indices)
         models.append(entry)
@@ -204,6 +223,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "threads": args.threads,
         "dataset": str(args.dataset),
         "validation_images": len(indices),
+        "contrast": args.contrast,
         "megapixels": args.megapixels,
         "dose_e_per_px": DOSE,
         "pixel_size_A": PIXEL,

@@ -106,6 +106,10 @@ def exact_tiles(tile: int, receptive_field: int, multiple: int) -> TilePlan:
     multiple : int
         The network's size multiple.
 
+    Returns
+    -------
+    TilePlan
+
     Raises
     ------
     InputError
@@ -140,6 +144,10 @@ def field_tiles(field: int, multiple: int) -> TilePlan:
     multiple : int
         The network's size multiple.
 
+    Returns
+    -------
+    TilePlan
+
     Raises
     ------
     InputError
@@ -162,6 +170,18 @@ def field_tiles(field: int, multiple: int) -> TilePlan:
 
 def resolve_field(field: int | str | None, card: ModelCard) -> int | None:
     """The field in working pixels: ``"training"`` is the card's training crop.
+
+    Parameters
+    ----------
+    field : int, "training" or None
+        As ``denoise_array``'s ``field``.
+    card : ModelCard
+        The model's card.
+
+    Returns
+    -------
+    int or None
+        Working pixels, or None for the whole frame.
 
     Raises
     ------
