@@ -72,3 +72,38 @@ def test_variants_skip_the_tuned_bin(dose_sweep):
     assert sorted(variants) == [f"{dose_sweep.BIN_VARIANT}12", f"{dose_sweep.BIN_VARIANT}4"]
     assert variants[f"{dose_sweep.BIN_VARIANT}12"].params["bin_factor"] == 12
     assert variants[f"{dose_sweep.BIN_VARIANT}12"].params["sigma"] == 1.0
+
+
+def test_the_wide_vacuum_check_is_reported_beside_the_gate(dose_sweep):
+    class Flat:  # a "denoiser" that draws the same two bumps into every vacuum frame
+        @staticmethod
+        def denoise_frame(counts, pixel_size):
+            import numpy as np
+
+            out = np.full(counts.shape, 0.45)
+            for y, x in ((40, 40), (90, 140)):
+                out[y - 3 : y + 4, x - 3 : x + 4] += 0.2
+            return out
+
+    wide = dose_sweep.vacuum_check({"vst-bm3d": None, "bumps": Flat()}, frames=3, side=256)
+    assert set(wide["rows"]) == {"bumps"}  # VST+BM3D is not a network: not checked
+    row = wide["rows"]["bumps"]
+    assert (row["total"], row["frames_with_candidates"]) == (6, 3)
+    assert row["per_mpx"] == pytest.approx(6 / (3 * 256**2 / 1e6))
+    rows = dose_sweep.best_bin_rows(_rows(dose_sweep), main_bin=8)
+    gate = {"n_images": 2, "rows": {}}
+    for name in ("vst-bm3d", "shipped"):
+        gate["rows"][name] = {"psnr": 35, "psnr_std": 1, "ssim": 0.98, "seconds_per_image": 1}
+    result = {
+        "machine": {"processor": "x86_64", "usable_cpus": 2},
+        "command": "dose_sweep.py",
+        "total_seconds": 60.0,
+        "dataset": "d",
+        "gate": gate,
+        "doses": [0.1, 1.0],
+        "sweep": rows,
+        "vacuum_wide": wide,
+    }
+    text = dose_sweep.markdown(result)
+    assert "The same in 3 frames of 256 px" in text
+    assert f"bumps {row['per_mpx']:.1f} per Mpx, 3 of 3 frames" in text
