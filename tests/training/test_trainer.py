@@ -158,8 +158,10 @@ def test_build_spec_parses_options(tmp_path):
         edge_weight=5.0,
         edge_width_angstrom=3.0,
         vacuum_crops=0.05,
+        freeze_batch_norm=True,
     )
     assert spec.dataset == str(tmp_path.resolve())
+    assert spec.freeze_batch_norm and not build_spec(tmp_path, spec_file).freeze_batch_norm
     assert spec.vacuum_weight == 30.0 and spec.vacuum_crops == 0.05
     assert spec.edge_weight == 5.0 and spec.edge_width_angstrom == 3.0
     assert spec.architecture_kwargs == {"scales": 4, "base_channels": 16}
@@ -224,6 +226,28 @@ def test_init_from_starts_from_the_given_weights(tiny_spec, tmp_path):
     )
     conv = next(n for n, t in source.state_dict().items() if t.ndim == 4)
     assert not torch.allclose(cold.state_dict()[conv], source.state_dict()[conv])
+
+
+def test_frozen_batch_norms_keep_the_starts_statistics_and_train_the_rest(tiny_spec, tmp_path):
+    first = train(tiny_spec, tmp_path / "first", show_progress=False, threads=1)
+    source, _ = load_model(first.model_path)
+    buffers = {n: b for n, b in source.named_buffers() if "running" in n}
+    assert buffers
+    runs = {}
+    for frozen in (True, False):
+        warm = tiny_spec.model_copy(
+            update={"init_from": str(first.model_path), "freeze_batch_norm": frozen, "lr": 1e-3}
+        )
+        runs[frozen], _ = load_model(
+            train(warm, tmp_path / f"frozen-{frozen}", show_progress=False, threads=1).model_path
+        )
+    frozen_buffers = dict(runs[True].named_buffers())
+    for name, buffer in buffers.items():  # the running statistics are the start's, exactly
+        torch.testing.assert_close(frozen_buffers[name], buffer, atol=0, rtol=0)
+    moved = dict(runs[False].named_buffers())
+    assert any(not torch.equal(moved[name], buffer) for name, buffer in buffers.items())
+    conv = next(n for n, t in source.state_dict().items() if t.ndim == 4)
+    assert not torch.allclose(runs[True].state_dict()[conv], source.state_dict()[conv])
 
 
 def test_init_from_refuses_another_architecture(tiny_spec, tmp_path):

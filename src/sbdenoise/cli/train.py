@@ -45,7 +45,7 @@ def build_spec(
     **options
         Overrides; None means "not given". Names: architecture, scales, base_channels, bias_free,
         sampling, crop, batch, steps, epochs, lr, ema_decay, vacuum_weight, edge_weight,
-        edge_width_angstrom, vacuum_crops, dose,
+        edge_width_angstrom, vacuum_crops, freeze_batch_norm, dose,
         dose_range,
         normalization,
         precision,
@@ -91,6 +91,7 @@ def build_spec(
         "edge_weight",
         "edge_width_angstrom",
         "vacuum_crops",
+        "freeze_batch_norm",
         "dose",
         "seed",
         "validate_every",
@@ -199,6 +200,14 @@ def train(
             min=0.0,
             max=0.99,
             help="Fraction of crops replaced by pure vacuum at their dose (0; needs a dose range).",
+        ),
+    ] = None,
+    freeze_batch_norm: Annotated[
+        bool | None,
+        typer.Option(
+            "--freeze-batch-norm/--train-batch-norm",
+            help="Train with the batch norms in eval mode: the running statistics of the start "
+            "normalise every batch and stay as they are (default: train them).",
         ),
     ] = None,
     dose: Annotated[
@@ -322,6 +331,7 @@ def train(
             edge_weight=edge_weight,
             edge_width_angstrom=edge_width_angstrom,
             vacuum_crops=vacuum_crops,
+            freeze_batch_norm=freeze_batch_norm,
             dose=dose,
             dose_range=dose_range,
             normalization=normalization,

@@ -126,3 +126,32 @@ def full_precision(layer: nn.Module, features: torch.Tensor) -> torch.Tensor:
     dtype = torch.promote_types(features.dtype, torch.float32)
     with torch.autocast(device_type=features.device.type, enabled=False):
         return layer(features.to(dtype))
+
+
+def batch_norm_layers(network: nn.Module) -> list[nn.Module]:
+    """Every batch norm of ``network``: :class:`torch.nn.BatchNorm2d` and bias-free ones."""
+    return [
+        module
+        for module in network.modules()
+        if isinstance(module, nn.modules.batchnorm._BatchNorm | BiasFreeBatchNorm2d)
+    ]
+
+
+def freeze_batch_norms(network: nn.Module) -> int:
+    """Put every batch norm in eval mode: normalise by the running statistics and keep them.
+
+    In training mode a batch norm divides each batch by that batch's own statistics, in eval mode
+    by the running average; a network then computes in use a function it was never trained as,
+    and a frame unlike the average batch (a field of pure vacuum) lands where training never put
+    it. With the batch norms frozen, training optimises the function that inference runs. Their
+    gains and shifts stay trainable. Call it after every ``network.train()``.
+
+    Returns
+    -------
+    int
+        Number of batch norms frozen.
+    """
+    layers = batch_norm_layers(network)
+    for layer in layers:
+        layer.eval()
+    return len(layers)

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from sbdenoise.errors import InputError
-from sbdenoise.nn.blocks import BiasFreeBatchNorm2d
+from sbdenoise.nn.blocks import batch_norm_layers
 from sbdenoise.nn.unet import UNet
 from sbdenoise.nn.widen import widen_unet
 
@@ -157,11 +157,7 @@ def recalibrate_batch_norm(network: nn.Module, batches: Iterable[torch.Tensor]) 
     InputError
         If ``batches`` is empty (the statistics are then left as they were).
     """
-    norms = [
-        module
-        for module in network.modules()
-        if isinstance(module, nn.modules.batchnorm._BatchNorm | BiasFreeBatchNorm2d)
-    ]
+    norms = batch_norm_layers(network)
     momenta = [module.momentum for module in norms]
     count = 0
     network.train()

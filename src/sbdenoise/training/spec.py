@@ -244,6 +244,15 @@ class TrainSpec(_Model):
             "with the 5-scale batch-norm UNet (run v, campaign/README.md)."
         ),
     )
+    freeze_batch_norm: bool = Field(
+        False,
+        description=(
+            "Train with every batch norm in eval mode (normalised by the running statistics of "
+            "the start, which stay as they are; gains and shifts still train), so training "
+            "optimises the function inference runs. For fine-tuning a trained network on crops "
+            "whose make-up differs from its old batches (wide fields, mostly vacuum)."
+        ),
+    )
     lr_factor: float = Field(0.5, gt=0, lt=1, description="Factor applied when PSNR stalls.")
     lr_patience: int = Field(
         5, ge=0, description="Validations without improvement before the lr is reduced."

@@ -38,6 +38,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from sbdenoise import __version__
 from sbdenoise.errors import InputError
+from sbdenoise.nn.blocks import freeze_batch_norms
 from sbdenoise.progress import progress_columns
 from sbdenoise.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from sbdenoise.training.data import TrainingData, ValidationSet, load_training_data
@@ -298,6 +299,8 @@ def _dose_text(spec: TrainSpec, data: TrainingData) -> str:
         vacuum += f", the {spec.edge_width_angstrom:g} A band next to it {spec.edge_weight:g} x"
     if spec.vacuum_crops > 0:
         vacuum += f", {100 * spec.vacuum_crops:g} % of crops pure vacuum"
+    if spec.freeze_batch_norm:
+        vacuum += ", batch norms frozen (running statistics of the start)"
     return (
         f"doses {low:.3g}-{high:.3g} e-/A^2 ({wlow:.3g}-{whigh:.3g} per working pixel, drawn per "
         f"crop), {data.normalization} normalization, {spec.loss_weighting} loss weighting{vacuum}"
@@ -624,6 +627,8 @@ def _train(
 
     net = wrap_model(network, context)
     network.train()
+    if spec.freeze_batch_norm:
+        freeze_batch_norms(network)
     log = _Log(run_dir / LOG_NAME, int(state["csv_offset"]), main)
     progress = _progress(show_progress and main, console)
     start = time.perf_counter()
@@ -680,6 +685,8 @@ def _train(
             if validating:
                 context.broadcast_buffers(network)
                 val_psnr = validate(judged, data.validation, context, spec.batch)
+                if spec.freeze_batch_norm:
+                    freeze_batch_norms(network)  # validate() restored training mode
                 scheduler.step(val_psnr)
                 if val_psnr > state["best_psnr_db"] + spec.min_improvement_db or (
                     state["best_step"] < 0
