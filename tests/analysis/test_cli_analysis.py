@@ -239,8 +239,8 @@ def test_the_filter_goes_through_the_self_ensemble_as_inference_does(files, tiny
     for size, probe in probes.items():
         with torch.inference_mode():
             expected = inference._run_network(
-                network, (grid.counts * scale).astype(np.float32), card.receptive_field_px,
-                None, 1, torch.device("cpu"), "fp32", size,
+                network, (grid.counts * scale).astype(np.float32), None, 1,
+                torch.device("cpu"), "fp32", size,
             )  # fmt: skip
         np.testing.assert_allclose(probe.denoised * scale * 4, expected, rtol=1e-4, atol=1e-5)
     # the ensemble's filter is not the plain network's (the option reaches the gradient)
