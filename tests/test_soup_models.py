@@ -1,0 +1,63 @@
+"""scripts/soup_models.py: the weighted mean of frozen-batch-norm fine-tunes of one start."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+import torch
+
+from sbdenoise.nn import build_model
+from sbdenoise.nn.card import make_card
+from sbdenoise.nn.model_file import load_model, save_model
+from tests.repository_scripts import load_script
+
+KWARGS = {"scales": 2, "base_channels": 4}
+
+
+def _member(tmp_path, name: str, seed: int, statistics_seed: int = 0):
+    """A tiny UNet whose batch-norm statistics depend on ``statistics_seed`` only."""
+    torch.manual_seed(statistics_seed)
+    network = build_model("unet", **KWARGS)
+    network.train()
+    network(torch.rand(2, 1, 16, 16))  # running statistics away from their defaults
+    statistics = {k: v.clone() for k, v in network.state_dict().items() if "running_" in k}
+    torch.manual_seed(seed)
+    other = build_model("unet", **KWARGS)  # other weights, the same statistics
+    state = other.state_dict()
+    state.update(statistics)
+    other.load_state_dict(state)
+    card = make_card(other, "unet", KWARGS, sampling=0.244, dose=7.2, input_scale=1 / 7.2)
+    card = card.model_copy(update={"metrics": {"val_psnr_db": 30.0, "best_step": 7}})
+    return save_model(tmp_path / f"{name}.safetensors", other, card)
+
+
+def test_the_soup_is_the_weighted_mean_and_says_so(tmp_path, capsys):
+    soup = load_script("soup_models")
+    first, second = _member(tmp_path, "a", 1), _member(tmp_path, "b", 2)
+    output = tmp_path / "soup.safetensors"
+    soup.main(["-o", str(output), f"3={first}", f"1={second}"])
+    states = [load_model(path)[0].state_dict() for path in (first, second)]
+    network, card = load_model(output)
+    for key, value in network.state_dict().items():
+        if value.is_floating_point():
+            expected = 0.75 * states[0][key].double() + 0.25 * states[1][key].double()
+            torch.testing.assert_close(value.double(), expected, rtol=1e-6, atol=1e-7)
+    assert card.metrics["soup"] == {"members": [str(first), str(second)], "weights": [0.75, 0.25]}
+    assert "val_psnr_db" not in card.metrics and card.metrics["best_step"] == 7
+    assert "0.75 x" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="exists"):
+        soup.main(["-o", str(output), f"1={first}", f"1={second}"])
+
+
+def test_members_with_their_own_statistics_are_refused(tmp_path):
+    soup = load_script("soup_models")
+    first = _member(tmp_path, "a", 1)
+    other = _member(tmp_path, "c", 2, statistics_seed=5)
+    with pytest.raises(SystemExit, match="other batch-norm statistics"):
+        soup.main(["-o", str(tmp_path / "x.safetensors"), f"1={first}", f"1={other}"])
+    with pytest.raises(SystemExit, match="at least two"):
+        soup.main(["-o", str(tmp_path / "y.safetensors"), f"1={first}"])
+    for bad in ("0=a.safetensors", "x=a.safetensors", "2"):
+        with pytest.raises(argparse.ArgumentTypeError, match="WEIGHT=PATH"):
+            soup.parse_member(bad)
