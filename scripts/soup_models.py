@@ -12,20 +12,28 @@ different data, one on the wide fields that remove the phantom particles and one
         0.5=/work/models/sbd-unet-s5-ad.run/snapshots/step-0001000.safetensors
 
 The result has the first member's card, with the members and weights recorded in its metrics
-(``soup``); judge it with ``benchmarks/vacuum_frame_size.py`` and gate it with
+(``soup``) and, with ``--run``, its PSNR on that run's validation crops (``val_psnr_db``,
+fp32); judge it with ``benchmarks/vacuum_frame_size.py`` and gate it with
 ``scripts/candidate_checks.sh`` like any candidate. An existing output is refused.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from campaign_plateau import network_crop_psnr
+
 from sbdenoise.errors import InputError
 from sbdenoise.nn.model_file import load_model, save_model
 from sbdenoise.nn.weight_space import mean_state
+from sbdenoise.training.data import load_training_data
+from sbdenoise.training.spec import TrainSpec
+from sbdenoise.training.trainer import run_folder
 
 #: Largest relative difference between the members' batch-norm running statistics.
 STATISTICS_TOLERANCE = 1e-6
@@ -70,7 +78,14 @@ def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("members", nargs="+", type=parse_member, help="WEIGHT=MODEL_FILE")
     parser.add_argument("-o", "--output", type=Path, required=True, help="model file to write")
+    parser.add_argument(
+        "--run",
+        type=Path,
+        help="a run (train -o) whose validation crops score the soup (val_psnr_db of its card)",
+    )
+    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
     if args.output.exists():
         raise SystemExit(f"{args.output} exists; choose another name")
     if len(args.members) < 2:
@@ -88,9 +103,15 @@ def main(argv: list[str] | None = None) -> Path:
     weights = [weight / total for weight, _ in args.members]
     network, card = loaded[0]
     network.load_state_dict(mean_state(states, weights))
-    soup = {"members": names, "weights": weights}
+    soup: dict = {"members": names, "weights": weights}
     metrics = {**card.metrics, "soup": soup}
     metrics.pop("val_psnr_db", None)  # the first member's, on its own crops: not the soup's
+    if args.run is not None:
+        spec = TrainSpec.from_yaml(run_folder(args.run) / "train.yaml")
+        validation = load_training_data(spec, 16).validation
+        metrics["val_psnr_db"] = float(network_crop_psnr(network, validation).mean())
+        soup["validation_run"] = str(args.run)
+        print(f"validation (fp32) on the crops of {args.run}: {metrics['val_psnr_db']:.3f} dB")
     path = save_model(args.output, network, card.model_copy(update={"metrics": metrics}))
     print(
         f"wrote {path}: " + ", ".join(f"{w:.3g} x {n}" for w, n in zip(weights, names, strict=True))

@@ -36,7 +36,7 @@ def test_the_soup_is_the_weighted_mean_and_says_so(tmp_path, capsys):
     soup = load_script("soup_models")
     first, second = _member(tmp_path, "a", 1), _member(tmp_path, "b", 2)
     output = tmp_path / "soup.safetensors"
-    soup.main(["-o", str(output), f"3={first}", f"1={second}"])
+    soup.main(["-o", str(output), f"3={first}", f"1={second}", "--threads", "1"])
     states = [load_model(path)[0].state_dict() for path in (first, second)]
     network, card = load_model(output)
     for key, value in network.state_dict().items():
@@ -61,3 +61,25 @@ def test_members_with_their_own_statistics_are_refused(tmp_path):
     for bad in ("0=a.safetensors", "x=a.safetensors", "2"):
         with pytest.raises(argparse.ArgumentTypeError, match="WEIGHT=PATH"):
             soup.parse_member(bad)
+
+
+def test_a_run_scores_the_soup_on_its_validation_crops(tiny_spec, tmp_path, capsys):
+    from sbdenoise.training import train
+
+    soup = load_script("soup_models")
+    frozen = tiny_spec.model_copy(update={"freeze_batch_norm": True, "steps": 4})
+    start = train(tiny_spec, tmp_path / "start", show_progress=False, threads=1).model_path
+    ends = []
+    for seed in (1, 2):  # two frozen fine-tunes of one start: the same statistics
+        warm = frozen.model_copy(update={"init_from": str(start), "seed": seed})
+        ends.append(train(warm, tmp_path / f"end{seed}", show_progress=False, threads=1))
+    output = tmp_path / "soup.safetensors"
+    run = str(tmp_path / "end1")
+    soup.main(["-o", str(output), f"1={ends[0].model_path}", f"1={ends[1].model_path}",
+               "--run", run, "--threads", "1"])  # fmt: skip
+    _, card = load_model(output)
+    reported = float(capsys.readouterr().out.split("validation (fp32) on the crops of ")[1]
+                     .split(": ")[1].split(" dB")[0])  # fmt: skip
+    assert card.metrics["val_psnr_db"] == pytest.approx(reported, abs=1e-3)
+    assert 5.0 < card.metrics["val_psnr_db"] < 60.0
+    assert card.metrics["soup"]["validation_run"] == run
