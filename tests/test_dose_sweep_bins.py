@@ -48,21 +48,25 @@ def test_the_best_bin_is_chosen_per_dose_and_the_variants_dropped(dose_sweep):
     assert (best[1.0]["bin_factor"], best[1.0]["psnr_dose_normalised"]) == (8, 37.2)
 
 
-def test_the_gap_counts_against_the_better_bm3d(dose_sweep):
-    rows = dose_sweep.best_bin_rows(_rows(dose_sweep), main_bin=8)
+def _result(dose_sweep, **extra) -> dict:
+    """A dose sweep result of two doses with a gate of VST+BM3D and the shipped model."""
     gate = {"n_images": 2, "rows": {}}
     for name in ("vst-bm3d", "shipped"):
         gate["rows"][name] = {"psnr": 35, "psnr_std": 1, "ssim": 0.98, "seconds_per_image": 1}
-    result = {
+    return {
         "machine": {"processor": "x86_64", "usable_cpus": 2},
         "command": "dose_sweep.py",
         "total_seconds": 60.0,
         "dataset": "d",
         "gate": gate,
         "doses": [0.1, 1.0],
-        "sweep": rows,
+        "sweep": dose_sweep.best_bin_rows(_rows(dose_sweep), main_bin=8),
+        **extra,
     }
-    text = dose_sweep.markdown(result)
+
+
+def test_the_gap_counts_against_the_better_bm3d(dose_sweep):
+    text = dose_sweep.markdown(_result(dose_sweep))
     assert "| 0.1 | 28 | -3.00 | 28.00 | 30.50 | 29.70 (b=12) | +0.80 |" in text
     assert "| 1 | 278 | 7.00 | 37.20 | 37.70 | 37.20 (b=8) | +0.50 |" in text
 
@@ -90,20 +94,6 @@ def test_the_wide_vacuum_check_is_reported_beside_the_gate(dose_sweep):
     row = wide["rows"]["bumps"]
     assert (row["total"], row["frames_with_candidates"]) == (6, 3)
     assert row["per_mpx"] == pytest.approx(6 / (3 * 256**2 / 1e6))
-    rows = dose_sweep.best_bin_rows(_rows(dose_sweep), main_bin=8)
-    gate = {"n_images": 2, "rows": {}}
-    for name in ("vst-bm3d", "shipped"):
-        gate["rows"][name] = {"psnr": 35, "psnr_std": 1, "ssim": 0.98, "seconds_per_image": 1}
-    result = {
-        "machine": {"processor": "x86_64", "usable_cpus": 2},
-        "command": "dose_sweep.py",
-        "total_seconds": 60.0,
-        "dataset": "d",
-        "gate": gate,
-        "doses": [0.1, 1.0],
-        "sweep": rows,
-        "vacuum_wide": wide,
-    }
-    text = dose_sweep.markdown(result)
+    text = dose_sweep.markdown(_result(dose_sweep, vacuum_wide=wide))
     assert "The same in 3 frames of 256 px" in text
     assert f"bumps {row['per_mpx']:.1f} per Mpx, 3 of 3 frames" in text
