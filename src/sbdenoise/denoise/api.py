@@ -215,9 +215,10 @@ def field_notes(
 ) -> list[str]:
     """A note when the whole frame is wider than the field the network was trained on.
 
-    The shipped UNet was trained on 128 px crops; on a wider frame in one piece it draws phantom
-    particles in pure vacuum about 4x (1024 px) more often than in tiles of its training field
-    (``benchmarks/results/vacuum_frame_size.md``). The note names the option that tiles.
+    A network whose receptive field is wider than its training crops sees, on a wider frame in
+    one piece, fields it never saw in training: v13 (128 px crops) drew phantom particles in pure
+    vacuum about 4x more often at 1024 px than in tiles of its training field; v14 (256 px) far
+    less (``benchmarks/results/vacuum_frame_size.md``). The note names the option that tiles.
 
     Parameters
     ----------
@@ -246,10 +247,10 @@ def field_notes(
         return []
     return [
         f"NOTE: the frame is {working[0]}x{working[1]} px on the network's grid, wider than the "
-        f"{crop} px crops it was trained on; in one piece it draws phantom columns in vacuum "
-        "several times more often (benchmarks/results/vacuum_frame_size.md). "
-        "'--param field=training' denoises in tiles of the training field (field=\"training\" "
-        "in Python)."
+        f"{crop} px crops it was trained on; in one piece the network sees fields it was not "
+        "trained on, where networks have drawn phantom columns in vacuum "
+        "(benchmarks/results/vacuum_frame_size.md). '--param field=training' denoises in tiles "
+        'of the training field (field="training" in Python).'
     ]
 
 
