@@ -32,6 +32,7 @@ from sbdenoise.analysis.likelihood import _pyplot, save_figure
 from sbdenoise.nn.model_file import load_model
 from sbdenoise.training.data import ValidationSet, load_training_data
 from sbdenoise.training.spec import TrainSpec
+from sbdenoise.training.trainer import run_folder
 
 
 def parse_model(text: str) -> tuple[str, Path, float]:
@@ -40,6 +41,12 @@ def parse_model(text: str) -> tuple[str, Path, float]:
     if not path or not hours:
         raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=PATH=HOURS")
     return name, Path(path), float(hours)
+
+
+def run_validation(model: Path) -> ValidationSet:
+    """The validation crops of a run (``train -o`` path), as its ``train.yaml`` draws them."""
+    spec = TrainSpec.from_yaml(run_folder(model) / "train.yaml")
+    return load_training_data(spec, 16).validation
 
 
 def per_crop_psnr(path: Path, validation: ValidationSet, batch: int = 8) -> np.ndarray:

@@ -204,7 +204,7 @@ def vacuum_check(
         rows[name] = {
             "total": found.total,
             "per_frame": found.per_frame,
-            "per_mpx": found.total / (frames * side**2 / 1e6),
+            "per_mpx": found.per_megapixel,
             "frames_with_candidates": found.frames_with_candidates,
         }
     return {

@@ -66,13 +66,12 @@ def vacuum_row(method: Any, side: int, megapixels: float, seed: int) -> dict[str
         side=side,
         seed=seed + side,
     )
-    area = frames * side**2 / 1e6
     return {
         "side_px": side,
         "frames": frames,
-        "megapixels": area,
+        "megapixels": frames * side**2 / 1e6,
         "candidates": found.total,
-        "candidates_per_mpx": found.total / area,
+        "candidates_per_mpx": found.per_megapixel,
         "frames_with_candidates": found.frames_with_candidates,
         "seconds": time.perf_counter() - start,
     }

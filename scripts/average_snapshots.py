@@ -27,13 +27,11 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from campaign_plateau import network_crop_psnr, per_crop_psnr
+from campaign_plateau import network_crop_psnr, per_crop_psnr, run_validation
 
 from sbdenoise.errors import InputError
 from sbdenoise.nn.model_file import load_model, save_model
 from sbdenoise.nn.weight_space import mean_state
-from sbdenoise.training.data import load_training_data
-from sbdenoise.training.spec import TrainSpec
 from sbdenoise.training.trainer import kept_snapshots, run_folder, snapshot_step
 
 
@@ -76,8 +74,7 @@ def main(argv: list[str] | None = None) -> None:
     network, card = load_model(paths[-1])
     network.load_state_dict(averaged_state(paths))
     steps = [snapshot_step(path) for path in paths]
-    spec = TrainSpec.from_yaml(run_folder(args.model) / "train.yaml")
-    validation = load_training_data(spec, 16).validation
+    validation = run_validation(args.model)
     averaged_db = float(network_crop_psnr(network, validation).mean())
     last_db = float(per_crop_psnr(paths[-1], validation).mean())
     metrics = {**card.metrics, "averaged_steps": steps, "val_psnr_db": averaged_db}

@@ -26,14 +26,11 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from campaign_plateau import network_crop_psnr
+from campaign_plateau import network_crop_psnr, run_validation
 
 from sbdenoise.errors import InputError
 from sbdenoise.nn.model_file import load_model, save_model
 from sbdenoise.nn.weight_space import mean_state
-from sbdenoise.training.data import load_training_data
-from sbdenoise.training.spec import TrainSpec
-from sbdenoise.training.trainer import run_folder
 
 #: Largest relative difference between the members' batch-norm running statistics.
 STATISTICS_TOLERANCE = 1e-6
@@ -107,8 +104,7 @@ def main(argv: list[str] | None = None) -> Path:
     metrics = {**card.metrics, "soup": soup}
     metrics.pop("val_psnr_db", None)  # the first member's, on its own crops: not the soup's
     if args.run is not None:
-        spec = TrainSpec.from_yaml(run_folder(args.run) / "train.yaml")
-        validation = load_training_data(spec, 16).validation
+        validation = run_validation(args.run)
         metrics["val_psnr_db"] = float(network_crop_psnr(network, validation).mean())
         soup["validation_run"] = str(args.run)
         print(f"validation (fp32) on the crops of {args.run}: {metrics['val_psnr_db']:.3f} dB")

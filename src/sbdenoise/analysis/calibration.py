@@ -436,6 +436,11 @@ class VacuumCandidates:
         return self.total / max(self.frames, 1)
 
     @property
+    def per_megapixel(self) -> float:
+        """Candidates per million pixels of the frames (compares frames of different sides)."""
+        return self.total / max(self.frames * self.side**2 / 1e6, 1e-12)
+
+    @property
     def frame_share(self) -> float | None:
         """Share of the frames with at least one candidate (None when not recorded)."""
         if self.frames_with_candidates is None:

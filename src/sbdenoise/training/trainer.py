@@ -271,7 +271,7 @@ def validate(
     Processes share the crops (rank ``r`` takes crops ``r, r + n, ...``) and the sums are
     reduced, so every process gets the same value.
     """
-    was_training = model.training
+    modes = [(module, module.training) for module in model.modules()]
     model.eval()
     indices = np.arange(context.rank, len(validation), context.world_size)
     total = 0.0
@@ -280,7 +280,8 @@ def validate(
             chunk = indices[start : start + batch]
             outputs = model(validation.inputs[chunk].to(context.device))
             total += float(validation.psnr_values(outputs, chunk).sum())
-    model.train(was_training)
+    for module, mode in modes:  # each as it was (frozen batch norms stay frozen)
+        module.train(mode)
     summed, count = context.all_reduce_sum([total, float(len(indices))])
     return summed / count
 
@@ -685,8 +686,6 @@ def _train(
             if validating:
                 context.broadcast_buffers(network)
                 val_psnr = validate(judged, data.validation, context, spec.batch)
-                if spec.freeze_batch_norm:
-                    freeze_batch_norms(network)  # validate() restored training mode
                 scheduler.step(val_psnr)
                 if val_psnr > state["best_psnr_db"] + spec.min_improvement_db or (
                     state["best_step"] < 0
