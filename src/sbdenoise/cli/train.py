@@ -24,6 +24,39 @@ def _floats(text: str | None, option: str, count: int = 2) -> tuple[float, ...] 
     return values
 
 
+def parse_mixed_source(text: str) -> dict[str, Any]:
+    """Parse ``"DATASET,crop=256,batch=2[,share=1]"`` into a mixed source of a spec.
+
+    Parameters
+    ----------
+    text : str
+        The ``--mix`` option's value: a dataset folder, then its crop (px at the working
+        sampling), batch and optional share of the steps.
+
+    Returns
+    -------
+    dict
+        Fields of :class:`sbdenoise.training.spec.MixedSource` (dataset as an absolute path).
+    """
+    dataset, *pairs = [part.strip() for part in text.split(",")]
+    if not dataset or "=" in dataset:
+        raise typer.BadParameter(
+            f"{text!r}: expected DATASET,crop=PX,batch=N[,share=N]", param_hint="--mix"
+        )
+    source: dict[str, Any] = {"dataset": str(Path(dataset).resolve())}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        if key not in ("crop", "batch", "share") or not value.isdigit():
+            raise typer.BadParameter(
+                f"{text!r}: {pair!r} is not crop=PX, batch=N or share=N", param_hint="--mix"
+            )
+        source[key] = int(value)
+    missing = [key for key in ("crop", "batch") if key not in source]
+    if missing:
+        raise typer.BadParameter(f"{text!r}: give {' and '.join(missing)}", param_hint="--mix")
+    return source
+
+
 def _words(values: list[str] | None) -> list[str] | None:
     """Repeated or comma-separated option values as one list (None when not given)."""
     return split_words(values) if values else None
@@ -51,7 +84,7 @@ def build_spec(
         precision,
         loss_weighting, seed, validate_every, checkpoint_minutes, budget_minutes, init_from,
         contrast, structures, defect, defocus, thickness, flips, quarter_turns, rotation,
-        scale_range,
+        scale_range, mix (``--mix`` values, replacing the spec file's), share,
         match_filters (filters from ``sbdenoise match``, applied before the other filter options).
 
     Returns
@@ -98,9 +131,12 @@ def build_spec(
         "checkpoint_minutes",
         "budget_minutes",
         "init_from",
+        "share",
     ):
         if options.get(name) is not None:
             data[name] = options[name]
+    if options.get("mix"):
+        data["mix"] = [parse_mixed_source(text) for text in options["mix"]]
     dose_range = options.get("dose_range")
     if dose_range is not None:
         data["dose_range"] = (
@@ -175,6 +211,17 @@ def train(
     batch: Annotated[int | None, typer.Option(help="Crops per step and per process.")] = None,
     steps: Annotated[int | None, typer.Option(help="Optimisation steps.")] = None,
     epochs: Annotated[float | None, typer.Option(help="Epochs (instead of --steps).")] = None,
+    mix: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Also train on this dataset, in steps of its own: DATASET,crop=PX,batch=N"
+            "[,share=N] (repeatable; e.g. wide fields of view at a larger crop).",
+        ),
+    ] = None,
+    share: Annotated[
+        int | None,
+        typer.Option(min=1, help="Steps of each cycle drawn from DATASET when --mix adds more."),
+    ] = None,
     lr: Annotated[float | None, typer.Option(help="Adam learning rate (default 1e-3).")] = None,
     ema_decay: Annotated[
         float | None,
@@ -325,6 +372,8 @@ def train(
             batch=batch,
             steps=steps,
             epochs=epochs,
+            mix=mix,
+            share=share,
             lr=lr,
             ema_decay=ema_decay,
             vacuum_weight=vacuum_weight,

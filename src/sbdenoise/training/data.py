@@ -477,6 +477,134 @@ class TrainingData:
         return noisy * scale, clean * scale
 
 
+@dataclass
+class TrainingSources:
+    """The training data of a spec's dataset and of its mixed sources, and which step uses which.
+
+    Step ``k`` draws its whole batch from source ``cycle[k % len(cycle)]`` with that source's
+    crop and batch (:meth:`TrainSpec.source_cycle`), from a generator seeded by the spec's seed
+    and the step, as a single-source run does: a resumed mixed run sees the data of an
+    uninterrupted one. Without mixed sources the cycle is ``(0,)`` and every batch is the one
+    :meth:`TrainingData.weighted_batch` draws for the spec.
+
+    Attributes
+    ----------
+    sources : list of TrainingData
+        The spec's own dataset first (its validation crops judge the run), then each mix.
+    specs : list of TrainSpec
+        The spec that draws each source's batches (:meth:`TrainSpec.source_spec`).
+    cycle : tuple of int
+        Source number of each step of a cycle.
+    """
+
+    sources: list[TrainingData]
+    specs: list[TrainSpec]
+    cycle: tuple[int, ...]
+
+    @property
+    def primary(self) -> TrainingData:
+        """The spec's own dataset: its validation crops, sampling and dose scaling."""
+        return self.sources[0]
+
+    def source_of_step(self, step: int) -> int:
+        """Number of the source step ``step`` (0-based) draws its batch from."""
+        return self.cycle[step % len(self.cycle)]
+
+    def weighted_batch(
+        self, step: int, rank: int = 0, device: torch.device | str = "cpu"
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Inputs, targets and crop weights of one step, from the step's source.
+
+        Parameters
+        ----------
+        step : int
+            Step number (0-based).
+        rank : int
+            Process rank in a distributed run.
+        device : torch.device or str
+            Where the batch is made and returned.
+
+        Returns
+        -------
+        inputs, targets, weights : torch.Tensor
+            As :meth:`TrainingData.weighted_batch`, at the source's crop and batch.
+        """
+        number = self.source_of_step(step)
+        return self.sources[number].weighted_batch(self.specs[number], step, rank, device)
+
+    def steps_per_epoch(self, world_size: int = 1) -> int:
+        """Steps for the crops of all processes to cover every source's training pixels once."""
+        pixels = sum(int(np.prod(data.train_images.shape)) for data in self.sources)
+        per_cycle = sum(self.specs[n].crop ** 2 * self.specs[n].batch for n in self.cycle)
+        return max(1, math.ceil(pixels * len(self.cycle) / (per_cycle * world_size)))
+
+    def describe(self) -> str:
+        """The mix in words, for a run's first lines (empty without mixed sources)."""
+        if len(self.sources) == 1:
+            return ""
+        parts = []
+        for number, (data, spec) in enumerate(zip(self.sources, self.specs, strict=True)):
+            share = self.cycle.count(number)
+            parts.append(
+                f"{share} of {spec.batch} crops of {spec.crop} px from "
+                f"{Path(spec.dataset).name} ({len(data.train_indices)} images)"
+            )
+        return f"each cycle of {len(self.cycle)} steps: " + ", ".join(parts)
+
+    def mix_summary(self) -> list[dict[str, Any]]:
+        """What each mixed source contributed, for the model card (JSON-able)."""
+        return [
+            {
+                "dataset": data.summary["dataset"],
+                "dataset_name": data.summary["dataset_name"],
+                "n_train_images": data.summary["n_train_images"],
+                "n_train_structures": data.summary["n_train_structures"],
+                "crop_px": spec.crop,
+                "batch": spec.batch,
+                "share": self.cycle.count(number),
+            }
+            for number, (data, spec) in enumerate(
+                zip(self.sources[1:], self.specs[1:], strict=True), start=1
+            )
+        ]
+
+
+def load_training_sources(spec: TrainSpec, multiple: int = 1) -> TrainingSources:
+    """Load the spec's dataset and every dataset it mixes in, at one working sampling.
+
+    Parameters
+    ----------
+    spec : TrainSpec
+        The run's spec (``mix`` empty: one source).
+    multiple : int
+        The network needs input sizes divisible by this.
+
+    Returns
+    -------
+    TrainingSources
+
+    Raises
+    ------
+    InputError
+        When a mixed dataset cannot be brought to the working sampling of the spec's own
+        dataset (its pixel size is not an integer fraction of it), or a crop does not fit.
+    """
+    primary = load_training_data(spec, multiple)
+    sources, specs = [primary], [spec]
+    for number in range(1, len(spec.mix) + 1):
+        source_spec = spec.source_spec(number).model_copy(update={"sampling": primary.sampling})
+        data = load_training_data(source_spec, multiple)
+        if not math.isclose(data.sampling, primary.sampling, rel_tol=0.01):
+            raise InputError(
+                f"mixed dataset {source_spec.dataset} bins to {data.sampling:.4f} A/px, not the "
+                f"{primary.sampling:.4f} A/px of {spec.dataset}: mix datasets whose pixel sizes "
+                "divide the working sampling"
+            )
+        sources.append(data)
+        specs.append(source_spec)
+    return TrainingSources(sources, specs, spec.source_cycle())
+
+
 def with_vacuum_crops(
     clean: torch.Tensor, rng: np.random.Generator, fraction: float
 ) -> torch.Tensor:

@@ -119,6 +119,22 @@ class Filters(_Model):
         return criteria
 
 
+class MixedSource(_Model):
+    """A further dataset whose crops train the same network, in steps of their own.
+
+    Steps cycle through the spec's own dataset (``TrainSpec.share`` steps) and then each mixed
+    source (``share`` steps each); a step's batch comes from one source only, so a source can
+    have its own crop size (e.g. 256 px crops of wide fields of view beside 128 px crops of
+    particles). The mixed sources use the spec's filters, doses, augmentation and losses; the
+    validation crops stay those of the spec's own dataset.
+    """
+
+    dataset: str = Field(description="Dataset folder (or its dataset.h5), as written by simulate.")
+    crop: int = Field(ge=8, description="Crop size of this source's steps, px at working sampling.")
+    batch: int = Field(ge=1, description="Crops per step and per process in this source's steps.")
+    share: int = Field(1, ge=1, description="Steps of each cycle drawn from this source.")
+
+
 class TrainSpec(_Model):
     """Everything that defines a training run; the same spec and seed give the same weights.
 
@@ -199,6 +215,19 @@ class TrainSpec(_Model):
             "validation also sees oblique angles, which the eight symmetries of the square "
             "never show. 0: the crops as cut (as before)."
         ),
+    )
+    mix: list[MixedSource] = Field(
+        default_factory=list,
+        description=(
+            "Further datasets trained on in steps of their own, each with its own crop and batch "
+            "(empty: the spec's dataset only). Needs a dose range: every source is then drawn "
+            "at the same doses per area."
+        ),
+    )
+    share: int = Field(
+        1,
+        ge=1,
+        description="Steps of each cycle drawn from the spec's own dataset when `mix` adds more.",
     )
     lr: float = Field(1e-3, gt=0, description="Adam learning rate.")
     ema_decay: float | None = Field(
@@ -355,6 +384,11 @@ class TrainSpec(_Model):
                 "vacuum_crops are drawn at a vacuum of one count per working pixel, scaled to "
                 "each crop's dose: set dose_range or vacuum_crops 0"
             )
+        if self.mix and self.dose_range is None:
+            raise ValueError(
+                "mixed datasets are drawn at doses per area from a dose range, so that every "
+                "source is scaled alike: set dose_range or leave mix empty"
+            )
         if self.steps is not None and self.epochs is not None:
             raise ValueError("give steps or epochs, not both")
         if self.early_stop_patience <= self.lr_patience:
@@ -363,6 +397,46 @@ class TrainSpec(_Model):
                 f"lr_patience ({self.lr_patience}), or the learning rate is never reduced"
             )
         return self
+
+    def source_cycle(self) -> tuple[int, ...]:
+        """Which source each step of a cycle draws from: 0 the spec's dataset, i the i-th mix.
+
+        Examples
+        --------
+        >>> spec = TrainSpec(dataset="a", share=2, mix=[dict(dataset="b", crop=256, batch=2)])
+        >>> spec.source_cycle()
+        (0, 0, 1)
+        """
+        cycle = [0] * self.share
+        for number, source in enumerate(self.mix, start=1):
+            cycle += [number] * source.share
+        return tuple(cycle)
+
+    def source_spec(self, number: int) -> TrainSpec:
+        """The spec that draws the batches of source ``number`` (0: this spec itself).
+
+        Parameters
+        ----------
+        number : int
+            0 for the spec's own dataset, i for ``mix[i - 1]``.
+
+        Returns
+        -------
+        TrainSpec
+            This spec with the source's dataset, crop and batch, and no mix.
+        """
+        if number == 0:
+            return self
+        source = self.mix[number - 1]
+        return self.model_copy(
+            update={
+                "dataset": source.dataset,
+                "crop": source.crop,
+                "batch": source.batch,
+                "mix": [],
+                "share": 1,
+            }
+        )
 
     def total_steps(self, steps_per_epoch: int) -> int:
         """Number of optimisation steps of the run.

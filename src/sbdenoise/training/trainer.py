@@ -41,7 +41,12 @@ from sbdenoise.errors import InputError
 from sbdenoise.nn.blocks import freeze_batch_norms
 from sbdenoise.progress import progress_columns
 from sbdenoise.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
-from sbdenoise.training.data import TrainingData, ValidationSet, load_training_data
+from sbdenoise.training.data import (
+    TrainingData,
+    TrainingSources,
+    ValidationSet,
+    load_training_sources,
+)
 from sbdenoise.training.distributed import DistributedContext, init_distributed, wrap_model
 from sbdenoise.training.precision import autocast, resolve_precision
 from sbdenoise.training.spec import TrainSpec
@@ -309,16 +314,22 @@ def _dose_text(spec: TrainSpec, data: TrainingData) -> str:
 
 
 def _card(
-    spec: TrainSpec, data: TrainingData, state: dict[str, Any], world_size: int, total: int
+    spec: TrainSpec,
+    sources: TrainingSources,
+    state: dict[str, Any],
+    world_size: int,
+    total: int,
 ) -> Any:
     from sbdenoise.nn.card import ModelCard
 
+    data = sources.primary
     rf = int(state["receptive_field_px"])
     optics = dict(data.dataset_spec.get("optics", {}))
     optics["nuisance"] = data.dataset_spec.get("nuisance", {})
     training = {
         **data.summary,
-        "crop_px": spec.crop,
+        # the widest field of view trained on: what `field="training"` tiles to
+        "crop_px": max(source.crop for source in sources.specs),
         "batch": spec.batch,
         "processes": world_size,
         "steps": total,
@@ -326,6 +337,9 @@ def _card(
         "augmentation": spec.augmentation.model_dump(mode="json"),
         "spec": spec.model_dump(mode="json"),
     }
+    if spec.mix:
+        training["own_crop_px"] = spec.crop
+        training["mix"] = sources.mix_summary()
     metrics = {
         "val_psnr_db": state["best_psnr_db"],
         "val_psnr_noisy_db": state["noisy_psnr_db"],
@@ -544,10 +558,9 @@ def _train(
             f"crop {spec.crop} px is not a multiple of {multiple}, as {spec.architecture} "
             f"{spec.architecture_kwargs} needs"
         )
-    data = load_training_data(spec, multiple)
-    steps_per_epoch = spec.steps_per_epoch or data.steps_per_epoch(
-        spec.crop, spec.batch, context.world_size
-    )
+    sources = load_training_sources(spec, multiple)
+    data = sources.primary
+    steps_per_epoch = spec.steps_per_epoch or sources.steps_per_epoch(context.world_size)
     total = spec.total_steps(steps_per_epoch)
     validate_every = spec.validate_every or steps_per_epoch
     _check_keep_every(keep_every, validate_every)
@@ -615,6 +628,8 @@ def _train(
         f"{total} steps of {spec.batch} crops of "
         f"{spec.crop} px per process, validation every {validate_every} steps."
     )
+    if spec.mix:
+        say(f"Mixed sources, {sources.describe()}; validation on {Path(spec.dataset).name}.")
     if resumed_from is not None:
         say(f"Resuming from step {resumed_from} (checkpoint {checkpoint}).")
     if main and state["receptive_field_px"] is None:
@@ -652,8 +667,8 @@ def _train(
         task = progress.add_task("train", total=total, completed=first_step, status="")
     try:
         while state["step"] < total:
-            inputs, targets, crop_weights = data.weighted_batch(
-                spec, int(state["step"]), context.rank, context.device
+            inputs, targets, crop_weights = sources.weighted_batch(
+                int(state["step"]), context.rank, context.device
             )
             inputs = inputs.contiguous(memory_format=torch.channels_last)
             optimizer.zero_grad(set_to_none=True)
@@ -694,7 +709,7 @@ def _train(
                     state["bad_validations"] = 0
                     if main:
                         save_model(
-                            weights, judged, _card(spec, data, state, context.world_size, total)
+                            weights, judged, _card(spec, sources, state, context.world_size, total)
                         )
                 else:
                     state["bad_validations"] += 1
@@ -704,7 +719,7 @@ def _train(
                     save_model(
                         snapshot_path(model_path, step),
                         judged,
-                        _card(spec, data, own, context.world_size, total),
+                        _card(spec, sources, own, context.world_size, total),
                     )
                 lr_now = optimizer.param_groups[0]["lr"]
                 if out_of_time:
