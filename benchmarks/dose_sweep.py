@@ -206,6 +206,7 @@ def vacuum_check(
             "per_frame": found.per_frame,
             "per_mpx": found.per_megapixel,
             "frames_with_candidates": found.frames_with_candidates,
+            "counts_per_frame": list(found.counts_per_frame or ()),
         }
     return {
         "frames": frames,
@@ -334,8 +335,8 @@ def markdown(result: dict[str, Any]) -> str:
         lines += [
             "",
             f"The same in {wide['frames']} frames of {wide['side_px']} px, a camera frame wider "
-            "than the 512 px training field (reported, not a rule; "
-            "`benchmarks/results/vacuum_frame_size.md`): "
+            "than the 512 px training field (a rule of `scripts/ship_model.py` since "
+            "2026-12-05; `benchmarks/results/vacuum_frame_size.md`): "
             + ", ".join(
                 f"{n} {r['per_mpx']:.1f} per Mpx, {r['frames_with_candidates']} of "
                 f"{wide['frames']} frames"

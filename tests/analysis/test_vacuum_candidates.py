@@ -26,6 +26,7 @@ def test_a_noise_following_denoiser_draws_candidates_a_flat_one_none():
     assert busy.per_frame == pytest.approx(busy.total / 6)
     # every frame has candidates: 6 frames against none is over 2 standard errors (sqrt(6))
     assert busy.frames_with_candidates == 6 and quiet.frames_with_candidates == 0
+    assert sum(busy.counts_per_frame) == busy.total and quiet.counts_per_frame == (0,) * 6
     assert busy.exceeds(quiet) and not quiet.exceeds(busy)
     again = vacuum_candidates(follows_noise, dose=0.45, pixel_size=PIXEL, frames=6, side=256)
     assert again == busy  # seeded
@@ -41,6 +42,24 @@ def test_rates_differ_only_beyond_two_standard_errors():
     assert not VacuumCandidates(200, 60, 512, 0.45, 0.061).exceeds(base)
     with pytest.raises(InputError, match="one frame size"):
         base.exceeds(VacuumCandidates(100, 30, 256, 0.45, 0.061))
+
+
+def test_candidates_per_frame_are_compared_paired_when_both_sides_recorded_them():
+    def counted(counts):
+        return VacuumCandidates(
+            sum(counts), len(counts), 1024, 0.45, 0.061,
+            frames_with_candidates=sum(c > 0 for c in counts), counts_per_frame=tuple(counts),
+        )  # fmt: skip
+
+    shipped = counted([3, 0, 2, 0, 4, 0, 0, 1] * 2)
+    # one dense patch more, in one frame: not an excess (the frames do not differ either)
+    assert not counted([3, 0, 2, 0, 4, 0, 0, 25, 3, 0, 2, 0, 4, 0, 0, 1]).exceeds(shipped)
+    # every frame a few more, in the same frames: the frames are level, the pairs are not
+    more = counted([c + 3 if c else 0 for c in [3, 0, 2, 0, 4, 0, 0, 1] * 2])
+    assert more.frames_with_candidates == shipped.frames_with_candidates
+    assert more.exceeds(shipped) and not shipped.exceeds(more)
+    # a record of other frames (another number of them) falls back to the frames
+    assert not more.exceeds(counted([3, 0, 2, 0, 4, 0, 0, 1] * 4))
 
 
 def test_clustered_candidates_are_compared_by_the_frames_they_fall_in():
@@ -106,6 +125,26 @@ def test_the_shipping_gate_refuses_a_model_that_invents_more_columns():
     patches = {**clustered, "candidate": {"total": 45, "frames_with_candidates": 10}}
     with pytest.raises(SystemExit, match="in 10 of 60 frames against 2"):
         ship_model.check_vacuum({"vacuum": {**frames, "rows": patches}}, "candidate")
+    # the camera-sized frames are a check of their own: v13 against v14's numbers passes one way
+    wide = {"frames": 16, "side_px": 1024, "dose_e_per_px": 0.45, "pixel_size_A": 0.061}
+    v13_counts = [0] + [32] * 15  # v13's 480 candidates in 15 of 16 frames
+    v14_counts = [9, 10, 9, 9, 9, 9] + [0] * 10  # v14's 55 in 6
+    v13 = {"total": 480, "frames_with_candidates": 15, "counts_per_frame": v13_counts}
+    v14 = {"total": 55, "frames_with_candidates": 6, "counts_per_frame": v14_counts}
+    better = {"vacuum_wide": {**wide, "rows": {"shipped": v13, "candidate": v14}}}
+    ship_model.check_vacuum(better, "candidate", "vacuum_wide")
+    back = {"vacuum_wide": {**wide, "rows": {"shipped": v14, "candidate": v13}}}
+    with pytest.raises(SystemExit, match=r"frame of 1024 px .* in 15 of 16 frames against 6"):
+        ship_model.check_vacuum(back, "candidate", "vacuum_wide")
+    # the frames alone saturate: 15 of 16 against 6 is within 2 standard errors
+    saturated = {k: {**v, "counts_per_frame": None} for k, v in back["vacuum_wide"]["rows"].items()}
+    ship_model.check_vacuum(
+        {"vacuum_wide": {**wide, "rows": saturated}}, "candidate", "vacuum_wide"
+    )
+    with pytest.raises(SystemExit, match="no vacuum_wide check"):
+        ship_model.check_vacuum(
+            {"vacuum": {**frames, "rows": one_patch}}, "candidate", "vacuum_wide"
+        )
 
 
 def test_the_shipping_gate_refuses_over_confident_surface_verdicts(tmp_path):

@@ -96,9 +96,7 @@ def test_mixed_run_trains_records_the_mix_and_resumes(mixed_spec, tmp_path):
 
 
 def test_cli_mix_option(tmp_path):
-    spec = build_spec(
-        tmp_path, mix=[f"{tmp_path}/wide,crop=256,batch=2,share=3"], share=2, steps=5
-    )
+    spec = build_spec(tmp_path, mix=[f"{tmp_path}/wide,crop=256,batch=2,share=3"], share=2, steps=5)
     assert spec.share == 2 and spec.source_cycle() == (0, 0, 1, 1, 1)
     (source,) = spec.mix
     assert source.dataset == str((tmp_path / "wide").resolve())

@@ -413,6 +413,9 @@ class VacuumCandidates:
         e-/px and angstrom per pixel of the frames.
     frames_with_candidates : int or None
         Frames with at least one candidate (None where only the total was recorded).
+    counts_per_frame : tuple of int or None
+        Candidates in each frame, in the order of the frames' noise draws (None where not
+        recorded); two denoisers counted with the same seed saw the same frames.
 
     Notes
     -----
@@ -429,6 +432,7 @@ class VacuumCandidates:
     dose: float
     pixel_size: float
     frames_with_candidates: int | None = None
+    counts_per_frame: tuple[int, ...] | None = None
 
     @property
     def per_frame(self) -> float:
@@ -454,6 +458,13 @@ class VacuumCandidates:
         with candidates (the independent events); otherwise the candidates themselves, as if
         Poisson. Both counts are scaled to the frames of ``self`` (equal frame sizes are
         required); the spread is at least one count.
+
+        Where both sides recorded :attr:`counts_per_frame` on the same frames, the candidates
+        per frame are also compared paired, frame by frame (mean difference against its
+        standard error, at least one candidate over all frames), and either test refuses: in
+        wide frames nearly every frame of a phantom-prone model holds candidates, so the share
+        of frames saturates (v13 in 15 of 16 frames of 1024 px against 6 for v14, within 2
+        standard errors) while the candidates per frame still differ 9-fold.
         """
         if (self.side, self.dose, self.pixel_size) != (other.side, other.dose, other.pixel_size):
             raise InputError(
@@ -465,7 +476,22 @@ class VacuumCandidates:
         else:
             mine, theirs = self.total, other.total * ratio
         spread = np.sqrt(mine + theirs * ratio)
-        return bool(mine - theirs > sigmas * max(spread, 1.0))
+        if mine - theirs > sigmas * max(spread, 1.0):
+            return True
+        return self._exceeds_paired(other, sigmas)
+
+    def _exceeds_paired(self, other: VacuumCandidates, sigmas: float) -> bool:
+        """The paired per-frame test of :meth:`exceeds` (False where it cannot be made)."""
+        if self.counts_per_frame is None or other.counts_per_frame is None:
+            return False
+        if len(self.counts_per_frame) != len(other.counts_per_frame):
+            return False
+        difference = np.subtract(self.counts_per_frame, other.counts_per_frame, dtype=float)
+        n = len(difference)
+        if n < 2:
+            return False
+        error = max(float(difference.std(ddof=1)) / np.sqrt(n), 1.0 / n)
+        return bool(difference.mean() > sigmas * error)
 
 
 def vacuum_candidates(
@@ -513,6 +539,7 @@ def vacuum_candidates(
         float(dose),
         float(pixel_size),
         frames_with_candidates=sum(count > 0 for count in counts),
+        counts_per_frame=tuple(counts),
     )
 
 
