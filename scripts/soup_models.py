@@ -13,8 +13,9 @@ different data, one on the wide fields that remove the phantom particles and one
 
 The result has the first member's card, with the members and weights recorded in its metrics
 (``soup``) and, with ``--run``, its PSNR on that run's validation crops (``val_psnr_db``,
-fp32); judge it with ``benchmarks/vacuum_frame_size.py`` and gate it with
-``scripts/candidate_checks.sh`` like any candidate. An existing output is refused.
+fp32); ``--half-precision`` stores float16 weights (half the file: a base-32 UNet in 16 MB
+instead of 31) and scores them as stored. Judge it with ``benchmarks/vacuum_frame_size.py``
+and gate it with ``scripts/candidate_checks.sh`` like any candidate. An existing output is refused.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from campaign_plateau import network_crop_psnr, run_validation
 
 from sbdenoise.errors import InputError
-from sbdenoise.nn.model_file import load_model, save_model
+from sbdenoise.nn.model_file import load_model, round_to_half_precision, save_model
 from sbdenoise.nn.weight_space import mean_state
 
 #: Largest relative difference between the members' batch-norm running statistics.
@@ -80,13 +81,19 @@ def main(argv: list[str] | None = None) -> Path:
         type=Path,
         help="a run (train -o) whose validation crops score the soup (val_psnr_db of its card)",
     )
+    parser.add_argument(
+        "--half-precision",
+        action="store_true",
+        help="store the weights as float16 (half the file; scored as stored). With it, one "
+        "member is allowed: a half-precision copy of that model",
+    )
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.output.exists():
         raise SystemExit(f"{args.output} exists; choose another name")
-    if len(args.members) < 2:
-        raise SystemExit("give at least two members")
+    if len(args.members) < 2 and not args.half_precision:
+        raise SystemExit("give at least two members (or one with --half-precision)")
     loaded = [load_model(path) for _, path in args.members]
     names = [str(path) for _, path in args.members]
     states = [network.state_dict() for network, _ in loaded]
@@ -101,6 +108,9 @@ def main(argv: list[str] | None = None) -> Path:
     network, card = loaded[0]
     network.load_state_dict(mean_state(states, weights))
     soup: dict = {"members": names, "weights": weights}
+    if args.half_precision:
+        round_to_half_precision(network)  # scored as the file will be loaded
+        soup["parameters_dtype"] = "float16"
     metrics = {**card.metrics, "soup": soup}
     metrics.pop("val_psnr_db", None)  # the first member's, on its own crops: not the soup's
     if args.run is not None:
@@ -108,7 +118,12 @@ def main(argv: list[str] | None = None) -> Path:
         metrics["val_psnr_db"] = float(network_crop_psnr(network, validation).mean())
         soup["validation_run"] = str(args.run)
         print(f"validation (fp32) on the crops of {args.run}: {metrics['val_psnr_db']:.3f} dB")
-    path = save_model(args.output, network, card.model_copy(update={"metrics": metrics}))
+    path = save_model(
+        args.output,
+        network,
+        card.model_copy(update={"metrics": metrics}),
+        half_precision=args.half_precision,
+    )
     print(
         f"wrote {path}: " + ", ".join(f"{w:.3g} x {n}" for w, n in zip(weights, names, strict=True))
     )

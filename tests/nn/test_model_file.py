@@ -10,10 +10,16 @@ import torch
 from pydantic import ValidationError
 from safetensors.torch import save_file
 
-from sbdenoise.errors import FileFormatError
+from sbdenoise.errors import FileFormatError, InputError
 from sbdenoise.nn import build_model
 from sbdenoise.nn.card import ModelCard, make_card
-from sbdenoise.nn.model_file import load_model, model_paths, read_card, save_model
+from sbdenoise.nn.model_file import (
+    load_model,
+    model_paths,
+    read_card,
+    round_to_half_precision,
+    save_model,
+)
 
 CONFIGS = [
     ("unet", {"scales": 3, "base_channels": 4, "bias_free": True}),
@@ -183,3 +189,15 @@ def test_save_overwrites_atomically(tmp_path):
     assert card.receptive_field_px == 21
     assert torch.equal(next(loaded.parameters()), next(model.parameters()))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.safetensors"]
+
+
+def test_half_precision_parameters_out_of_range_are_refused(tmp_path):
+    kwargs = {"scales": 2, "base_channels": 4}
+    network = build_model("unet", **kwargs)
+    with torch.no_grad():
+        next(network.parameters())[0] = 1e6  # beyond float16's 65504
+    with pytest.raises(InputError, match="float16 range"):
+        save_model(tmp_path / "m.safetensors", network, _card("unet", kwargs), half_precision=True)
+    assert not (tmp_path / "m.safetensors").exists()
+    with pytest.raises(InputError, match="float16 range"):
+        round_to_half_precision(network)

@@ -83,3 +83,24 @@ def test_a_run_scores_the_soup_on_its_validation_crops(tiny_spec, tmp_path, caps
     assert card.metrics["val_psnr_db"] == pytest.approx(reported, abs=1e-3)
     assert 5.0 < card.metrics["val_psnr_db"] < 60.0
     assert card.metrics["soup"]["validation_run"] == run
+
+
+def test_a_half_precision_copy_is_half_the_file_and_loads_as_rounded(tmp_path):
+    soup = load_script("soup_models")
+    first = _member(tmp_path, "a", 1)
+    output = tmp_path / "half.safetensors"
+    soup.main(["-o", str(output), f"1={first}", "--half-precision", "--threads", "1"])
+    original, _ = load_model(first)
+    half, card = load_model(output)
+    assert output.stat().st_size < 0.7 * first.stat().st_size
+    assert card.metrics["soup"]["parameters_dtype"] == "float16"
+    parameters = dict(original.named_parameters())
+    for key, value in half.state_dict().items():
+        assert value.dtype == original.state_dict()[key].dtype  # loaded back as float32
+        if key in parameters:  # rounded to float16, within 2**-11 relative
+            expected = parameters[key].detach().to(torch.float16).float()
+            assert torch.equal(value, expected)
+        else:  # batch-norm statistics stored as they were
+            assert torch.equal(value, original.state_dict()[key])
+    changed = [k for k in parameters if not torch.equal(half.state_dict()[k], parameters[k])]
+    assert changed  # the rounding did happen

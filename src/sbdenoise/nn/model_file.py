@@ -21,7 +21,14 @@ from sbdenoise.io.atomic import atomic_write
 from sbdenoise.nn.architectures import build_model
 from sbdenoise.nn.card import ModelCard
 
-__all__ = ["WEIGHTS_SUFFIX", "load_model", "model_paths", "read_card", "save_model"]
+__all__ = [
+    "WEIGHTS_SUFFIX",
+    "load_model",
+    "model_paths",
+    "read_card",
+    "round_to_half_precision",
+    "save_model",
+]
 
 #: Suffix of weight files.
 WEIGHTS_SUFFIX = ".safetensors"
@@ -55,7 +62,39 @@ def _unwrap(module: nn.Module) -> nn.Module:
     return module
 
 
-def save_model(path: str | Path, module: nn.Module, card: ModelCard) -> Path:
+#: Largest magnitude float16 holds; a weight beyond it cannot be stored in half precision.
+_FLOAT16_MAX = float(torch.finfo(torch.float16).max)
+
+
+def round_to_half_precision(module: nn.Module) -> None:
+    """Round a network's floating-point parameters to float16 values, in place (kept float32).
+
+    What :func:`save_model` with ``half_precision=True`` stores, applied to the network in
+    memory, so that it can be scored as the file will be loaded. Buffers (batch-norm running
+    statistics) are left as they are.
+
+    Raises
+    ------
+    InputError
+        If a parameter exceeds the float16 range.
+    """
+    with torch.no_grad():
+        for name, parameter in _unwrap(module).named_parameters():
+            parameter.copy_(_to_half(name, parameter))
+
+
+def _to_half(name: str, value: torch.Tensor) -> torch.Tensor:
+    """A floating-point tensor as float16 (others unchanged); refuse one beyond its range."""
+    if not value.is_floating_point():
+        return value
+    if float(value.abs().max()) > _FLOAT16_MAX:
+        raise InputError(f"parameter {name} exceeds the float16 range")
+    return value.to(torch.float16)
+
+
+def save_model(
+    path: str | Path, module: nn.Module, card: ModelCard, half_precision: bool = False
+) -> Path:
     """Write a network's weights (safetensors) and its card (JSON), each atomically.
 
     Parameters
@@ -68,6 +107,11 @@ def save_model(path: str | Path, module: nn.Module, card: ModelCard) -> Path:
         parameters and buffers (batch-norm running statistics included) are saved.
     card : ModelCard
         Its description; ``card.architecture`` and ``architecture_kwargs`` must rebuild it.
+    half_precision : bool
+        Store the floating-point parameters as float16 (half the file; a relative rounding of
+        at most 2**-11 per weight), the buffers as they are. :func:`load_model` reads them back
+        into float32 networks; score a network after :func:`round_to_half_precision` to know
+        what such a file does.
 
     Returns
     -------
@@ -79,6 +123,10 @@ def save_model(path: str | Path, module: nn.Module, card: ModelCard) -> Path:
     state = _unwrap(module).state_dict()
     tensors = {name: value.detach().to("cpu").contiguous().clone() for name, value in state.items()}
     metadata = {"format": "pt", "architecture": card.architecture, "sbdenoise_card": "json"}
+    if half_precision:
+        for name, _ in _unwrap(module).named_parameters():
+            tensors[name] = _to_half(name, tensors[name])
+        metadata["parameters_dtype"] = "float16"
     # the card is renamed first: weights never appear without the card that describes them
     with atomic_write(weights_path) as weights_tmp, atomic_write(card_path) as card_tmp:
         save_file(tensors, str(weights_tmp), metadata=metadata)
