@@ -39,13 +39,14 @@ import hashlib
 import json
 import re
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 from scipy import stats
 
 from sbdenoise.analysis.calibration import VacuumCandidates
-from sbdenoise.nn.model_file import load_model, model_paths, save_model
+from sbdenoise.nn.model_file import load_model, model_paths, parameters_dtype, save_model
 from sbdenoise.pretrained import SHIPPED_MODEL_NAME
 
 TARGET = Path(__file__).resolve().parents[1] / "src" / "sbdenoise" / "pretrained"
@@ -348,6 +349,32 @@ def check_trust(pairs: list[tuple[dict, dict]], weights: Path) -> dict:
     }
 
 
+def install(module, card, half_precision: bool) -> Path:
+    """Write the model into the package, replacing the shipped one only once it is known good.
+
+    The files are written into a staging folder beside the package's first: a model over
+    :data:`MAX_BYTES`, or one that does not load back, is refused and the shipped model stays
+    as it was. A model gated in half precision (``soup_models.py --half-precision``) is installed
+    in half precision, so the installed file is the gated one.
+    """
+    with tempfile.TemporaryDirectory(dir=TARGET, prefix=".staging-") as staging:
+        staged = save_model(
+            Path(staging) / SHIPPED_MODEL_NAME, module, card, half_precision=half_precision
+        )
+        size = staged.stat().st_size
+        if size > MAX_BYTES:
+            raise SystemExit(
+                f"{staged.name} is {size / 2**20:.1f} MiB, over the 20 MiB limit (store it in "
+                "half precision: scripts/soup_models.py --half-precision, then gate that file); "
+                "the shipped model is unchanged"
+            )
+        load_model(staged)  # the file to install loads
+        target = TARGET / SHIPPED_MODEL_NAME
+        staged.with_suffix(".json").replace(target.with_suffix(".json"))
+        staged.replace(target)
+    return target
+
+
 def install_surface_null(weights: Path, module) -> Path | None:
     """Copy the candidate's surface null beside the installed model (it must match its weights)."""
     from sbdenoise.analysis.surface_null import SurfaceNull, sidecar_path, weights_digest
@@ -505,13 +532,8 @@ def main(argv: list[str]) -> Path:
     if args.table1 is not None:
         metrics = test_metrics(json.loads(args.table1.read_text()), weights)
         card = card.model_copy(update={"metrics": {**card.metrics, **metrics}})
-    target = save_model(TARGET / SHIPPED_MODEL_NAME, module, card)
+    target = install(module, card, half_precision=parameters_dtype(weights) == "float16")
     size = target.stat().st_size
-    if size > MAX_BYTES:
-        target.unlink()
-        target.with_suffix(".json").unlink()
-        raise SystemExit(f"{target.name} is {size / 2**20:.1f} MiB, over the 20 MiB limit")
-    load_model(target)  # the installed file loads
     table = install_surface_null(weights, module)
     if table is not None:
         print(f"surface null installed: {table}")

@@ -16,6 +16,7 @@ from sbdenoise.nn.card import ModelCard, make_card
 from sbdenoise.nn.model_file import (
     load_model,
     model_paths,
+    parameters_dtype,
     read_card,
     round_to_half_precision,
     save_model,
@@ -201,3 +202,15 @@ def test_half_precision_parameters_out_of_range_are_refused(tmp_path):
     assert not (tmp_path / "m.safetensors").exists()
     with pytest.raises(InputError, match="float16 range"):
         round_to_half_precision(network)
+
+
+def test_parameters_dtype_names_how_the_file_stores_them(tmp_path):
+    kwargs = {"scales": 2, "base_channels": 4}
+    network = build_model("unet", **kwargs)
+    full = save_model(tmp_path / "a.safetensors", network, _card("unet", kwargs))
+    half = save_model(tmp_path / "b.safetensors", network, _card("unet", kwargs), True)
+    assert parameters_dtype(full) == "float32" and parameters_dtype(half) == "float16"
+    assert parameters_dtype(half.with_suffix(".json")) == "float16"
+    (tmp_path / "c.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(FileFormatError, match="not a safetensors"):
+        parameters_dtype(tmp_path / "c.safetensors")

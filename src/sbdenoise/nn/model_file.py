@@ -25,6 +25,7 @@ __all__ = [
     "WEIGHTS_SUFFIX",
     "load_model",
     "model_paths",
+    "parameters_dtype",
     "read_card",
     "round_to_half_precision",
     "save_model",
@@ -132,6 +133,31 @@ def save_model(
         save_file(tensors, str(weights_tmp), metadata=metadata)
         card_tmp.write_text(card.to_json())
     return weights_path
+
+
+def parameters_dtype(path: str | Path) -> str:
+    """How a model file stores its parameters: ``"float16"`` or ``"float32"``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.safetensors`` weights or the ``.json`` card.
+
+    Returns
+    -------
+    str
+        ``"float16"`` for a file written with ``save_model(..., half_precision=True)``,
+        ``"float32"`` otherwise.
+    """
+    weights_path, _ = model_paths(path)
+    try:
+        with safe_open(str(weights_path), framework="pt", device="cpu") as handle:
+            metadata = handle.metadata() or {}
+    except Exception as error:  # safetensors raises its own error types for foreign files
+        raise FileFormatError(
+            f"not a safetensors weights file ({type(error).__name__}: {error})", weights_path
+        ) from error
+    return metadata.get("parameters_dtype", "float32")
 
 
 def read_card(path: str | Path) -> ModelCard:
