@@ -8,7 +8,9 @@ whoever made it. Both files are written atomically (temporary file, then rename)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import torch
 from pydantic import ValidationError
@@ -30,6 +32,8 @@ __all__ = [
     "round_to_half_precision",
     "save_model",
 ]
+
+T = TypeVar("T")
 
 #: Suffix of weight files.
 WEIGHTS_SUFFIX = ".safetensors"
@@ -150,13 +154,7 @@ def parameters_dtype(path: str | Path) -> str:
         ``"float32"`` otherwise.
     """
     weights_path, _ = model_paths(path)
-    try:
-        with safe_open(str(weights_path), framework="pt", device="cpu") as handle:
-            metadata = handle.metadata() or {}
-    except Exception as error:  # safetensors raises its own error types for foreign files
-        raise FileFormatError(
-            f"not a safetensors weights file ({type(error).__name__}: {error})", weights_path
-        ) from error
+    metadata = _read_safetensors(weights_path, lambda handle: handle.metadata() or {})
     return metadata.get("parameters_dtype", "float32")
 
 
@@ -180,16 +178,23 @@ def read_card(path: str | Path) -> ModelCard:
         raise FileFormatError(f"not a valid sbdenoise model card ({error})", card_path) from error
 
 
-def _read_tensors(weights_path: Path) -> dict[str, torch.Tensor]:
+def _read_safetensors(weights_path: Path, read: Callable[[Any], T]) -> T:
+    """``read(handle)`` on an open safetensors file; a missing or foreign file is refused."""
     if not weights_path.is_file():
         raise FileFormatError("model weights not found", weights_path)
     try:
         with safe_open(str(weights_path), framework="pt", device="cpu") as handle:
-            return {name: handle.get_tensor(name) for name in handle.keys()}
+            return read(handle)
     except Exception as error:  # safetensors raises its own error types for foreign files
         raise FileFormatError(
             f"not a safetensors weights file ({type(error).__name__}: {error})", weights_path
         ) from error
+
+
+def _read_tensors(weights_path: Path) -> dict[str, torch.Tensor]:
+    return _read_safetensors(
+        weights_path, lambda handle: {name: handle.get_tensor(name) for name in handle.keys()}
+    )
 
 
 def load_model(path: str | Path) -> tuple[nn.Module, ModelCard]:
