@@ -8,7 +8,7 @@ import pytest
 from matplotlib.image import imread
 from scipy.ndimage import gaussian_filter
 
-from sbdenoise.analysis.evaluation import IMAGE_FIELDS, evaluate
+from sbdenoise.analysis.evaluation import CLEAN_REFERENCE, IMAGE_FIELDS, evaluate
 from sbdenoise.errors import InputError
 from sbdenoise.simulate.store import ImageRecord, consolidate, write_part
 from sbdenoise.specimen.columns import column_table
@@ -94,6 +94,22 @@ def test_evaluate_is_reproducible_and_takes_a_baseline_name(store):
     assert first.rows == second.rows
     named = evaluate(store, "gaussian", n_realisations=1, indices=[2], seed=11, params={"sigma": 6})
     assert named.rows[0]["method"] == "gaussian" and math.isfinite(named.rows[0]["psnr"])
+
+
+def test_the_clean_reference_scores_the_detector_on_the_noise_free_frame(store, tmp_path):
+    clean = evaluate(store, CLEAN_REFERENCE, n_realisations=2, seed=3, output_dir=tmp_path)
+    smoothed = evaluate(store, smoothing, n_realisations=2, seed=3)
+    assert {r["method"] for r in clean.rows} == {"clean"}
+    for reference, estimate in zip(clean.rows, smoothed.rows, strict=True):
+        assert reference["psnr"] == math.inf  # the estimate is the truth
+        # the synthetic lattice is found column for column when nothing blurs or adds noise,
+        # and better than from any smoothed noisy draw
+        assert reference["bulk_jaccard"] == 1.0 and reference["surface_jaccard"] == 1.0
+        assert reference["surface_jaccard"] > estimate["surface_jaccard"]
+    # the likelihood verdicts still read the noisy draws: the true columns are supported there
+    assert sum(r["n_real"] for r in clean.rows) > 0
+    with pytest.raises(InputError, match="no parameters or model"):
+        evaluate(store, CLEAN_REFERENCE, params={"sigma": 2})
 
 
 def test_images_without_truth_are_scored_against_the_clean_image(tmp_path):

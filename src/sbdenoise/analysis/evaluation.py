@@ -129,9 +129,24 @@ class EvaluationResult:
         return np.array([row[name] for row in self.rows], dtype=np.float64)
 
 
+#: ``method`` of :func:`evaluate` that scores the noise-free frame itself: the expectation stands
+#: in for the estimate, so the structure scores measure the column detector, the surface rule and
+#: the matching alone. No denoiser can be expected to beat them with this detector: they are the
+#: ceiling against which a denoiser's scores are read.
+CLEAN_REFERENCE = "clean"
+
+
 def _resolve_method(
     method: str | Denoiser, params: Mapping[str, Any] | None, model: str | Path | None
-) -> tuple[str, Denoiser]:
+) -> tuple[str, Denoiser | None]:
+    """Name and callable of ``method``; None for :data:`CLEAN_REFERENCE` (no denoiser)."""
+    if isinstance(method, str) and method == CLEAN_REFERENCE:
+        if params or model is not None:
+            raise InputError(
+                f"method {CLEAN_REFERENCE!r} scores the noise-free frame: it takes no parameters "
+                "or model"
+            )
+        return CLEAN_REFERENCE, None
     if callable(method):
         if params or model is not None:
             raise InputError(
@@ -214,8 +229,10 @@ def evaluate(
     dataset : SimulatedDataset or str or Path
         The dataset store (or its folder).
     method : str or callable
-        A registry name (see ``sbdenoise methods``; ``sbd`` included) or
-        ``denoiser(counts, pixel_size) -> image``.
+        A registry name (see ``sbdenoise methods``; ``sbd`` included),
+        ``denoiser(counts, pixel_size) -> image``, or ``"clean"`` (:data:`CLEAN_REFERENCE`):
+        the noise-free frame scored as if it were the estimate, the detector's ceiling (its
+        PSNR is infinite; the likelihood verdicts still use the noisy draws).
     n_realisations : int
         Poisson noise draws per image.
     split : str
@@ -327,7 +344,11 @@ def evaluate(
 
         rng = np.random.default_rng((seed, index, realisation))
         noisy = sample_poisson(clean, rng)
-        denoised = np.asarray(denoiser(noisy, pixel_size), dtype=np.float64)
+        denoised = (
+            clean.copy()
+            if denoiser is None
+            else np.asarray(denoiser(noisy, pixel_size), dtype=np.float64)
+        )
         if denoised.shape != clean.shape:
             raise InputError(
                 f"the denoiser returned shape {denoised.shape} for a {clean.shape} frame"

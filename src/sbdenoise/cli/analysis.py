@@ -452,7 +452,10 @@ def register(app: typer.Typer) -> None:
         ] = None,
         quiet: QuietBarOption = False,
     ) -> None:
-        """Score a denoiser on a simulated test set: PSNR, SSIM, surface and bulk column metrics."""
+        """Score a denoiser on a simulated test set: PSNR, SSIM, surface and bulk column metrics.
+
+        --method clean scores the noise-free frames themselves: the column detector's ceiling.
+        """
         from sbdenoise.analysis.evaluation import evaluate as run_evaluation
 
         try:
