@@ -89,6 +89,40 @@ def test_plateau_halves_lr_then_early_stopping(tiny_spec, tmp_path):
     assert lrs == {2: 1e-3, 4: 1e-3, 6: 5e-4, 8: 5e-4}
 
 
+def test_warm_up_ramps_the_learning_rate_and_a_resumed_run_stays_on_the_ramp(tiny_spec, tmp_path):
+    spec = tiny_spec.model_copy(
+        update={"steps": 8, "warmup_steps": 4, "log_every": 1, "validate_every": 2}
+    )
+    train(spec, tmp_path / "whole", show_progress=False, threads=1)
+    lrs = {int(r["step"]): float(r["lr"]) for r in _rows(tmp_path / "whole")}
+    assert lrs == pytest.approx(
+        {1: 2.5e-4, 2: 5e-4, 3: 7.5e-4, 4: 1e-3, 5: 1e-3, 6: 1e-3, 7: 1e-3, 8: 1e-3}
+    )
+    paused = train(spec, tmp_path / "split", show_progress=False, threads=1, stop_at_step=3)
+    assert paused.step == 3
+    train(spec, tmp_path / "split", show_progress=False, threads=1)
+    assert {int(r["step"]): float(r["lr"]) for r in _rows(tmp_path / "split")} == lrs
+
+
+def test_the_plateau_schedule_waits_for_the_end_of_the_warm_up(tiny_spec, tmp_path):
+    # no validation can improve by 100 dB: without a warm-up the lr halves at step 6 (see
+    # test_plateau_halves_lr_then_early_stopping); with one, the schedule starts counting at 6
+    spec = tiny_spec.model_copy(
+        update={
+            "steps": 10,
+            "warmup_steps": 4,
+            "validate_every": 2,
+            "min_improvement_db": 100.0,
+            "lr_patience": 1,
+            "early_stop_patience": 20,
+        }
+    )
+    train(spec, tmp_path / "m", show_progress=False, threads=1)
+    lrs = {int(r["step"]): float(r["lr"]) for r in _rows(tmp_path / "m")}
+    # validations at 2 and 4 fall in the warm-up; 6 is the schedule's first, 8 its second
+    assert lrs == pytest.approx({2: 5e-4, 4: 1e-3, 6: 1e-3, 8: 1e-3, 10: 5e-4})
+
+
 def test_learning_rate_floor_stops(tiny_spec, tmp_path):
     spec = tiny_spec.model_copy(
         update={
@@ -159,8 +193,10 @@ def test_build_spec_parses_options(tmp_path):
         edge_width_angstrom=3.0,
         vacuum_crops=0.05,
         freeze_batch_norm=True,
+        warmup_steps=500,
     )
     assert spec.dataset == str(tmp_path.resolve())
+    assert spec.warmup_steps == 500 and build_spec(tmp_path, spec_file).warmup_steps == 0
     assert spec.freeze_batch_norm and not build_spec(tmp_path, spec_file).freeze_batch_norm
     assert spec.vacuum_weight == 30.0 and spec.vacuum_crops == 0.05
     assert spec.edge_weight == 5.0 and spec.edge_width_angstrom == 3.0

@@ -77,7 +77,8 @@ def build_spec(
         YAML spec to start from.
     **options
         Overrides; None means "not given". Names: architecture, scales, base_channels, bias_free,
-        sampling, crop, batch, steps, epochs, lr, ema_decay, vacuum_weight, edge_weight,
+        sampling, crop, batch, steps, epochs, lr, warmup_steps, ema_decay, vacuum_weight,
+        edge_weight,
         edge_width_angstrom, vacuum_crops, freeze_batch_norm, dose,
         dose_range,
         normalization,
@@ -119,6 +120,7 @@ def build_spec(
         "steps",
         "epochs",
         "lr",
+        "warmup_steps",
         "ema_decay",
         "vacuum_weight",
         "edge_weight",
@@ -223,6 +225,13 @@ def train(
         typer.Option(min=1, help="Steps of each cycle drawn from DATASET when --mix adds more."),
     ] = None,
     lr: Annotated[float | None, typer.Option(help="Adam learning rate (default 1e-3).")] = None,
+    warmup_steps: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Steps over which the lr rises linearly to --lr (0); for warm starts.",
+        ),
+    ] = None,
     ema_decay: Annotated[
         float | None,
         typer.Option(help="Validate and save a moving average of the weights (e.g. 0.999)."),
@@ -375,6 +384,7 @@ def train(
             mix=mix,
             share=share,
             lr=lr,
+            warmup_steps=warmup_steps,
             ema_decay=ema_decay,
             vacuum_weight=vacuum_weight,
             edge_weight=edge_weight,

@@ -248,6 +248,18 @@ def _stop_on_sigterm() -> Iterator[_TerminationRequest]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _warm_up_learning_rate(optimizer: torch.optim.Optimizer, spec: TrainSpec, step: int) -> None:
+    """Set the learning rate of step ``step`` (0-based) of the spec's linear warm-up.
+
+    During the first ``spec.warmup_steps`` steps the rate is ``spec.lr * (step + 1) /
+    warmup_steps``; the last of them sets ``spec.lr`` itself, from where the plateau schedule
+    takes over. A resumed run continues the same ramp (the step is in its checkpoint).
+    """
+    if step < spec.warmup_steps:
+        for group in optimizer.param_groups:
+            group["lr"] = spec.lr * (step + 1) / spec.warmup_steps
+
+
 def _initial_state() -> dict[str, Any]:
     return {
         "step": 0,
@@ -671,6 +683,7 @@ def _train(
                 int(state["step"]), context.rank, context.device
             )
             inputs = inputs.contiguous(memory_format=torch.channels_last)
+            _warm_up_learning_rate(optimizer, spec, int(state["step"]))
             optimizer.zero_grad(set_to_none=True)
             with autocast(precision, context.device):
                 outputs = net(inputs)
@@ -701,7 +714,8 @@ def _train(
             if validating:
                 context.broadcast_buffers(network)
                 val_psnr = validate(judged, data.validation, context, spec.batch)
-                scheduler.step(val_psnr)
+                if step > spec.warmup_steps:  # the warm-up sets the lr until it ends
+                    scheduler.step(val_psnr)
                 if val_psnr > state["best_psnr_db"] + spec.min_improvement_db or (
                     state["best_step"] < 0
                 ):
