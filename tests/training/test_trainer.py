@@ -71,17 +71,14 @@ def test_loss_decreases(tiny_spec, tmp_path):
     assert losses[-1] < 0.8 * losses[0]
 
 
+def _stalled(spec: TrainSpec, **update) -> TrainSpec:
+    """``spec`` validated every 2 steps where no validation can improve by 100 dB (a plateau)."""
+    plateau = {"validate_every": 2, "min_improvement_db": 100.0, "lr_patience": 1}
+    return spec.model_copy(update={**plateau, **update})
+
+
 def test_plateau_halves_lr_then_early_stopping(tiny_spec, tmp_path):
-    # no validation after the first can improve by 100 dB: a plateau from the start
-    spec = tiny_spec.model_copy(
-        update={
-            "steps": 100,
-            "validate_every": 2,
-            "min_improvement_db": 100.0,
-            "lr_patience": 1,
-            "early_stop_patience": 3,
-        }
-    )
+    spec = _stalled(tiny_spec, steps=100, early_stop_patience=3)
     result = train(spec, tmp_path / "m", show_progress=False, threads=1)
     assert result.stop_reason == "early stopping" and result.step == 8
     assert result.best_step == 2
@@ -105,18 +102,9 @@ def test_warm_up_ramps_the_learning_rate_and_a_resumed_run_stays_on_the_ramp(tin
 
 
 def test_the_plateau_schedule_waits_for_the_end_of_the_warm_up(tiny_spec, tmp_path):
-    # no validation can improve by 100 dB: without a warm-up the lr halves at step 6 (see
-    # test_plateau_halves_lr_then_early_stopping); with one, the schedule starts counting at 6
-    spec = tiny_spec.model_copy(
-        update={
-            "steps": 10,
-            "warmup_steps": 4,
-            "validate_every": 2,
-            "min_improvement_db": 100.0,
-            "lr_patience": 1,
-            "early_stop_patience": 20,
-        }
-    )
+    # without a warm-up the lr halves at step 6 (test_plateau_halves_lr_then_early_stopping);
+    # with one, the schedule starts counting at 6
+    spec = _stalled(tiny_spec, steps=10, warmup_steps=4, early_stop_patience=20)
     train(spec, tmp_path / "m", show_progress=False, threads=1)
     lrs = {int(r["step"]): float(r["lr"]) for r in _rows(tmp_path / "m")}
     # validations at 2 and 4 fall in the warm-up; 6 is the schedule's first, 8 its second
