@@ -114,6 +114,7 @@ def plot(results: dict[str, EvaluationResult], path: Path, title: str) -> Path:
         box["boxes"][0].set_facecolor(COLOURS[m % len(COLOURS)])
         box["boxes"][0].set_alpha(0.8)
     ax.set_xticks(range(len(names)), names, rotation=20)
+    ax.set_xlim(-0.6, len(names) - 0.4)
     ax.set_title("PSNR (peak 1 e⁻/px)")
     ax.set_ylabel("dB")
     ax.grid(axis="y", alpha=0.3)
