@@ -39,7 +39,7 @@ from sbdenoise.io.atomic import atomic_write
 from sbdenoise.progress import progress_bar
 from sbdenoise.simulate.presets import PRESETS
 from sbdenoise.simulate.runner import (
-    SPEC_NAME,
+    check_spec_file,
     plan_dataset,
     run_simulation,
     simulate_structure,
@@ -138,11 +138,7 @@ def simulate_gate_images(shipped: Path, n_images: int, workers: int) -> None:
     files), so ``sbdenoise simulate --preset shipped -o shipped`` finishes it later.
     """
     spec = PRESETS["shipped"]()
-    shipped.mkdir(parents=True, exist_ok=True)
-    spec_file = shipped / SPEC_NAME
-    if spec_file.exists() and DatasetSpec.from_yaml(spec_file) != spec:
-        raise SystemExit(f"{shipped} holds another spec than the shipped preset's")
-    spec_file.write_text(spec.to_yaml())
+    check_spec_file(shipped, spec)  # as `sbdenoise simulate` does: one spec per folder
     done = finished_indices(shipped)
     tasks = [
         task

@@ -184,7 +184,7 @@ def warm_up_worker() -> None:
     abtem.PlaneWave(energy=300e3).multislice(potential, lazy=False)
 
 
-def _check_spec_file(out_dir: Path, spec: DatasetSpec) -> None:
+def check_spec_file(out_dir: Path, spec: DatasetSpec) -> None:
     """Keep one spec per folder: refuse to mix images of two specs."""
     path = out_dir / SPEC_NAME
     text = spec.to_yaml()
@@ -241,7 +241,7 @@ def run_simulation(
 
     out_dir = Path(out_dir)
     start = time.perf_counter()
-    _check_spec_file(out_dir, spec)
+    check_spec_file(out_dir, spec)
     tasks = plan_dataset(spec)
     n_images = sum(len(task.images) for task in tasks)
     store = out_dir / STORE_NAME
