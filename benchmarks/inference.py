@@ -32,9 +32,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sbdenoise.denoise.inference import denoise_array
+from sbdenoise.denoise.inference import MEMORY_FORMAT, denoise_array
 from sbdenoise.denoise.registry import prepare
 from sbdenoise.metrics import psnr
+from sbdenoise.nn.folding import fold_batch_norms
 from sbdenoise.nn.model_file import load_model
 from sbdenoise.nn.sampling import from_working_grid, to_working_grid
 from sbdenoise.pretrained import shipped_model_path
@@ -117,9 +118,11 @@ def _write_stack(path: Path, clean: np.ndarray, frames: int, size: int, dose: fl
 
 def stages(stack: np.ndarray, pixel_size: float, precision: str, repeats: int) -> dict:
     """Milliseconds per frame of each stage of the sbd path (mean over ``repeats`` frames)."""
-    model, card = load_model(shipped_model_path())
-    model.eval()
-    layout = torch.channels_last if precision == "bf16" else torch.contiguous_format
+    network, card = load_model(shipped_model_path())
+    # The network the registry's sbd method runs: batch norms folded into their convolutions,
+    # weights and input in the inference layout, in every precision.
+    model, _ = fold_batch_norms(network)
+    model.to(memory_format=MEMORY_FORMAT)
     times: dict[str, list[float]] = {k: [] for k in ("read", "bin", "network", "unbin", "write")}
     out = np.empty(stack.shape[1:], dtype=np.float32)
     for t in range(repeats + 1):  # the first is a warm-up, not counted
@@ -131,7 +134,7 @@ def stages(stack: np.ndarray, pixel_size: float, precision: str, repeats: int) -
         marks.append(time.perf_counter())
         tensor = torch.from_numpy(grid.counts * scale)[None, None]
         with torch.inference_mode(), autocast(precision, torch.device("cpu")):
-            net = model(tensor.contiguous(memory_format=layout))[0, 0].float().numpy()
+            net = model(tensor.contiguous(memory_format=MEMORY_FORMAT))[0, 0].float().numpy()
         marks.append(time.perf_counter())
         fine = from_working_grid(net / scale, grid)
         marks.append(time.perf_counter())

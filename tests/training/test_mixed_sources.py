@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import typer
@@ -53,6 +54,11 @@ def test_each_step_draws_from_its_source_as_a_single_source_run_would(mixed_spec
         sources.weighted_batch(5), alone.weighted_batch(mixed_spec.source_spec(1), 5), strict=True
     ):
         assert torch.equal(mixed, single)
+    # only the spec's own dataset is judged; a mixed source builds no validation crops but
+    # holds out the same images as it would alone
+    assert sources.primary.validation is not None and sources.sources[1].validation is None
+    assert np.array_equal(sources.sources[1].train_indices, alone.train_indices)
+    assert alone.validation is not None
     # every source at the primary's working grid and dose scaling
     assert sources.sources[1].sampling == pytest.approx(sources.primary.sampling)
     assert sources.sources[1].dose_range_working == sources.primary.dose_range_working

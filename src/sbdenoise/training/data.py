@@ -350,8 +350,8 @@ class TrainingData:
     train_images : torch.Tensor
         ``(N, H, W)`` float32, CPU: expected counts per working pixel at the training dose, or,
         with a dose range, at a vacuum of 1 count per working pixel.
-    validation : ValidationSet
-        Fixed validation crops.
+    validation : ValidationSet or None
+        Fixed validation crops; None for a mixed source, which judges nothing.
     factor : int
         Binning factor from detector to working grid.
     pixel_size : float
@@ -377,7 +377,7 @@ class TrainingData:
     """
 
     train_images: torch.Tensor
-    validation: ValidationSet
+    validation: ValidationSet | None
     factor: int
     pixel_size: float
     sampling: float
@@ -593,7 +593,7 @@ def load_training_sources(spec: TrainSpec, multiple: int = 1) -> TrainingSources
     sources, specs = [primary], [spec]
     for number in range(1, len(spec.mix) + 1):
         source_spec = spec.source_spec(number).model_copy(update={"sampling": primary.sampling})
-        data = load_training_data(source_spec, multiple)
+        data = load_training_data(source_spec, multiple, validation=False)
         if not math.isclose(data.sampling, primary.sampling, rel_tol=0.01):
             raise InputError(
                 f"mixed dataset {source_spec.dataset} bins to {data.sampling:.4f} A/px, not the "
@@ -825,7 +825,9 @@ def _validation_set(
     return ValidationSet(inputs, targets, to_detector, doses.astype(np.float64))
 
 
-def load_training_data(spec: TrainSpec, multiple: int = 1) -> TrainingData:
+def load_training_data(
+    spec: TrainSpec, multiple: int = 1, *, validation: bool = True
+) -> TrainingData:
     """Read, filter and bin the dataset of a spec, and fix the validation crops.
 
     Parameters
@@ -834,6 +836,10 @@ def load_training_data(spec: TrainSpec, multiple: int = 1) -> TrainingData:
         Dataset, filters, sampling, dose, crop sizes and seed.
     multiple : int
         The network needs input sizes divisible by this (validation crops are cut to it).
+    validation : bool
+        Build the validation crops. A mixed source (:func:`load_training_sources`) does not:
+        the spec's own dataset judges the run. Its validation images are still held out of
+        training, so the split is the same either way.
 
     Returns
     -------
@@ -871,7 +877,7 @@ def load_training_data(spec: TrainSpec, multiple: int = 1) -> TrainingData:
         dose_range_working = None
         fixed = None if spec.dose is None else nominal_dose  # None: each image's own dose
         train_images = _working_images(dataset, train, factor, fixed)
-        val_images = _working_images(dataset, val, factor, fixed)
+        val_images = _working_images(dataset, val, factor, fixed) if validation else None
     else:
         # a vacuum of one count per working pixel; each crop is scaled to its drawn dose
         dose_range_working = (
@@ -880,7 +886,7 @@ def load_training_data(spec: TrainSpec, multiple: int = 1) -> TrainingData:
         )
         unit = 1.0 / factor**2
         train_images = _working_images(dataset, train, factor, unit)
-        val_images = _working_images(dataset, val, factor, unit)
+        val_images = _working_images(dataset, val, factor, unit) if validation else None
     _, height, width = train_images.shape
     if spec.crop % multiple:
         raise InputError(f"crop {spec.crop} px is not a multiple of {multiple} (the network's)")
@@ -917,7 +923,7 @@ def load_training_data(spec: TrainSpec, multiple: int = 1) -> TrainingData:
         summary["support_thickness_nm"] = [float(thickness.min()), float(thickness.max())]
     data = TrainingData(
         train_images=torch.from_numpy(train_images),
-        validation=None,  # type: ignore[arg-type]  # set below: it needs the data's scaling
+        validation=None,  # set below: it needs the data's scaling
         factor=factor * prebinned,
         pixel_size=nominal_pixel / prebinned,
         sampling=sampling_used,
@@ -930,5 +936,6 @@ def load_training_data(spec: TrainSpec, multiple: int = 1) -> TrainingData:
         summary=summary,
         dataset_spec=dict(dataset.spec),
     )
-    data.validation = _validation_set(val_images, spec, data=data, multiple=multiple)
+    if val_images is not None:
+        data.validation = _validation_set(val_images, spec, data=data, multiple=multiple)
     return data
