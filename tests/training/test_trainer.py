@@ -16,6 +16,7 @@ from sbdenoise.cli.train import build_spec, register
 from sbdenoise.errors import InputError
 from sbdenoise.nn.model_file import load_model
 from sbdenoise.training import TrainSpec, run_folder, train
+from sbdenoise.training.checkpoint import CHECKPOINT_NAME, read_checkpoint
 from sbdenoise.training.trainer import LOG_COLUMNS, LOG_NAME, SPEC_NAME
 from tests.training.conftest import tiny_cli_options
 
@@ -109,6 +110,94 @@ def test_the_plateau_schedule_waits_for_the_end_of_the_warm_up(tiny_spec, tmp_pa
     lrs = {int(r["step"]): float(r["lr"]) for r in _rows(tmp_path / "m")}
     # validations at 2 and 4 fall in the warm-up; 6 is the schedule's first, 8 its second
     assert lrs == pytest.approx({2: 5e-4, 4: 1e-3, 6: 1e-3, 8: 1e-3, 10: 5e-4})
+
+
+def test_cooldown_lowers_the_rate_linearly_and_a_resumed_run_keeps_its_line(tiny_spec, tmp_path):
+    # a floor above the cooldown's last rates: it must not stop the run during the cooldown
+    spec = tiny_spec.model_copy(
+        update={"steps": 8, "cooldown_steps": 4, "log_every": 1, "validate_every": 2}
+    )
+    spec = spec.model_copy(update={"min_lr": 6e-4})
+    whole = train(spec, tmp_path / "whole", show_progress=False, threads=1)
+    assert whole.stop_reason == "steps" and whole.step == 8
+    lrs = {int(r["step"]): float(r["lr"]) for r in _rows(tmp_path / "whole")}
+    assert lrs == pytest.approx(
+        {1: 1e-3, 2: 1e-3, 3: 1e-3, 4: 1e-3, 5: 1e-3, 6: 7.5e-4, 7: 5e-4, 8: 2.5e-4}
+    )
+    train(spec, tmp_path / "split", show_progress=False, threads=1, stop_at_step=6)
+    train(spec, tmp_path / "split", show_progress=False, threads=1)
+    assert {int(r["step"]): float(r["lr"]) for r in _rows(tmp_path / "split")} == lrs
+
+
+def test_cooldown_starts_from_the_rate_the_plateau_schedule_left(tiny_spec, tmp_path):
+    # the plateau halves the lr at step 6 (test_plateau_halves_lr_then_early_stopping); the
+    # cooldown of the last 2 steps goes on from that rate and the schedule no longer acts
+    spec = _stalled(tiny_spec, steps=10, cooldown_steps=2, early_stop_patience=20)
+    train(spec, tmp_path / "m", show_progress=False, threads=1)
+    lrs = {int(r["step"]): float(r["lr"]) for r in _rows(tmp_path / "m")}
+    assert lrs == pytest.approx({2: 1e-3, 4: 1e-3, 6: 5e-4, 8: 5e-4, 10: 2.5e-4})
+
+
+def test_cooldown_must_fit_in_the_run(tiny_spec):
+    with pytest.raises(ValueError, match="do not fit"):
+        TrainSpec.model_validate(
+            {**tiny_spec.model_dump(), "steps": 10, "warmup_steps": 6, "cooldown_steps": 5}
+        )
+
+
+def test_a_branch_goes_on_from_another_runs_checkpoint_and_leaves_it_as_it_was(tiny_spec, tmp_path):
+    spec = tiny_spec.model_copy(
+        update={"deterministic": True, "steps": 8, "validate_every": 2, "ema_decay": 0.9}
+    )
+    train(spec, tmp_path / "main", show_progress=False, threads=1, stop_at_step=4)
+    checkpoint = run_folder(tmp_path / "main") / CHECKPOINT_NAME
+    before = checkpoint.read_bytes()
+    branch = spec.model_copy(update={"branch_from": str(run_folder(tmp_path / "main"))})
+    result = train(branch, tmp_path / "branch", show_progress=False, threads=1)
+    assert checkpoint.read_bytes() == before
+    assert result.step == 8 and result.resumed_from is None and result.best_step > 4
+    assert [int(r["step"]) for r in _rows(tmp_path / "branch")] == [6, 8]
+    _, card = load_model(result.model_path)
+    assert card.training_data["branched_from"] == {
+        "checkpoint": str(checkpoint.resolve()),
+        "step": 4,
+    }
+    # with the same options the branch is the other run continued: same weights, same moments
+    train(spec, tmp_path / "main", show_progress=False, threads=1)
+    a = read_checkpoint(checkpoint)
+    b = read_checkpoint(run_folder(tmp_path / "branch") / CHECKPOINT_NAME)
+    for key in ("model", "averaged"):
+        for name, value in a[key].items():
+            assert torch.equal(value, b[key][name]), (key, name)
+
+
+def test_a_branch_refuses_what_it_cannot_go_on_from(tiny_spec, tmp_path):
+    spec = tiny_spec.model_copy(update={"steps": 4})
+    train(spec, tmp_path / "main", show_progress=False, threads=1)
+    source = str(run_folder(tmp_path / "main"))
+    with pytest.raises(InputError, match="no training checkpoint"):
+        train(
+            spec.model_copy(update={"branch_from": str(tmp_path / "nothing")}),
+            tmp_path / "a",
+            show_progress=False,
+            threads=1,
+        )
+    wider = spec.model_copy(
+        update={
+            "branch_from": source,
+            "steps": 8,
+            "architecture_kwargs": {"scales": 2, "base_channels": 8},
+        }
+    )
+    with pytest.raises(InputError, match="different network"):
+        train(wider, tmp_path / "b", show_progress=False, threads=1)
+    with pytest.raises(InputError, match="give more --steps"):
+        train(
+            spec.model_copy(update={"branch_from": source}),
+            tmp_path / "c",
+            show_progress=False,
+            threads=1,
+        )
 
 
 def test_learning_rate_floor_stops(tiny_spec, tmp_path):

@@ -77,13 +77,15 @@ def build_spec(
         YAML spec to start from.
     **options
         Overrides; None means "not given". Names: architecture, scales, base_channels, bias_free,
-        sampling, crop, batch, steps, epochs, lr, warmup_steps, ema_decay, vacuum_weight,
+        sampling, crop, batch, steps, epochs, lr, warmup_steps, cooldown_steps, ema_decay,
+        vacuum_weight,
         edge_weight,
         edge_width_angstrom, vacuum_crops, freeze_batch_norm, dose,
         dose_range,
         normalization,
         precision,
         loss_weighting, seed, validate_every, checkpoint_minutes, budget_minutes, init_from,
+        branch_from,
         contrast, structures, defect, defocus, thickness, flips, quarter_turns, rotation,
         scale_range, mix (``--mix`` values, replacing the spec file's), share,
         match_filters (filters from ``sbdenoise match``, applied before the other filter options).
@@ -121,6 +123,7 @@ def build_spec(
         "epochs",
         "lr",
         "warmup_steps",
+        "cooldown_steps",
         "ema_decay",
         "vacuum_weight",
         "edge_weight",
@@ -133,6 +136,7 @@ def build_spec(
         "checkpoint_minutes",
         "budget_minutes",
         "init_from",
+        "branch_from",
         "share",
     ):
         if options.get(name) is not None:
@@ -230,6 +234,13 @@ def train(
         typer.Option(
             min=0,
             help="Steps over which the lr rises linearly to --lr (0); for warm starts.",
+        ),
+    ] = None,
+    cooldown_steps: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Last steps over which the lr falls linearly towards 0 (0); with --branch-from.",
         ),
     ] = None,
     ema_decay: Annotated[
@@ -341,6 +352,13 @@ def train(
             "widened without changing its output; fresh optimiser)."
         ),
     ] = None,
+    branch_from: Annotated[
+        Path | None,
+        typer.Option(
+            help="Go on from another run's checkpoint (or run folder): weights, optimiser and "
+            "step, with this run's options; the other run is left as it was.",
+        ),
+    ] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads per process.")] = None,
     keep_every: Annotated[
         int | None,
@@ -385,6 +403,7 @@ def train(
             share=share,
             lr=lr,
             warmup_steps=warmup_steps,
+            cooldown_steps=cooldown_steps,
             ema_decay=ema_decay,
             vacuum_weight=vacuum_weight,
             edge_weight=edge_weight,
@@ -401,6 +420,7 @@ def train(
             checkpoint_minutes=checkpoint_minutes,
             budget_minutes=budget_minutes,
             init_from=None if init_from is None else str(init_from.resolve()),
+            branch_from=None if branch_from is None else str(branch_from.resolve()),
             contrast=contrast,
             structures=structures,
             defect=defect,

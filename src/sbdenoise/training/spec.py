@@ -241,6 +241,17 @@ class TrainSpec(_Model):
             "took about 1,250 to make it back (campaign/README.md, run al)."
         ),
     )
+    cooldown_steps: int = Field(
+        0,
+        ge=0,
+        description=(
+            "The last cooldown_steps steps of the run lower the learning rate linearly from the "
+            "rate they start at towards 0 (its last step runs at that rate / cooldown_steps): a "
+            "warmup-stable-decay schedule, whose constant-rate part can go on in one run while "
+            "a short branch of it (branch_from) cools down into a model to ship. The plateau "
+            "schedule and the learning-rate floor do not act during it. 0: none."
+        ),
+    )
     ema_decay: float | None = Field(
         None,
         ge=0.9,
@@ -369,6 +380,17 @@ class TrainSpec(_Model):
             "the run folder holds a checkpoint: resuming wins."
         ),
     )
+    branch_from: str | None = Field(
+        None,
+        description=(
+            "Training checkpoint of another run (its checkpoint.safetensors, or its run folder) "
+            "that this run starts from: weights, optimiser state, moving average, random states "
+            "and step count, so it goes on from that step with this spec's options (e.g. a "
+            "cooldown) while the other run is left as it was. The network must be the same. "
+            "Takes precedence over init_from, and is ignored when this run folder holds a "
+            "checkpoint of its own: resuming wins."
+        ),
+    )
     deterministic: bool = Field(
         False, description="torch.use_deterministic_algorithms (bitwise-reproducible on CPU)."
     )
@@ -402,6 +424,11 @@ class TrainSpec(_Model):
             )
         if self.steps is not None and self.epochs is not None:
             raise ValueError("give steps or epochs, not both")
+        if self.steps is not None and self.warmup_steps + self.cooldown_steps > self.steps:
+            raise ValueError(
+                f"warmup_steps ({self.warmup_steps}) and cooldown_steps ({self.cooldown_steps}) "
+                f"do not fit in the run's {self.steps} steps"
+            )
         if self.early_stop_patience <= self.lr_patience:
             raise ValueError(
                 f"early_stop_patience ({self.early_stop_patience}) must be longer than "

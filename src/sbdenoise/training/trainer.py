@@ -260,6 +260,90 @@ def _warm_up_learning_rate(optimizer: torch.optim.Optimizer, spec: TrainSpec, st
             group["lr"] = spec.lr * (step + 1) / spec.warmup_steps
 
 
+def _cool_down_learning_rate(
+    optimizer: torch.optim.Optimizer,
+    spec: TrainSpec,
+    step: int,
+    total: int,
+    state: dict[str, Any],
+) -> bool:
+    """Set the learning rate of step ``step`` (0-based) of the spec's linear cooldown.
+
+    The last ``spec.cooldown_steps`` steps of a run of ``total`` run at ``rate * (total - step)
+    / cooldown_steps``, where ``rate`` is the learning rate of the cooldown's first step, kept
+    in ``state["cooldown_lr"]`` so that a resumed run continues the same line.
+
+    Returns
+    -------
+    bool
+        True when ``step`` is in the cooldown.
+    """
+    if not spec.cooldown_steps or step < total - spec.cooldown_steps:
+        return False
+    if state["cooldown_lr"] is None:
+        state["cooldown_lr"] = float(optimizer.param_groups[0]["lr"])
+    for group in optimizer.param_groups:
+        group["lr"] = state["cooldown_lr"] * (total - step) / spec.cooldown_steps
+    return True
+
+
+def branch_checkpoint(source: str | Path) -> Path:
+    """The checkpoint file a ``branch_from`` names (the file itself, or a run folder holding it).
+
+    Raises
+    ------
+    InputError
+        When there is no such checkpoint.
+    """
+    path = Path(source)
+    if path.is_dir():
+        path = path / CHECKPOINT_NAME
+    if not path.is_file():
+        raise InputError(
+            "branch_from names no training checkpoint: give a run's checkpoint.safetensors or "
+            "its run folder",
+            path,
+        )
+    return path
+
+
+def _branch(
+    spec: TrainSpec,
+    network: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    averaged: nn.Module | None,
+) -> dict[str, Any]:
+    """Load another run's checkpoint (``spec.branch_from``) as the start of this run.
+
+    Returns the trainer state to continue from: the other run's step, time, counters of the
+    receptive field and noisy PSNR, with this run's own record (best validation, log position,
+    stop) started afresh.
+    """
+    path = branch_checkpoint(str(spec.branch_from))
+    try:
+        loaded = load_checkpoint(path, network, optimizer, scheduler, averaged=averaged)
+    except InputError:
+        raise
+    except (RuntimeError, ValueError, KeyError) as error:
+        raise InputError(
+            f"branch_from holds a different network or optimiser than this spec builds ({error})",
+            path,
+        ) from error
+    state = {
+        **loaded,
+        "best_psnr_db": -math.inf,
+        "best_step": -1,
+        "bad_validations": 0,
+        "csv_offset": 0,
+        "finished": False,
+        "stop_reason": "",
+        "cooldown_lr": None,
+        "branched_from": {"checkpoint": str(path.resolve()), "step": int(loaded["step"])},
+    }
+    return state
+
+
 def _initial_state() -> dict[str, Any]:
     return {
         "step": 0,
@@ -274,6 +358,8 @@ def _initial_state() -> dict[str, Any]:
         "stop_reason": "",
         "receptive_field_px": None,
         "noisy_psnr_db": None,
+        "cooldown_lr": None,
+        "branched_from": None,
     }
 
 
@@ -349,6 +435,8 @@ def _card(
         "augmentation": spec.augmentation.model_dump(mode="json"),
         "spec": spec.model_dump(mode="json"),
     }
+    if state.get("branched_from"):
+        training["branched_from"] = state["branched_from"]
     if spec.mix:
         training["own_crop_px"] = spec.crop
         training["mix"] = sources.mix_summary()
@@ -606,6 +694,14 @@ def _train(
     if checkpoint.exists():
         state.update(load_checkpoint(checkpoint, network, optimizer, scheduler, averaged=averaged))
         resumed_from = int(state["step"])
+    elif spec.branch_from is not None:
+        state.update(_branch(spec, network, optimizer, scheduler, averaged))
+        if state["step"] >= total:
+            raise InputError(
+                f"branch_from is at step {state['step']}, not before this run's last step "
+                f"({total}): give more --steps",
+                spec.branch_from,
+            )
     elif spec.init_from is not None:
         warm_start(network, spec)
     context.barrier()
@@ -644,6 +740,14 @@ def _train(
         say(f"Mixed sources, {sources.describe()}; validation on {Path(spec.dataset).name}.")
     if resumed_from is not None:
         say(f"Resuming from step {resumed_from} (checkpoint {checkpoint}).")
+    elif state["branched_from"] is not None:
+        origin = state["branched_from"]
+        say(f"Branching from step {origin['step']} of {origin['checkpoint']}.")
+    if spec.cooldown_steps:
+        say(
+            f"Cooldown: the learning rate falls linearly towards 0 over steps "
+            f"{total - spec.cooldown_steps}-{total}."
+        )
     if main and state["receptive_field_px"] is None:
         state["receptive_field_px"] = measure_receptive_field(network)
         state["noisy_psnr_db"] = data.validation.noisy_psnr()
@@ -684,6 +788,7 @@ def _train(
             )
             inputs = inputs.contiguous(memory_format=torch.channels_last)
             _warm_up_learning_rate(optimizer, spec, int(state["step"]))
+            cooling = _cool_down_learning_rate(optimizer, spec, int(state["step"]), total, state)
             optimizer.zero_grad(set_to_none=True)
             with autocast(precision, context.device):
                 outputs = net(inputs)
@@ -714,7 +819,7 @@ def _train(
             if validating:
                 context.broadcast_buffers(network)
                 val_psnr = validate(judged, data.validation, context, spec.batch)
-                if step > spec.warmup_steps:  # the warm-up sets the lr until it ends
+                if step > spec.warmup_steps and not cooling:  # the ramps set the lr themselves
                     scheduler.step(val_psnr)
                 if val_psnr > state["best_psnr_db"] + spec.min_improvement_db or (
                     state["best_step"] < 0
@@ -740,7 +845,7 @@ def _train(
                     stop, reason = True, "time budget"
                 elif state["bad_validations"] >= spec.early_stop_patience:
                     stop, reason = True, "early stopping"
-                elif lr_now < spec.min_lr:
+                elif lr_now < spec.min_lr and not cooling:
                     stop, reason = True, "learning rate floor"
             if logging:
                 lr_now = optimizer.param_groups[0]["lr"]
