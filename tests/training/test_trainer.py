@@ -87,19 +87,27 @@ def test_plateau_halves_lr_then_early_stopping(tiny_spec, tmp_path):
     assert lrs == {2: 1e-3, 4: 1e-3, 6: 5e-4, 8: 5e-4}
 
 
+def _rates_of_a_whole_run_resumed_alike(spec: TrainSpec, tmp_path, pause_at: int) -> dict:
+    """Learning rate by logged step of ``spec`` run whole; asserts that the same run paused at
+    ``pause_at`` and resumed logs the same rates, and that the whole run went to its end."""
+    whole = train(spec, tmp_path / "whole", show_progress=False, threads=1)
+    assert whole.stop_reason == "steps" and whole.step == spec.steps
+    lrs = {int(r["step"]): float(r["lr"]) for r in _rows(tmp_path / "whole")}
+    paused = train(spec, tmp_path / "split", show_progress=False, threads=1, stop_at_step=pause_at)
+    assert paused.step == pause_at
+    train(spec, tmp_path / "split", show_progress=False, threads=1)
+    assert {int(r["step"]): float(r["lr"]) for r in _rows(tmp_path / "split")} == lrs
+    return lrs
+
+
 def test_warm_up_ramps_the_learning_rate_and_a_resumed_run_stays_on_the_ramp(tiny_spec, tmp_path):
     spec = tiny_spec.model_copy(
         update={"steps": 8, "warmup_steps": 4, "log_every": 1, "validate_every": 2}
     )
-    train(spec, tmp_path / "whole", show_progress=False, threads=1)
-    lrs = {int(r["step"]): float(r["lr"]) for r in _rows(tmp_path / "whole")}
+    lrs = _rates_of_a_whole_run_resumed_alike(spec, tmp_path, pause_at=3)
     assert lrs == pytest.approx(
         {1: 2.5e-4, 2: 5e-4, 3: 7.5e-4, 4: 1e-3, 5: 1e-3, 6: 1e-3, 7: 1e-3, 8: 1e-3}
     )
-    paused = train(spec, tmp_path / "split", show_progress=False, threads=1, stop_at_step=3)
-    assert paused.step == 3
-    train(spec, tmp_path / "split", show_progress=False, threads=1)
-    assert {int(r["step"]): float(r["lr"]) for r in _rows(tmp_path / "split")} == lrs
 
 
 def test_the_plateau_schedule_waits_for_the_end_of_the_warm_up(tiny_spec, tmp_path):
@@ -118,15 +126,10 @@ def test_cooldown_lowers_the_rate_linearly_and_a_resumed_run_keeps_its_line(tiny
         update={"steps": 8, "cooldown_steps": 4, "log_every": 1, "validate_every": 2}
     )
     spec = spec.model_copy(update={"min_lr": 6e-4})
-    whole = train(spec, tmp_path / "whole", show_progress=False, threads=1)
-    assert whole.stop_reason == "steps" and whole.step == 8
-    lrs = {int(r["step"]): float(r["lr"]) for r in _rows(tmp_path / "whole")}
+    lrs = _rates_of_a_whole_run_resumed_alike(spec, tmp_path, pause_at=6)
     assert lrs == pytest.approx(
         {1: 1e-3, 2: 1e-3, 3: 1e-3, 4: 1e-3, 5: 1e-3, 6: 7.5e-4, 7: 5e-4, 8: 2.5e-4}
     )
-    train(spec, tmp_path / "split", show_progress=False, threads=1, stop_at_step=6)
-    train(spec, tmp_path / "split", show_progress=False, threads=1)
-    assert {int(r["step"]): float(r["lr"]) for r in _rows(tmp_path / "split")} == lrs
 
 
 def test_cooldown_starts_from_the_rate_the_plateau_schedule_left(tiny_spec, tmp_path):
