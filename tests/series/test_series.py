@@ -288,5 +288,6 @@ def test_the_series_demo_scores_its_events_against_the_truth(tmp_path):
     )
     assert movie.event_found
     assert movie.false_events == len(movie.result.real_events) - 1
-    assert movie.drift_error_rms < 0.15
+    # the same small field and seed as test_drift_is_recovered_within_a_fifth_of_an_angstrom
+    assert movie.drift_error_rms < 0.2
     assert movie.movie_path.exists() and (tmp_path / "series" / "truth.json").exists()
