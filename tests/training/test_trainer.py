@@ -174,6 +174,14 @@ def test_a_branch_goes_on_from_another_runs_checkpoint_and_leaves_it_as_it_was(t
             assert torch.equal(value, b[key][name]), (key, name)
 
 
+def test_a_branch_goes_on_at_the_rate_its_checkpoint_reached_not_its_own_lr(tiny_spec, tmp_path):
+    spec = tiny_spec.model_copy(update={"steps": 8, "validate_every": 2, "log_every": 1})
+    train(spec, tmp_path / "main", show_progress=False, threads=1, stop_at_step=4)
+    branch = spec.model_copy(update={"branch_from": str(run_folder(tmp_path / "main")), "lr": 5e-5})
+    train(branch, tmp_path / "branch", show_progress=False, threads=1)
+    assert {float(r["lr"]) for r in _rows(tmp_path / "branch")} == {spec.lr}
+
+
 def test_a_branch_refuses_what_it_cannot_go_on_from(tiny_spec, tmp_path):
     spec = tiny_spec.model_copy(update={"steps": 4})
     train(spec, tmp_path / "main", show_progress=False, threads=1)

@@ -386,7 +386,9 @@ class TrainSpec(_Model):
             "Training checkpoint of another run (its checkpoint.safetensors, or its run folder) "
             "that this run starts from: weights, optimiser state, moving average, random states "
             "and step count, so it goes on from that step with this spec's options (e.g. a "
-            "cooldown) while the other run is left as it was. The network must be the same. "
+            "cooldown) while the other run is left as it was. The learning rate it goes on at "
+            "is the checkpoint's current one (after any plateau reductions), not lr. The "
+            "network must be the same. "
             "Takes precedence over init_from, and is ignored when this run folder holds a "
             "checkpoint of its own: resuming wins."
         ),
