@@ -81,8 +81,7 @@ def band_fractions(error: np.ndarray, pixel_size: float) -> list[float]:
     fy = np.fft.fftfreq(error.shape[0], d=pixel_size)
     fx = np.fft.fftfreq(error.shape[1], d=pixel_size)
     frequency = np.hypot(fy[:, None], fx[None, :])  # cycles per angstrom
-    with np.errstate(divide="ignore"):
-        period = np.where(frequency > 0, 1.0 / np.maximum(frequency, 1e-12), np.inf)
+    period = np.where(frequency > 0, 1.0 / np.maximum(frequency, 1e-12), np.inf)
     total = float(power.sum())
     return [float(power[(period >= lo) & (period < hi)].sum() / total) for lo, hi in PERIOD_BANDS]
 
