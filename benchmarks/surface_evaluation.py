@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dose_sweep import bm3d_params
 from table1 import RESULTS, machine, spread, write_results
 
+from sbdenoise.analysis.columns import DEFAULT_MIN_CONTRAST
 from sbdenoise.analysis.evaluation import STRUCTURE_METRICS, EvaluationResult, evaluate
 from sbdenoise.analysis.likelihood import _pyplot, save_figure
 from sbdenoise.simulate.store import SimulatedDataset
@@ -43,6 +44,17 @@ PARTS = ("surface", "bulk")
 def method_params(name: str) -> dict[str, Any]:
     """Parameters of a method: VST+BM3D tuned in Table 1, the others their defaults."""
     return bm3d_params(RESULTS / "table1.json") if name == "vst-bm3d" else {}
+
+
+def detection_thresholds(pairs: list[str]) -> dict[str, dict[str, float]]:
+    """``["vst-bm3d=0.075"]`` -> ``{"vst-bm3d": {"min_contrast": 0.075}}`` (detector keywords)."""
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--min-contrast wants METHOD=VALUE, got {pair!r}")
+        out[name] = {"min_contrast": float(value)}
+    return out
 
 
 def quartiles(values: np.ndarray) -> dict[str, float | None]:
@@ -143,7 +155,13 @@ def markdown(result: dict[str, Any]) -> str:
         f"sides. Scored columns: {', '.join(result['elements']) or 'all'} (true columns of these "
         "elements, and the detected columns nearest to them). Machine: "
         f"{result['machine']['processor']}, {result['machine']['usable_cpus']} usable CPUs, "
-        f"torch threads {result['machine']['torch_threads']}. Command: `{result['command']}`.",
+        f"torch threads {result['machine']['torch_threads']}. Command: `{result['command']}`. "
+        "Column detector threshold (min_contrast) per method: "
+        + ", ".join(
+            f"{name} {threshold if threshold is not None else DEFAULT_MIN_CONTRAST:g}"
+            for name, threshold in result.get("min_contrast", {}).items()
+        )
+        + " (`detector_threshold.md`).",
         "",
         "| method | surface Jaccard | surface precision | surface recall | surface F1 | "
         "bulk Jaccard | bulk F1 | PSNR (dB) | s / frame |",
@@ -170,6 +188,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--elements", nargs="*", default=["Pt"], help="columns scored (none given: all)"
     )
+    parser.add_argument(
+        "--min-contrast",
+        action="append",
+        default=[],
+        metavar="METHOD=VALUE",
+        help="detector threshold of one method (repeatable; default: the detector's)",
+    )
     parser.add_argument("--work", type=Path, default=Path("/tmp/surface_evaluation"))
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--name", default="surface_evaluation")
@@ -183,6 +208,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     indices = spread(data.indices(split="test"), args.max_images)  # over the set, not its start
     results: dict[str, EvaluationResult] = {}
     summary: dict[str, Any] = {}
+    detection = detection_thresholds(args.min_contrast)
     for name in args.methods:
         start = time.perf_counter()
         results[name] = evaluate(
@@ -194,6 +220,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             model=args.model if name == "sbd" else None,
             seed=args.seed,
             elements=args.elements or None,
+            detection=detection.get(name),
             output_dir=args.work / name,
             show_progress=not args.quiet,
         )
@@ -208,6 +235,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "elements": list(args.elements),
         "match_distance_A": results[args.methods[0]].summary["match_distance_A"],
         "machine": machine("cpu"),
+        "min_contrast": {
+            name: detection.get(name, {}).get("min_contrast") for name in args.methods
+        },
         "methods": summary,
     }
     args.output.mkdir(parents=True, exist_ok=True)

@@ -181,6 +181,20 @@ def test_evaluate_command(tmp_path):
     assert result.exit_code == 2 and "nowhere" in flat(result.output)
 
 
+def test_evaluate_command_passes_the_detector_threshold(tmp_path):
+    import json
+
+    store = make_store(tmp_path / "data", n_test=1)
+    found = {}
+    for threshold in ("0.15", "5"):  # 5: columns would have to stand 500 % above the median
+        out = tmp_path / f"eval-{threshold}"
+        args = ("evaluate", store, "-o", out, "--method", "clean", "-n", "1", "--quiet")
+        result = invoke(*args, "--min-contrast", threshold)
+        assert result.exit_code == 0, result.output
+        found[threshold] = json.loads((out / "summary.json").read_text())["mean"]["all_recall"]
+    assert found["0.15"] > 0.5 and found["5"] == 0.0
+
+
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
     """A 2-scale UNet with a dose-normalised card working at 2 x 2 binning of PIXEL_SIZE."""

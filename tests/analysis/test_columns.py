@@ -81,6 +81,18 @@ def test_clean_synthetic_lattice_is_found_exactly():
     assert match.distance.max() < 0.1
 
 
+def test_the_default_contrast_finds_faint_columns_and_not_fainter_bumps():
+    # Columns 17 % above a flat background (a short surface column under strong vibration) are
+    # found with the default threshold, which the former 0.2 missed; bumps of 8 % are not.
+    truth = random_columns(8, 12.0, 2.5, seed=4)
+    faint = render_columns(truth, (120, 120), 0.1, amplitude=0.17, background=1.0)
+    found = detect_columns(faint, 0.1)
+    assert match_columns(found.positions, truth).true_positives == len(truth) == len(found)
+    assert len(detect_columns(faint, 0.1, min_contrast=0.2)) == 0
+    bumps = render_columns(truth, (120, 120), 0.1, amplitude=0.08, background=1.0)
+    assert len(detect_columns(bumps, 0.1)) == 0
+
+
 def test_dark_columns_with_dark_polarity():
     truth = random_columns(6, 12.0, 2.5, seed=3)
     image = render_columns(truth, (120, 120), 0.1, amplitude=-0.3, background=0.8)

@@ -450,6 +450,13 @@ def register(app: typer.Typer) -> None:
                 "particle: its true columns and the detected ones nearest to them."
             ),
         ] = None,
+        min_contrast: Annotated[
+            float | None,
+            typer.Option(
+                help="Column detector threshold: least peak height above the surroundings as a "
+                "fraction of the image median (default 0.15; smoother methods may want less)."
+            ),
+        ] = None,
         quiet: QuietBarOption = False,
     ) -> None:
         """Score a denoiser on a simulated test set: PSNR, SSIM, surface and bulk column metrics.
@@ -472,6 +479,7 @@ def register(app: typer.Typer) -> None:
                 max_distance=match_distance,
                 truth_surface=truth_surface,
                 elements=element or None,
+                detection=None if min_contrast is None else {"min_contrast": min_contrast},
                 output_dir=output_dir,  # type: ignore[arg-type]
                 show_progress=not quiet,
             )
