@@ -135,6 +135,8 @@ def test_bad_input_is_refused():
         detect_columns(np.zeros((8, 8)), 0.0)
     with pytest.raises(InputError, match="sigma_range"):
         detect_columns(np.zeros((8, 8)), 0.1, sigma_range=(0.5, 0.2))
+    with pytest.raises(InputError, match="min_contrast"):
+        detect_columns(np.ones((8, 8)), 0.1, min_contrast=0.0)
     with pytest.raises(InputError, match=r"\(n, 2\)"):
         match_columns(np.zeros((3, 3)), np.zeros((2, 2)))
 

@@ -270,6 +270,8 @@ def detect_columns(
         raise InputError(f"polarity must be 'bright' or 'dark', got {polarity!r}")
     if polarity == "dark":
         frame = frame.max() - frame
+    if threshold is None and not float(min_contrast) > 0:
+        raise InputError(f"min_contrast must be a positive fraction, got {min_contrast}")
     if threshold is None:
         level = float(np.median(frame))
         if level <= 0:
