@@ -270,9 +270,9 @@ def detect_columns(
         raise InputError(f"polarity must be 'bright' or 'dark', got {polarity!r}")
     if polarity == "dark":
         frame = frame.max() - frame
-    if threshold is None and not float(min_contrast) > 0:
-        raise InputError(f"min_contrast must be a positive fraction, got {min_contrast}")
     if threshold is None:
+        if not float(min_contrast) > 0:
+            raise InputError(f"min_contrast must be a positive fraction, got {min_contrast}")
         level = float(np.median(frame))
         if level <= 0:
             level = float(np.mean(np.abs(frame))) or 1.0
