@@ -31,8 +31,10 @@ resume() { [ -z "$PIDS" ] || kill -CONT $PIDS; }
 trap resume EXIT
 [ -z "$PIDS" ] || kill -STOP $PIDS
 echo "[$(date +%H:%M:%S)] paused training (${PIDS:-none running})"
+# --run: the card records the candidate's validation PSNR on the run's crops (val_psnr_db), as
+# a shipped model's card must.
 [ -f "$CANDIDATE" ] || .venv/bin/python scripts/soup_models.py --half-precision -o "$CANDIDATE" \
-    "1=$SNAPSHOT"
+    --run "${RUN_DIR%.run}" "1=$SNAPSHOT"
 scripts/candidate_checks.sh "$CANDIDATE" "$NAME" "$STUDY/cand-$NAME"
 echo "[$(date +%H:%M:%S)] judge: vacuum candidates on the validation frames"
 .venv/bin/python benchmarks/vacuum_frame_size.py --dataset /work/data/shipped-s5 \
