@@ -23,7 +23,9 @@ STEP=$2
 NAME=$3
 MODELS=${MODELS:-/work/models}
 STUDY=${STUDY:-/work/study}
-SNAPSHOT=$RUN_DIR/snapshots/$(printf 'step-%07d.safetensors' "$STEP")
+MODEL=${RUN_DIR%.run}  # what `train -o` was given
+SNAPSHOT=$(.venv/bin/python -c "from sbdenoise.training.trainer import snapshot_path
+print(snapshot_path('$MODEL', $STEP))")
 CANDIDATE=$MODELS/$NAME-half.safetensors
 [ -f "$SNAPSHOT" ] || { echo "no snapshot $SNAPSHOT" >&2; exit 2; }
 PIDS=$(pgrep -f "sbdenoise train" || true)
@@ -34,7 +36,7 @@ echo "[$(date +%H:%M:%S)] paused training (${PIDS:-none running})"
 # --run: the card records the candidate's validation PSNR on the run's crops (val_psnr_db), as
 # a shipped model's card must.
 [ -f "$CANDIDATE" ] || .venv/bin/python scripts/soup_models.py --half-precision -o "$CANDIDATE" \
-    --run "${RUN_DIR%.run}" "1=$SNAPSHOT"
+    --run "$MODEL" "1=$SNAPSHOT"
 scripts/candidate_checks.sh "$CANDIDATE" "$NAME" "$STUDY/cand-$NAME"
 echo "[$(date +%H:%M:%S)] judge: vacuum candidates on the validation frames"
 .venv/bin/python benchmarks/vacuum_frame_size.py --dataset /work/data/shipped-s5 \
