@@ -33,7 +33,7 @@ mkdir -p "$STUDY/old"
 
 step "demo and its trust verdicts"
 .venv/bin/sbdenoise demo --output "$STUDY/demo-$NEW" | tail -n 8
-$PY benchmarks/demo_trust.py --demo "$STUDY/demo-$NEW" --name "demo_trust_$NEW" | tail -n 12
+$PY benchmarks/demo_trust.py --demo "$STUDY/demo-$NEW" --draws 20 --name "demo_trust_$NEW" | tail -n 12
 
 step "dose sweep at two pixel sizes"
 $PY benchmarks/dose_sweep.py --dataset "$DATA/shipped-part" --model "$NEW=$MODEL,ensemble=1" \
