@@ -4,10 +4,11 @@ What ``sbdenoise explain`` draws and what a click in the napari widget shows. Th
 (:func:`sbdenoise.denoise.inference.denoise_array`) does not apply the network to a frame as it
 is: it sums ``b x b`` blocks of counts to the
 model's working sampling, divides by the frame's mean count (dose-normalised models), runs the
-network on a reflection-padded frame and returns the result to the detector grid. The filter
+network on windows whose sides are whole size multiples, blended (:mod:`sbdenoise.nn.windows`),
+and returns the result to the detector grid. The filter
 shown in napari is the one of that path: the gradient of the working-grid output at the working
 pixel holding the click with respect to every working pixel of counts, by autograd through the
-padding and the network (:func:`sbdenoise.analysis.jacobian.equivalent_filter`), and through
+windows and the network (:func:`sbdenoise.analysis.jacobian.equivalent_filter`), and through
 the geometric self-ensemble when the method averages over symmetries of the square
 (``-p ensemble=N``). The filter is therefore that of the denoiser the user actually runs,
 at the frame's own dose.
@@ -124,28 +125,41 @@ class PixelFilter:
         )
 
 
-def _padded(network: Any, multiple: int) -> Any:
-    """``network`` behind reflection padding to ``multiple`` and a crop back, as inference runs it.
+def _windowed(network: Any, multiple: int) -> Any:
+    """``network`` over the windows inference covers a frame with, blended as inference does.
 
-    The padding is done inside the module, so the gradient with respect to a frame pixel
-    includes its mirrored copies in the padding.
+    A side shorter than ``multiple`` is padded by reflection first; the frame is then cut into
+    the windows of :func:`sbdenoise.nn.windows.frame_windows` and their outputs are blended with
+    its weights, all inside the module, so the gradient with respect to a frame pixel is that
+    of the output :func:`sbdenoise.denoise.inference.denoise_array` returns.
     """
     import torch
     from torch.nn import functional
 
-    class Padded(torch.nn.Module):
+    from sbdenoise.nn.windows import frame_windows
+
+    class Windowed(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.network = network
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             height, width = x.shape[-2:]
-            pad = (0, -width % multiple, 0, -height % multiple)
-            out = self.network(functional.pad(x, pad, mode="reflect") if any(pad) else x)
-            return out[..., :height, :width]
+            pad = (0, max(0, multiple - width), 0, max(0, multiple - height))
+            x = functional.pad(x, pad, mode="reflect") if any(pad) else x
+            total = torch.zeros_like(x)
+            weights = torch.zeros_like(x)
+            for row, col, weight in frame_windows(tuple(x.shape[-2:]), multiple):
+                h, w = weight.shape
+                out = self.network(x[..., row : row + h, col : col + w])
+                where = (col, x.shape[-1] - col - w, row, x.shape[-2] - row - h)
+                weight_map = torch.as_tensor(weight, dtype=x.dtype, device=x.device)
+                total = total + functional.pad(out * weight_map, where)
+                weights = weights + functional.pad(weight_map.expand_as(out), where)
+            return (total / weights)[..., :height, :width]
 
     # in the network's mode, so that restoring the wrapper's mode restores the network's
-    return Padded().train(network.training)
+    return Windowed().train(network.training)
 
 
 def _ensembled(model: Any, symmetries: tuple[int, ...]) -> Any:
@@ -226,7 +240,9 @@ def pixel_filter(
     grid = to_working_grid(frame, pixel_size, card.sampling, resample=False)
     scale = float(card.scale_for(grid.counts))
     working = (row // grid.factor, col // grid.factor)
-    model = _ensembled(_padded(network, required_multiple(network)), ensemble_symmetries(ensemble))
+    model = _ensembled(
+        _windowed(network, required_multiple(network)), ensemble_symmetries(ensemble)
+    )
     result = equivalent_filter(model, grid.counts * scale, working)
     return PixelFilter(
         weights=result.weights,

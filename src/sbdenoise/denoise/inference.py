@@ -5,12 +5,16 @@ A frame of counts goes through these steps (:func:`denoise_array`):
 1. binned to the model's working sampling (:func:`sbdenoise.nn.sampling.to_working_grid`);
 2. brought to network units (:meth:`sbdenoise.nn.card.ModelCard.scale_for`: the card's
    ``input_scale``, or one over the frame's own mean count for dose-normalised models);
-3. padded by reflection to a multiple of the network's required size;
-4. denoised whole, or in tiles whose context on every side is at least half the card's measured
-   receptive field (plus the network's size multiple), blended with raised-cosine weights over
-   overlapping cores, so the tiled result equals the whole-image one up to float round-off; or,
-   with ``field``, in overlapping tiles no larger than the field the network was trained on (a
-   different result: no output pixel sees more of the frame than a training crop held);
+3. covered by windows whose sides are multiples of the network's required size, without padding
+   (:mod:`sbdenoise.nn.windows`: one window when the frame's sides already are multiples, else
+   two per such axis, flush with either end and blended by the distance from their cut edges;
+   only a side shorter than one multiple is padded by reflection);
+4. each window denoised whole, or in tiles whose context on every side is at least half the
+   card's measured receptive field (plus the network's size multiple), blended with
+   raised-cosine weights over overlapping cores, so the tiled result equals the whole-image one
+   up to float round-off; or, with ``field``, in overlapping tiles no larger than the field the
+   network was trained on (a different result: no output pixel sees more of the frame than a
+   training crop held);
 5. divided by that factor and returned to the input grid and units, expected counts per input
    pixel (:func:`sbdenoise.nn.sampling.from_working_grid`).
 
@@ -38,6 +42,7 @@ from sbdenoise.nn.card import ModelCard
 from sbdenoise.nn.receptive_field import required_multiple
 from sbdenoise.nn.sampling import DEFAULT_TOLERANCE, from_working_grid, to_working_grid
 from sbdenoise.nn.symmetry import inverse_symmetry, square_symmetry
+from sbdenoise.nn.windows import frame_windows
 from sbdenoise.progress import progress_bar
 from sbdenoise.training.precision import autocast, resolve_precision
 
@@ -217,12 +222,13 @@ def choose_device(device: str | torch.device | None = None) -> torch.device:
 def tile_layout(
     padded_shape: tuple[int, int], tile: int, context: int, blend: int
 ) -> list[tuple[int, int, np.ndarray]]:
-    """Tiles covering a padded working image, with their blending weights.
+    """Tiles covering a working image (or one of its windows), with their blending weights.
 
     Parameters
     ----------
     padded_shape : tuple of int
-        Image shape ``(H, W)`` (multiples of the network's size multiple).
+        Image shape ``(H, W)`` (multiples of the network's size multiple: a window of
+        :func:`sbdenoise.nn.windows.frame_windows`).
     tile : int
         Tile side, pixels (a multiple of the size multiple; tiles are ``min(tile, H)`` by
         ``min(tile, W)``).
@@ -342,13 +348,43 @@ def _run_network_once(
     device: torch.device,
     precision: str,
 ) -> np.ndarray:
-    """Network output for one orientation of the image (see :func:`_run_network`)."""
-    layout_format = MEMORY_FORMAT
+    """Network output for one orientation of the image (see :func:`_run_network`).
+
+    The image is covered by windows whose sides are multiples of the network's size multiple
+    (:func:`sbdenoise.nn.windows.frame_windows`: one window when the sides already are, else two
+    per such axis, flush with either end, blended); a side shorter than one multiple is first
+    padded by reflection to it. Each window is denoised whole or in ``plan``'s tiles.
+    """
     multiple = required_multiple(model)
     height, width = image.shape
-    pad = (-height % multiple, -width % multiple)
-    padded = np.pad(image, ((0, pad[0]), (0, pad[1])), mode="reflect")
-    shape = padded.shape
+    pad = (max(0, multiple - height), max(0, multiple - width))
+    padded = np.pad(image, ((0, pad[0]), (0, pad[1])), mode="reflect") if any(pad) else image
+    windows = frame_windows(padded.shape, multiple)
+    if len(windows) == 1:
+        return _run_window(model, padded, plan, batch_size, device, precision)[:height, :width]
+    total = np.zeros(padded.shape)
+    weights = np.zeros(padded.shape)
+    for row, col, weight in windows:
+        crop = np.ascontiguousarray(
+            padded[row : row + weight.shape[0], col : col + weight.shape[1]]
+        )
+        result = _run_window(model, crop, plan, batch_size, device, precision)
+        total[row : row + weight.shape[0], col : col + weight.shape[1]] += weight * result
+        weights[row : row + weight.shape[0], col : col + weight.shape[1]] += weight
+    return (total / weights)[:height, :width].astype(np.float32)
+
+
+def _run_window(
+    model: nn.Module,
+    image: np.ndarray,
+    plan: TilePlan | None,
+    batch_size: int,
+    device: torch.device,
+    precision: str,
+) -> np.ndarray:
+    """Network output for an image whose sides are multiples of the network's size multiple."""
+    layout_format = MEMORY_FORMAT
+    shape = image.shape
 
     def forward(batch: list[np.ndarray]) -> np.ndarray:
         tensor = torch.from_numpy(np.stack(batch)[:, None]).to(device)
@@ -357,17 +393,17 @@ def _run_network_once(
         return output[:, 0].float().cpu().numpy()
 
     if plan is None or (shape[0] <= plan.side and shape[1] <= plan.side):
-        return forward([padded])[0, :height, :width]
+        return forward([image])[0]
     total = np.zeros(shape)
     weights = np.zeros(shape)
     layout = tile_layout(shape, plan.side, plan.context, plan.blend)
     for first in range(0, len(layout), batch_size):
         group = layout[first : first + batch_size]
-        crops = [padded[r : r + w.shape[0], c : c + w.shape[1]] for r, c, w in group]
+        crops = [image[r : r + w.shape[0], c : c + w.shape[1]] for r, c, w in group]
         for (r, c, w), result in zip(group, forward(crops), strict=True):
             total[r : r + w.shape[0], c : c + w.shape[1]] += w * result
             weights[r : r + w.shape[0], c : c + w.shape[1]] += w
-    return (total / weights)[:height, :width].astype(np.float32)
+    return (total / weights).astype(np.float32)
 
 
 def _tile_plan(
@@ -423,7 +459,7 @@ def denoise_array(
         ``card.sampling``.
     tile : int, optional
         Tile side in working-grid pixels (the network's input grid). None, or a tile at least as
-        large as the (padded) working image, denoises the whole frame at once. Each tile discards
+        large as the working image's windows, denoises each window at once. Each tile discards
         a context of ``ceil(receptive_field / 2) + m`` pixels (rounded up to a multiple of ``m``,
         the network's size multiple) at its inner edges and blends over ``max(16, m)`` more, so
         a tile must be at least twice the sum of the two.
