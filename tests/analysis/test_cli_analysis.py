@@ -251,12 +251,13 @@ def test_the_filter_goes_through_the_self_ensemble_as_inference_does(files, tiny
     grid = to_working_grid(counts, PIXEL_SIZE, card.sampling)
     scale = card.scale_for(grid.counts)
     probes = {n: pixel_filter(network, card, counts, PIXEL_SIZE, (100, 121), n) for n in (1, 8)}
+    reach = -(-card.receptive_field_px // 2) + 2  # as denoise_array: half the field + the multiple
     assert not network.training  # left in the mode it came in (eval: running statistics)
     for size, probe in probes.items():
         with torch.inference_mode():
             expected = inference._run_network(
                 network, (grid.counts * scale).astype(np.float32), None, 1,
-                torch.device("cpu"), "fp32", size,
+                torch.device("cpu"), "fp32", size, reach,
             )  # fmt: skip
         np.testing.assert_allclose(probe.denoised * scale * 4, expected, rtol=1e-4, atol=1e-5)
     # the ensemble's filter is not the plain network's (the option reaches the gradient)

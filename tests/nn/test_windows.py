@@ -63,3 +63,19 @@ def test_inference_blends_true_crops_of_the_frame_and_pads_nothing():
     with torch.no_grad():
         old = model(torch.from_numpy(padded)[None, None])[0, 0, :38, :41].numpy()
     assert np.abs(old - out)[-3:, :].max() > 1e-3
+
+
+def test_the_far_window_is_cut_to_the_network_reach_without_changing_the_far_edge():
+    (_, first), (start, last) = axis_windows(150, 4, ramp=16, reach=30)
+    assert len(first) == 148 and len(last) == 48 and start == 102  # 30 + 2 + 16 -> 48
+    assert len(axis_windows(150, 4, ramp=16, reach=200)[1][1]) == 148  # never longer than size
+    torch.manual_seed(1)
+    model = build_model("unet", scales=3, base_channels=4).eval()  # receptive field 52 px
+    card = make_card(model, "unet", {"scales": 3, "base_channels": 4}, 0.1, 1.0, input_scale=1.0)
+    assert card.receptive_field_px // 2 + 4 <= 30
+    frame = np.random.default_rng(1).poisson(1.0, (150, 36)).astype(np.float32)
+    out = denoise_array(model, card, frame, 0.1, precision="fp32")
+    # the last rows, which only the far window holds: the same as from a whole-length window
+    with torch.no_grad():
+        whole = model(torch.from_numpy(np.ascontiguousarray(frame[2:]))[None, None])[0, 0]
+    np.testing.assert_allclose(out[-2:], whole.numpy()[-2:], rtol=1e-4, atol=1e-5)

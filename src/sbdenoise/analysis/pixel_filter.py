@@ -23,6 +23,7 @@ extra for a bias-free network, which is positively homogeneous).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -125,7 +126,7 @@ class PixelFilter:
         )
 
 
-def _windowed(network: Any, multiple: int) -> Any:
+def _windowed(network: Any, multiple: int, reach: int) -> Any:
     """``network`` over the windows inference covers a frame with, blended as inference does.
 
     A side shorter than ``multiple`` is padded by reflection first; the frame is then cut into
@@ -149,7 +150,7 @@ def _windowed(network: Any, multiple: int) -> Any:
             x = functional.pad(x, pad, mode="reflect") if any(pad) else x
             total = torch.zeros_like(x)
             weights = torch.zeros_like(x)
-            for row, col, weight in frame_windows(tuple(x.shape[-2:]), multiple):
+            for row, col, weight in frame_windows(tuple(x.shape[-2:]), multiple, reach=reach):
                 h, w = weight.shape
                 out = self.network(x[..., row : row + h, col : col + w])
                 where = (col, x.shape[-1] - col - w, row, x.shape[-2] - row - h)
@@ -240,9 +241,9 @@ def pixel_filter(
     grid = to_working_grid(frame, pixel_size, card.sampling, resample=False)
     scale = float(card.scale_for(grid.counts))
     working = (row // grid.factor, col // grid.factor)
-    model = _ensembled(
-        _windowed(network, required_multiple(network)), ensemble_symmetries(ensemble)
-    )
+    multiple = required_multiple(network)
+    reach = math.ceil(card.receptive_field_px / 2) + multiple  # as denoise_array's windows
+    model = _ensembled(_windowed(network, multiple, reach), ensemble_symmetries(ensemble))
     result = equivalent_filter(model, grid.counts * scale, working)
     return PixelFilter(
         weights=result.weights,

@@ -315,6 +315,7 @@ def _run_network(
     device: torch.device,
     precision: str,
     ensemble: int = 1,
+    reach: int | None = None,
 ) -> np.ndarray:
     """Network output for a 2-D float32 image on the working grid (any size).
 
@@ -322,6 +323,8 @@ def _run_network(
     (autocast) or ``"fp32"``; the input has the model's layout (:data:`MEMORY_FORMAT`). With
     ``ensemble`` > 1 the output is the mean over that many symmetries of the square (flips, then
     quarter turns and transposes): the image is transformed, denoised and transformed back.
+    ``reach`` (half the receptive field, working pixels) shortens the windows at the far ends
+    (:func:`sbdenoise.nn.windows.axis_windows`).
     """
     outputs = [
         square_symmetry(
@@ -332,6 +335,7 @@ def _run_network(
                 batch_size,
                 device,
                 precision,
+                reach,
             ),
             inverse_symmetry(k),
         )
@@ -347,6 +351,7 @@ def _run_network_once(
     batch_size: int,
     device: torch.device,
     precision: str,
+    reach: int | None = None,
 ) -> np.ndarray:
     """Network output for one orientation of the image (see :func:`_run_network`).
 
@@ -359,7 +364,7 @@ def _run_network_once(
     height, width = image.shape
     pad = (max(0, multiple - height), max(0, multiple - width))
     padded = np.pad(image, ((0, pad[0]), (0, pad[1])), mode="reflect") if any(pad) else image
-    windows = frame_windows(padded.shape, multiple)
+    windows = frame_windows(padded.shape, multiple, reach=reach)
     if len(windows) == 1:
         return _run_window(model, padded, plan, batch_size, device, precision)[:height, :width]
     total = np.zeros(padded.shape)
@@ -531,6 +536,8 @@ def denoise_array(
     except ValueError as error:
         raise InputError(str(error), source) from error
     scaled = (grid.counts * np.float32(scale)).astype(np.float32)
+    # how far an output pixel looks, with the margin exact tiles keep (see exact_tiles)
+    reach = math.ceil(card.receptive_field_px / 2) + required_multiple(model)
     with torch.inference_mode():
         output = _run_network(
             model,
@@ -540,6 +547,7 @@ def denoise_array(
             torch_device,
             arithmetic,
             ensemble,
+            reach,
         )
     working = output / np.float32(scale)
     return from_working_grid(working, grid)

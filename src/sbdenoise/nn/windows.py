@@ -10,6 +10,11 @@ crop of the frame, like the crops the network was trained on, and each output pi
 weighted mean of the windows that hold it, weighted by the distance from the window's cut edge
 (the edge inside the frame), so a pixel is taken mostly from the window in which it lies far from
 a cut. An axis shorter than one multiple is still padded by reflection (its caller's job).
+
+The window at the far end need not be as long as the first: given the network's ``reach`` (half
+its receptive field), a window long enough for its last pixels to see that far, plus the ramp,
+gives them every input they can depend on, so it is cut to that length (a multiple): on a large
+frame two strips instead of two more whole frames.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ WINDOW_RAMP = 16
 
 
 def axis_windows(
-    length: int, multiple: int, ramp: int = WINDOW_RAMP
+    length: int, multiple: int, ramp: int = WINDOW_RAMP, reach: int | None = None
 ) -> list[tuple[int, np.ndarray]]:
     """The windows covering one axis, with their blending weights.
 
@@ -35,14 +40,18 @@ def axis_windows(
         Window lengths must be multiples of this.
     ramp : int
         Pixels from a cut edge over which a window's weight rises from ``0.5 / ramp`` to one.
+    reach : int, optional
+        How far the network's output at a pixel looks, pixels (half its receptive field). With
+        it the window at the far end is as long as ``reach + (length - size) + ramp`` rounded up
+        to a multiple, if that is shorter than ``size``.
 
     Returns
     -------
     list of tuple
         ``(start, weight)``: one window ``(0, ones(length))`` for a length that is a multiple;
-        otherwise two, starting at 0 and at ``length - size`` (``size`` the largest multiple
-        below ``length``), whose weights are ``min(1, (d + 0.5) / ramp)`` with ``d`` the
-        distance from the window's cut edge, pixels.
+        otherwise two: ``size`` (the largest multiple below ``length``) long from 0, and one
+        flush with the far end, ``size`` long or shorter (``reach``). Their weights are
+        ``min(1, (d + 0.5) / ramp)`` with ``d`` the distance from the window's cut edge, pixels.
 
     Raises
     ------
@@ -57,12 +66,16 @@ def axis_windows(
     if length % multiple == 0:
         return [(0, np.ones(length))]
     size = length // multiple * multiple
-    rising = np.minimum(1.0, (np.arange(size) + 0.5) / ramp)
-    return [(0, rising[::-1].copy()), (length - size, rising)]
+    end = size
+    if reach is not None:
+        end = min(size, -(-(reach + length - size + ramp) // multiple) * multiple)
+    first = np.minimum(1.0, (np.arange(size) + 0.5) / ramp)[::-1].copy()
+    last = np.minimum(1.0, (np.arange(end) + 0.5) / ramp)
+    return [(0, first), (length - end, last)]
 
 
 def frame_windows(
-    shape: tuple[int, int], multiple: int, ramp: int = WINDOW_RAMP
+    shape: tuple[int, int], multiple: int, ramp: int = WINDOW_RAMP, reach: int | None = None
 ) -> list[tuple[int, int, np.ndarray]]:
     """The windows covering a frame: 1, 2 or 4, their corners and 2-D blending weights.
 
@@ -72,7 +85,7 @@ def frame_windows(
         ``(H, W)``, each at least ``multiple``.
     multiple : int
         Window sides must be multiples of this.
-    ramp : int
+    ramp, reach : int
         As :func:`axis_windows`.
 
     Returns
@@ -81,6 +94,6 @@ def frame_windows(
         ``(row, col, weight)``: the window's top-left corner and its ``(h, w)`` weight map (the
         outer product of the two axes' weights).
     """
-    rows = axis_windows(shape[0], multiple, ramp)
-    cols = axis_windows(shape[1], multiple, ramp)
+    rows = axis_windows(shape[0], multiple, ramp, reach)
+    cols = axis_windows(shape[1], multiple, ramp, reach)
     return [(r, c, np.outer(wr, wc)) for r, wr in rows for c, wc in cols]
