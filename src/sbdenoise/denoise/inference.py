@@ -367,16 +367,31 @@ def _run_network_once(
     windows = frame_windows(padded.shape, multiple, reach=reach)
     if len(windows) == 1:
         return _run_window(model, padded, plan, batch_size, device, precision)[:height, :width]
-    total = np.zeros(padded.shape)
-    weights = np.zeros(padded.shape)
+    placed = []
     for row, col, weight in windows:
-        crop = np.ascontiguousarray(
-            padded[row : row + weight.shape[0], col : col + weight.shape[1]]
+        crop = np.ascontiguousarray(padded[_region(row, col, weight)])
+        placed.append(
+            (row, col, weight, _run_window(model, crop, plan, batch_size, device, precision))
         )
-        result = _run_window(model, crop, plan, batch_size, device, precision)
-        total[row : row + weight.shape[0], col : col + weight.shape[1]] += weight * result
-        weights[row : row + weight.shape[0], col : col + weight.shape[1]] += weight
-    return (total / weights)[:height, :width].astype(np.float32)
+    return _blend(padded.shape, placed)[:height, :width].astype(np.float32)
+
+
+def _region(row: int, col: int, weight: np.ndarray) -> tuple[slice, slice]:
+    """The slices of a piece with top-left corner ``(row, col)`` and ``weight``'s shape."""
+    return slice(row, row + weight.shape[0]), slice(col, col + weight.shape[1])
+
+
+def _blend(
+    shape: tuple[int, ...], placed: Iterable[tuple[int, int, np.ndarray, np.ndarray]]
+) -> np.ndarray:
+    """Weighted mean of overlapping pieces ``(row, col, weight, output)`` over a ``shape`` image."""
+    total = np.zeros(shape)
+    weights = np.zeros(shape)
+    for row, col, weight, output in placed:
+        region = _region(row, col, weight)
+        total[region] += weight * output
+        weights[region] += weight
+    return total / weights
 
 
 def _run_window(
@@ -399,16 +414,16 @@ def _run_window(
 
     if plan is None or (shape[0] <= plan.side and shape[1] <= plan.side):
         return forward([image])[0]
-    total = np.zeros(shape)
-    weights = np.zeros(shape)
     layout = tile_layout(shape, plan.side, plan.context, plan.blend)
-    for first in range(0, len(layout), batch_size):
-        group = layout[first : first + batch_size]
-        crops = [image[r : r + w.shape[0], c : c + w.shape[1]] for r, c, w in group]
-        for (r, c, w), result in zip(group, forward(crops), strict=True):
-            total[r : r + w.shape[0], c : c + w.shape[1]] += w * result
-            weights[r : r + w.shape[0], c : c + w.shape[1]] += w
-    return (total / weights).astype(np.float32)
+    groups = (layout[first : first + batch_size] for first in range(0, len(layout), batch_size))
+    placed = (
+        (r, c, w, result)
+        for group in groups
+        for (r, c, w), result in zip(
+            group, forward([image[_region(r, c, w)] for r, c, w in group]), strict=True
+        )
+    )
+    return _blend(shape, placed).astype(np.float32)
 
 
 def _tile_plan(
