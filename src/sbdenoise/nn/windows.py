@@ -2,14 +2,15 @@
 
 A UNet with ``s`` scales takes sides that are multiples of ``m = 2**(s - 1)``. A frame whose
 working grid is not such a multiple used to be padded by reflection at its bottom and right
-edges; the mirrored specimen there is nothing a training crop ever showed, and it cost up to 2 dB
-at the frame's far edges (``benchmarks/results/frame_windows.md``: v24 at 0.049 A/px, whose
-162 px working frames were padded by 30 px). Instead, an axis that is not a multiple is covered by
-the two windows of the largest multiple below its length, flush with either end; each is a true
-crop of the frame, like the crops the network was trained on, and each output pixel is the
-weighted mean of the windows that hold it, weighted by the distance from the window's cut edge
-(the edge inside the frame), so a pixel is taken mostly from the window in which it lies far from
-a cut. An axis shorter than one multiple is still padded by reflection (its caller's job).
+edges; the mirrored specimen there is nothing a training crop ever showed, and it cost v24 1.5-2
+dB over whole 810 px frames at 0.049 A/px (162 working px, padded by 30) and 3-4 dB over 600 px
+crops of the gate's frames (``benchmarks/results/frame_windows.md``). Instead, an axis that is
+not a multiple is covered by the two windows of the largest multiple below its length, flush
+with either end; each is a true crop of the frame, like the crops the network was trained on,
+and each output pixel is the weighted mean of the windows that hold it, weighted by the distance
+from the window's cut edge (the edge inside the frame), so a pixel is taken mostly from the
+window in which it lies far from a cut. An axis shorter than one multiple is still padded by
+reflection (its caller's job).
 
 The window at the far end need not be as long as the first: given the network's ``reach`` (half
 its receptive field), a window long enough for its last pixels to see that far, plus the ramp,
