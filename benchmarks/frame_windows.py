@@ -36,9 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from table1 import RESULTS, machine, machine_line, select, spread, write_results
 
 from sbdenoise.denoise.inference import _place, _run_window, choose_device
-from sbdenoise.denoise.registry import SBD_METHOD, PreparedMethod, prepare
+from sbdenoise.denoise.registry import SBD_METHOD, prepare
 from sbdenoise.io.validation import check_frame
 from sbdenoise.metrics import psnr
+from sbdenoise.nn.card import ModelCard
 from sbdenoise.nn.folding import fold_batch_norms
 from sbdenoise.nn.receptive_field import required_multiple
 from sbdenoise.nn.sampling import DEFAULT_TOLERANCE, from_working_grid, to_working_grid
@@ -49,16 +50,15 @@ from sbdenoise.training.precision import resolve_precision
 REFERENCE_DOSE = 0.45
 
 
-def padded_estimate(method: PreparedMethod, counts: np.ndarray, pixel: float) -> np.ndarray:
+def padded_estimate(
+    network: torch.nn.Module, card: ModelCard, counts: np.ndarray, pixel: float
+) -> np.ndarray:
     """Inference before 2026-12-06: reflection padding at the bottom and right to a multiple.
 
     The steps of :func:`sbdenoise.denoise.inference.denoise_array` with the working image padded
     by reflection to the next multiple of the network's size multiple, denoised at once and
     cropped back (the whole-frame path as it was; ensemble 1, the card's precision default).
     """
-    card = method.card
-    assert card is not None and method.network is not None
-    network, _ = fold_batch_norms(method.network)  # as the sbd method runs it
     grid = to_working_grid(check_frame(counts), pixel, card.sampling, DEFAULT_TOLERANCE)
     scale = np.float32(card.scale_for(grid.counts))
     scaled = (grid.counts * scale).astype(np.float32)
@@ -101,6 +101,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.ensemble:
         methods["windows, ensemble 8"] = prepare(SBD_METHOD, {"ensemble": 8}, model=model)
     plain = methods["windows"]
+    assert plain.card is not None and plain.network is not None
+    folded, _ = fold_batch_norms(plain.network)  # the network as the sbd method runs it
     scores: dict[tuple[str, float], dict[str, list[float]]] = {}
     seconds: dict[str, list[float]] = {}
     shapes: dict[str, tuple[int, int]] = {}
@@ -119,7 +121,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for name in ("padded", *methods):
                 start = time.perf_counter()
                 if name == "padded":
-                    estimate = padded_estimate(plain, noisy, pixel)
+                    estimate = padded_estimate(folded, plain.card, noisy, pixel)
                 else:
                     estimate = methods[name].denoise_frame(noisy, pixel)
                 seconds.setdefault(f"{label}|{name}", []).append(time.perf_counter() - start)

@@ -23,7 +23,6 @@ extra for a bias-free network, which is positively homogeneous).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,7 @@ from sbdenoise.denoise.registry import DEFAULT_ENSEMBLE
 from sbdenoise.errors import InputError
 from sbdenoise.nn.receptive_field import required_multiple
 from sbdenoise.nn.sampling import to_working_grid
+from sbdenoise.nn.windows import network_reach
 
 __all__ = ["PixelFilter", "pixel_filter", "plot_pixel_filter"]
 
@@ -242,7 +242,7 @@ def pixel_filter(
     scale = float(card.scale_for(grid.counts))
     working = (row // grid.factor, col // grid.factor)
     multiple = required_multiple(network)
-    reach = math.ceil(card.receptive_field_px / 2) + multiple  # as denoise_array's windows
+    reach = network_reach(card.receptive_field_px, multiple)  # as denoise_array's windows
     model = _ensembled(_windowed(network, multiple, reach), ensemble_symmetries(ensemble))
     result = equivalent_filter(model, grid.counts * scale, working)
     return PixelFilter(

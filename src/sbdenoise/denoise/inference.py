@@ -42,7 +42,7 @@ from sbdenoise.nn.card import ModelCard
 from sbdenoise.nn.receptive_field import required_multiple
 from sbdenoise.nn.sampling import DEFAULT_TOLERANCE, from_working_grid, to_working_grid
 from sbdenoise.nn.symmetry import inverse_symmetry, square_symmetry
-from sbdenoise.nn.windows import frame_windows
+from sbdenoise.nn.windows import frame_windows, network_reach
 from sbdenoise.progress import progress_bar
 from sbdenoise.training.precision import autocast, resolve_precision
 
@@ -120,7 +120,7 @@ def exact_tiles(tile: int, receptive_field: int, multiple: int) -> TilePlan:
     InputError
         If the tile is too small to keep a context of half the receptive field on both sides.
     """
-    context = _round_up(math.ceil(receptive_field / 2) + multiple, multiple)
+    context = _round_up(network_reach(receptive_field, multiple), multiple)
     blend = _round_up(max(16, multiple), multiple)
     side = _round_up(int(tile), multiple)
     minimum = 2 * context + 2 * blend
@@ -551,8 +551,7 @@ def denoise_array(
     except ValueError as error:
         raise InputError(str(error), source) from error
     scaled = (grid.counts * np.float32(scale)).astype(np.float32)
-    # how far an output pixel looks, with the margin exact tiles keep (see exact_tiles)
-    reach = math.ceil(card.receptive_field_px / 2) + required_multiple(model)
+    reach = network_reach(card.receptive_field_px, required_multiple(model))
     with torch.inference_mode():
         output = _run_network(
             model,

@@ -22,10 +22,20 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["WINDOW_RAMP", "axis_windows", "frame_windows"]
+__all__ = ["WINDOW_RAMP", "axis_windows", "frame_windows", "network_reach"]
 
 #: Distance from a window's cut edge (working pixels) over which its weight rises linearly to one.
 WINDOW_RAMP = 16
+
+
+def network_reach(receptive_field_px: int, multiple: int) -> int:
+    """How far a network's output at a pixel looks, working pixels, with a size multiple's margin.
+
+    Half the measured receptive field plus the network's size multiple: the context exact tiles
+    keep (:func:`sbdenoise.denoise.inference.exact_tiles`, before rounding) and the ``reach``
+    inference and the pixel filter give :func:`frame_windows`.
+    """
+    return -(-receptive_field_px // 2) + multiple
 
 
 def axis_windows(
