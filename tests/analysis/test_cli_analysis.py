@@ -175,8 +175,20 @@ def test_evaluate_command(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "ROC AUC" in flat(result.output)
-    for name in ("per_image.csv", "columns.csv", "structure_boxplots.png", "summary.json"):
+    for name in (
+        "per_image.csv", "columns.csv", "truth_columns.csv", "structure_boxplots.png",
+        "summary.json",
+    ):  # fmt: skip
         assert (out / name).exists()
+    result = invoke(
+        "evaluate", store, "-o", tmp_path / "at-dose", "--method", "gaussian", "-n", "1",
+        "--dose", "1.35", "--quiet",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    with open(tmp_path / "at-dose" / "per_image.csv") as handle:
+        assert {row["dose"] for row in csv.DictReader(handle)} == {"1.35"}
+    result = invoke("evaluate", store, "-o", out, "--dose", "-1", "--quiet")
+    assert result.exit_code == 2 and "dose must be a positive" in flat(result.output)
     result = invoke("evaluate", tmp_path / "nowhere", "-o", out, "--quiet")
     assert result.exit_code == 2 and "nowhere" in flat(result.output)
 

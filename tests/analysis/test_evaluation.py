@@ -80,6 +80,17 @@ def test_evaluate_writes_per_image_rows_and_plots(store, tmp_path):
     # Every detected column has a likelihood value and a real/spurious label; the values
     # separate the two classes better than chance.
     assert len(result.columns) == sum(r["n_estimated"] for r in result.rows)
+    # every scored true column is listed per draw, found where a detection was matched to it
+    assert len(result.truth_columns) == sum(r["n_truth"] for r in result.rows)
+    assert sum(t["found"] for t in result.truth_columns) == sum(
+        r["all_true_positives"] for r in result.rows
+    )
+    assert sum(t["surface"] for t in result.truth_columns) == sum(
+        r["n_surface_truth"] for r in result.rows
+    )
+    assert {(t["element"], t["n_atoms"]) for t in result.truth_columns} == {("Pt", 5)}
+    with open(result.paths["truth_columns_csv"]) as handle:
+        assert len(list(csv.DictReader(handle))) == len(result.truth_columns)
     assert result.validation.real.size + result.validation.spurious.size == len(result.columns)
     assert 0.5 < result.validation.auc <= 1.0
     for key in ("boxplot", "likelihood_plot"):
@@ -117,6 +128,7 @@ def test_images_without_truth_are_scored_against_the_clean_image(tmp_path):
     result = evaluate(data, smoothing, n_realisations=1)
     assert result.rows[0]["truth_source"] == "clean"
     assert result.rows[0]["n_truth"] > 0
+    assert {t["n_atoms"] for t in result.truth_columns} == {-1}  # unknown without the truth
 
 
 def test_scoring_by_element_leaves_out_the_invisible_columns(tmp_path):
@@ -132,6 +144,26 @@ def test_scoring_by_element_leaves_out_the_invisible_columns(tmp_path):
     assert particle["all_precision"] > every["all_precision"] + 0.1
     with pytest.raises(InputError, match="at least one element"):
         evaluate(data, smoothing, n_realisations=1, elements=[])
+
+
+def test_a_chosen_dose_scales_the_frame_before_the_noise(store):
+    seen = []
+
+    def recording(counts: np.ndarray, pixel_size: float) -> np.ndarray:
+        seen.append(float(counts.mean()))
+        return smoothing(counts, pixel_size)
+
+    own = evaluate(store, recording, n_realisations=2, indices=[2], seed=4)
+    high = evaluate(store, recording, n_realisations=2, indices=[2], seed=4, dose=4.5)
+    assert {r["dose"] for r in own.rows} == {0.45} and {r["dose"] for r in high.rows} == {4.5}
+    assert high.summary["dose_e_per_px"] == 4.5 and own.summary["dose_e_per_px"] is None
+    # ten times the electrons: the counts the denoiser sees are ten times larger on average
+    assert np.mean(seen[2:]) == pytest.approx(10 * np.mean(seen[:2]), rel=0.02)
+    # and the columns come out more reliably than at the image's own dose
+    mean_f1 = [np.mean([r["all_f1"] for r in result.rows]) for result in (own, high)]
+    assert mean_f1[1] >= mean_f1[0]
+    with pytest.raises(InputError, match="dose must be a positive"):
+        evaluate(store, smoothing, dose=0.0)
 
 
 def test_bad_requests_are_refused(store):

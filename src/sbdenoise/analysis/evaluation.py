@@ -98,6 +98,18 @@ COLUMN_FIELDS = (
     "column_rate",
 )
 
+#: Columns of the per-true-column CSV: which true columns were found, with their atom counts.
+TRUTH_FIELDS = (
+    "image",
+    "realisation",
+    "y_A",
+    "x_A",
+    "element",
+    "n_atoms",
+    "surface",
+    "found",
+)
+
 
 @dataclass
 class EvaluationResult:
@@ -109,6 +121,9 @@ class EvaluationResult:
         One row per (image, realisation): see :data:`IMAGE_FIELDS`.
     columns : list of dict
         One row per detected column: see :data:`COLUMN_FIELDS`.
+    truth_columns : list of dict
+        One row per scored true column and draw: see :data:`TRUTH_FIELDS` (``found``: a
+        detection was matched to it; ``n_atoms`` is -1 where the truth came from the clean frame).
     validation : LikelihoodValidation
         Likelihood values of real and spurious columns and their ROC AUC.
     summary : dict
@@ -122,6 +137,7 @@ class EvaluationResult:
     columns: list[dict[str, Any]]
     validation: LikelihoodValidation
     summary: dict[str, Any]
+    truth_columns: list[dict[str, Any]] = field(default_factory=list)
     paths: dict[str, Path] = field(default_factory=dict)
 
     def metric(self, name: str) -> np.ndarray:
@@ -210,6 +226,7 @@ def evaluate(
     params: Mapping[str, Any] | None = None,
     model: str | Path | None = None,
     seed: int = 0,
+    dose: float | None = None,
     alpha: float = DEFAULT_ALPHA_A,
     max_distance: float = DEFAULT_MATCH_DISTANCE_A,
     border: float = 1.0,
@@ -248,6 +265,11 @@ def evaluate(
     seed : int
         Seed of the noise; draw ``r`` of image ``i`` uses ``(seed, i, r)``, so results do not
         depend on which other images are evaluated.
+    dose : float, optional
+        Score at this vacuum dose, e-/px, instead of each image's own: the noise-free frame (an
+        expected count per pixel) is scaled by ``dose`` over the image's dose before the noise is
+        drawn, and PSNR is taken against the scaled frame. For curves of the structure scores
+        against dose on one set of structures.
     alpha : float
         Alpha of the surface alpha shapes, angstrom.
     max_distance : float
@@ -268,7 +290,8 @@ def evaluate(
         beside the particle counts against it and the support's columns (many too faint to
         detect in phase contrast, such as O in CeO2) count for nothing. Needs column truth.
     output_dir : str or Path, optional
-        Folder for ``per_image.csv``, ``columns.csv``, ``structure_boxplots.png``,
+        Folder for ``per_image.csv``, ``columns.csv``, ``truth_columns.csv``,
+        ``structure_boxplots.png``,
         ``likelihood_letter_values.png`` and ``summary.json``.
     show_progress : bool
         Show a progress bar.
@@ -280,6 +303,8 @@ def evaluate(
     data = dataset if isinstance(dataset, SimulatedDataset) else SimulatedDataset(dataset)
     if n_realisations < 1:
         raise InputError(f"n_realisations must be at least 1, got {n_realisations}")
+    if dose is not None and not (math.isfinite(dose) and dose > 0):
+        raise InputError(f"dose must be a positive number of e-/px, got {dose}")
     if truth_surface not in ("alpha", "store"):
         raise InputError(f"truth_surface must be 'alpha' or 'store', got {truth_surface!r}")
     name, denoiser = _resolve_method(method, params, model)
@@ -295,16 +320,19 @@ def evaluate(
 
     rows: list[dict[str, Any]] = []
     column_rows: list[dict[str, Any]] = []
+    truth_rows: list[dict[str, Any]] = []
     real_values: list[np.ndarray] = []
     spurious_values: list[np.ndarray] = []
     jobs = [(int(i), r) for i in chosen for r in range(n_realisations)]
-    truth_cache: dict[int, tuple[np.ndarray, np.ndarray, str, np.ndarray | None]] = {}
+    truth_cache: dict[int, tuple[np.ndarray, np.ndarray, str, Any, np.ndarray, np.ndarray]] = {}
     loaded = -1
     for index, realisation in progress_bar(jobs, f"evaluate {name}", show_progress):
         if index != loaded:  # realisations of one image follow each other: read it once
             clean, loaded = np.asarray(data.image(index), dtype=np.float64), index
+            if dose is not None:
+                clean = clean * (dose / float(data.params["dose"][index]))
         pixel_size = float(data.params["pixel_size"][index])
-        dose = float(data.params["dose"][index])
+        frame_dose = float(data.params["dose"][index]) if dose is None else float(dose)
         if index not in truth_cache:
             table = data.columns(index)
             truth, source = _truth_positions(table), "store"
@@ -322,12 +350,16 @@ def evaluate(
                 flags = None
             keep = inside_frame(truth, clean.shape, pixel_size, border)
             all_truth = truth[keep]
-            chosen_columns = (
-                None
-                if wanted is None
-                else np.isin(np.asarray(table["element"]).astype(str)[keep], list(wanted))
-            )
+            if source == "store":
+                element_of = np.asarray(table["element"]).astype(str)[keep]
+                atoms_of = np.asarray(table["n_atoms"], dtype=int)[keep]
+            else:
+                element_of = np.full(len(all_truth), "")
+                atoms_of = np.full(len(all_truth), -1)
+            chosen_columns = None if wanted is None else np.isin(element_of, list(wanted))
             truth = all_truth if chosen_columns is None else all_truth[chosen_columns]
+            if chosen_columns is not None:
+                element_of, atoms_of = element_of[chosen_columns], atoms_of[chosen_columns]
             if truth_surface == "store" and flags is not None:
                 surface = flags[keep] if chosen_columns is None else flags[keep][chosen_columns]
             else:
@@ -339,8 +371,10 @@ def evaluate(
                 surface,
                 source,
                 None if chosen_columns is None else (all_truth, chosen_columns),
+                element_of,
+                atoms_of,
             )
-        truth, surface, source, by_element = truth_cache[index]
+        truth, surface, source, by_element, element_of, atoms_of = truth_cache[index]
 
         rng = np.random.default_rng((seed, index, realisation))
         noisy = sample_poisson(clean, rng)
@@ -371,12 +405,13 @@ def evaluate(
             denoised,
             positions,
             pixel_size,
-            vacuum_rate=dose,
+            vacuum_rate=frame_dose,
             radius=radius,
             real=real,
             spurious=spurious,
         )
-        matched = match_columns(positions, truth, max_distance).detected_is_matched
+        pairs = match_columns(positions, truth, max_distance)
+        matched = pairs.detected_is_matched
         real_values.append(likelihood.values[matched])
         spurious_values.append(likelihood.values[~matched])
         tally = likelihood.counts()
@@ -386,7 +421,7 @@ def evaluate(
                 "realisation": realisation,
                 "method": name,
                 "pixel_size": pixel_size,
-                "dose": dose,
+                "dose": frame_dose,
                 "psnr_noisy": psnr(noisy, clean, clip=False),
                 "psnr": psnr(denoised, clean),
                 "ssim": ssim(denoised, clean),
@@ -412,6 +447,21 @@ def evaluate(
                 }
             )
 
+        found_truth = pairs.truth_is_matched
+        for k in range(len(truth)):
+            truth_rows.append(
+                {
+                    "image": index,
+                    "realisation": realisation,
+                    "y_A": float(truth[k, 0]),
+                    "x_A": float(truth[k, 1]),
+                    "element": str(element_of[k]),
+                    "n_atoms": int(atoms_of[k]),
+                    "surface": bool(surface[k]),
+                    "found": bool(found_truth[k]),
+                }
+            )
+
     validation = validate_likelihood(
         np.concatenate(real_values) if real_values else np.zeros(0),
         np.concatenate(spurious_values) if spurious_values else np.zeros(0),
@@ -424,6 +474,7 @@ def evaluate(
         "images": [int(i) for i in chosen],
         "n_realisations": n_realisations,
         "seed": seed,
+        "dose_e_per_px": dose,
         "alpha_A": alpha,
         "match_distance_A": max_distance,
         "border_A": border,
@@ -438,11 +489,14 @@ def evaluate(
             if key not in ("image", "realisation", "method", "truth_source")
         },
     }
-    result = EvaluationResult(rows, column_rows, validation, summary)
+    result = EvaluationResult(rows, column_rows, validation, summary, truth_rows)
     if output_dir is not None:
         out = Path(output_dir)
         result.paths["per_image_csv"] = write_csv(out / "per_image.csv", rows, IMAGE_FIELDS)
         result.paths["columns_csv"] = write_csv(out / "columns.csv", column_rows, COLUMN_FIELDS)
+        result.paths["truth_columns_csv"] = write_csv(
+            out / "truth_columns.csv", truth_rows, TRUTH_FIELDS
+        )
         result.paths["boxplot"] = plot_structure_boxplots(
             result, out / "structure_boxplots.png", title=f"{name}: surface vs bulk columns"
         )

@@ -436,6 +436,13 @@ def register(app: typer.Typer) -> None:
             int | None, typer.Option(help="Use at most this many images.")
         ] = None,
         seed: Annotated[int, typer.Option(help="Seed of the noise.")] = 0,
+        dose: Annotated[
+            float | None,
+            typer.Option(
+                help="Score at this vacuum dose, e-/px, instead of each image's own (the "
+                "noise-free frames are scaled to it before the noise is drawn)."
+            ),
+        ] = None,
         alpha: Annotated[float, typer.Option(help="Alpha of the surface alpha shape, Å.")] = 2.5,
         match_distance: Annotated[
             float, typer.Option(help="Largest distance of a matched column pair, Å.")
@@ -475,6 +482,7 @@ def register(app: typer.Typer) -> None:
                 params=parse_params(param),
                 model=model,
                 seed=seed,
+                dose=dose,
                 alpha=alpha,
                 max_distance=match_distance,
                 truth_surface=truth_surface,
