@@ -96,6 +96,10 @@ def plot(result: dict[str, Any], path: Path) -> Path:
     if clean is not None:
         left.axhline(clean["surface_jaccard"]["median"], color="0.3", lw=1,
                      label="noise-free frame (detector ceiling)")  # fmt: skip
+        for k, (label, _, _) in enumerate(ATOM_CLASSES):
+            right.axhline(clean["recall_by_atoms"][label]["recall"], color=plt.cm.viridis(k / 4.5),
+                          ls=":", lw=1)  # fmt: skip
+        right.plot([], [], ls=":", color="0.3", label="noise-free frame")
     left.axhline(TARGET, color="crimson", ls=":", lw=1.2, label=f"target {TARGET}")
     left.axvline(0.45, color="0.6", ls="--", lw=0.8)
     right.axvline(0.45, color="0.6", ls="--", lw=0.8)
