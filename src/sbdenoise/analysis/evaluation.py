@@ -15,7 +15,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -181,6 +181,59 @@ def _resolve_method(
     return str(method), run
 
 
+class _ScoredTruth(NamedTuple):
+    """The true columns :func:`evaluate` scores in one image (read once per image)."""
+
+    positions: np.ndarray  #: (n, 2) angstrom, inside the frame, of the chosen elements
+    surface: np.ndarray  #: (n,) booleans
+    source: str  #: "store" (the simulation's columns) or "clean" (detected on the clean frame)
+    by_element: tuple[np.ndarray, np.ndarray] | None  #: every true column and the chosen flags
+    element: np.ndarray  #: (n,) element names ("" without store truth)
+    n_atoms: np.ndarray  #: (n,) atoms per column (-1 without store truth)
+
+
+def _scored_truth(
+    data: SimulatedDataset,
+    index: int,
+    clean: np.ndarray,
+    pixel_size: float,
+    wanted: set[str] | None,
+    truth_surface: str,
+    alpha: float,
+    border: float,
+    detect_kwargs: Mapping[str, Any],
+) -> _ScoredTruth:
+    """The true columns of image ``index`` as :func:`evaluate` scores them."""
+    table = data.columns(index)
+    truth, source = _truth_positions(table), "store"
+    flags = np.asarray(table["on_surface"], dtype=bool) if len(table) else np.zeros(0, bool)
+    if len(truth) == 0:
+        if wanted is not None:
+            raise InputError(
+                f"image {index} has no column truth: scoring by element needs it", data.path
+            )
+        truth, source = detect_columns(clean, pixel_size, **detect_kwargs).positions, "clean"
+        flags = None
+    keep = inside_frame(truth, clean.shape, pixel_size, border)
+    all_truth = truth[keep]
+    if source == "store":
+        element = np.asarray(table["element"]).astype(str)[keep]
+        n_atoms = np.asarray(table["n_atoms"], dtype=int)[keep]
+    else:
+        element, n_atoms = np.full(len(all_truth), ""), np.full(len(all_truth), -1)
+    chosen = None if wanted is None else np.isin(element, list(wanted))
+    if chosen is not None:
+        truth, element, n_atoms = all_truth[chosen], element[chosen], n_atoms[chosen]
+    else:
+        truth = all_truth
+    if truth_surface == "store" and flags is not None:
+        surface = flags[keep] if chosen is None else flags[keep][chosen]
+    else:
+        surface = alpha_shape(truth, alpha, shape=clean.shape, pixel_size=pixel_size).surface
+    by_element = None if chosen is None else (all_truth, chosen)
+    return _ScoredTruth(truth, surface, source, by_element, element, n_atoms)
+
+
 def _truth_positions(table: np.ndarray) -> np.ndarray:
     return (
         np.stack([table["y"], table["x"]], axis=1).astype(np.float64)
@@ -324,7 +377,7 @@ def evaluate(
     real_values: list[np.ndarray] = []
     spurious_values: list[np.ndarray] = []
     jobs = [(int(i), r) for i in chosen for r in range(n_realisations)]
-    truth_cache: dict[int, tuple[np.ndarray, np.ndarray, str, Any, np.ndarray, np.ndarray]] = {}
+    truth_cache: dict[int, _ScoredTruth] = {}
     loaded = -1
     for index, realisation in progress_bar(jobs, f"evaluate {name}", show_progress):
         if index != loaded:  # realisations of one image follow each other: read it once
@@ -334,47 +387,11 @@ def evaluate(
         pixel_size = float(data.params["pixel_size"][index])
         frame_dose = float(data.params["dose"][index]) if dose is None else float(dose)
         if index not in truth_cache:
-            table = data.columns(index)
-            truth, source = _truth_positions(table), "store"
-            flags = np.asarray(table["on_surface"], dtype=bool) if len(table) else np.zeros(0, bool)
-            if len(truth) == 0:
-                if wanted is not None:
-                    raise InputError(
-                        f"image {index} has no column truth: scoring by element needs it",
-                        data.path,
-                    )
-                truth, source = (
-                    detect_columns(clean, pixel_size, **detect_kwargs).positions,
-                    "clean",
-                )
-                flags = None
-            keep = inside_frame(truth, clean.shape, pixel_size, border)
-            all_truth = truth[keep]
-            if source == "store":
-                element_of = np.asarray(table["element"]).astype(str)[keep]
-                atoms_of = np.asarray(table["n_atoms"], dtype=int)[keep]
-            else:
-                element_of = np.full(len(all_truth), "")
-                atoms_of = np.full(len(all_truth), -1)
-            chosen_columns = None if wanted is None else np.isin(element_of, list(wanted))
-            truth = all_truth if chosen_columns is None else all_truth[chosen_columns]
-            if chosen_columns is not None:
-                element_of, atoms_of = element_of[chosen_columns], atoms_of[chosen_columns]
-            if truth_surface == "store" and flags is not None:
-                surface = flags[keep] if chosen_columns is None else flags[keep][chosen_columns]
-            else:
-                surface = alpha_shape(
-                    truth, alpha, shape=clean.shape, pixel_size=pixel_size
-                ).surface
-            truth_cache[index] = (
-                truth,
-                surface,
-                source,
-                None if chosen_columns is None else (all_truth, chosen_columns),
-                element_of,
-                atoms_of,
+            truth_cache[index] = _scored_truth(
+                data, index, clean, pixel_size, wanted, truth_surface, alpha, border, detect_kwargs
             )
-        truth, surface, source, by_element, element_of, atoms_of = truth_cache[index]
+        scored = truth_cache[index]
+        truth, surface, by_element = scored.positions, scored.surface, scored.by_element
 
         rng = np.random.default_rng((seed, index, realisation))
         noisy = sample_poisson(clean, rng)
@@ -429,7 +446,7 @@ def evaluate(
                 "n_real": tally["real"],
                 "n_uncertain": tally["uncertain"],
                 "n_spurious": tally["spurious"],
-                "truth_source": source,
+                "truth_source": scored.source,
             }
         )
         for k in range(len(positions)):
@@ -455,8 +472,8 @@ def evaluate(
                     "realisation": realisation,
                     "y_A": float(truth[k, 0]),
                     "x_A": float(truth[k, 1]),
-                    "element": str(element_of[k]),
-                    "n_atoms": int(atoms_of[k]),
+                    "element": str(scored.element[k]),
+                    "n_atoms": int(scored.n_atoms[k]),
                     "surface": bool(surface[k]),
                     "found": bool(found_truth[k]),
                 }
