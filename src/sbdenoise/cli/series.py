@@ -22,6 +22,7 @@ from sbdenoise.cli.support import (
     parse_params,
 )
 from sbdenoise.errors import SbdenoiseError
+from sbdenoise.series.binning import BLUR_WARNING_A
 
 
 def series(
@@ -42,6 +43,14 @@ def series(
         typer.Option(help="Per-frame verdicts: calibrated (simulated null, cached) or thresholds."),
     ] = "calibrated",
     max_frames: Annotated[int | None, typer.Option(help="Analyse only the first frames.")] = None,
+    frames_per_sum: Annotated[
+        int,
+        typer.Option(
+            "--sum",
+            help="Sum this many consecutive frames before the analysis: N x the counts, N x "
+            "coarser time, for a particle that holds still (1: every frame as recorded).",
+        ),
+    ] = 1,
     seed: Annotated[int, typer.Option(help="Seed of the permutations and the null.")] = 0,
     quiet: QuietOption = False,
 ) -> None:
@@ -74,12 +83,22 @@ def series(
             fdr=fdr,
             verdicts=verdicts,  # type: ignore[arg-type]
             max_frames=max_frames,
+            frames_per_sum=frames_per_sum,
             seed=seed,
             show_progress=not quiet,
         )
     except SbdenoiseError as error:
         raise fail(error) from None
     drift = result.drift[-1]
+    if result.frames_per_sum > 1:
+        blur = float(result.drift_within_sum.max(initial=0.0))
+        blurred = " [bold red](blurred: use fewer frames per sum)[/]"
+        console.print(
+            f"Each frame is the sum of {result.frames_per_sum} recorded frames "
+            f"({result.dropped_frames} left over, not used); drift within a sum up to "
+            f"{blur:.2f} Å" + (blurred if blur > BLUR_WARNING_A else ""),
+            highlight=False,
+        )
     console.print(
         f"{result.n_frames} frames at {result.pixel_size:.4g} Å/px, {result.method}; drift "
         f"({drift[0]:+.2f}, {drift[1]:+.2f}) Å over the series"

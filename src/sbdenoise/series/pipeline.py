@@ -40,6 +40,7 @@ from sbdenoise.io import Micrograph, read_image
 from sbdenoise.io.atomic import atomic_write_text
 from sbdenoise.noise.counts import prepare_counts
 from sbdenoise.progress import progress_bar
+from sbdenoise.series.binning import check_frames_per_sum, drift_within_sum, sum_frames
 from sbdenoise.series.constants import (
     PATH_STEP_A,
     PATH_WIDTH_A,
@@ -150,6 +151,11 @@ class SeriesResult:
         Wall time of each stage in this call, s.
     resumed_frames : int
         Frames that were already denoised when this call started.
+    frames_per_sum : int
+        Recorded frames summed into each analysed frame (1: the frames as recorded); frame ``k``
+        of the analysis is recorded frames ``kN .. kN + N - 1``.
+    dropped_frames : int
+        Recorded frames left over after the last whole sum, not analysed.
     """
 
     out_dir: Path
@@ -169,6 +175,13 @@ class SeriesResult:
     files: dict[str, Path] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     resumed_frames: int = 0
+    frames_per_sum: int = 1
+    dropped_frames: int = 0
+
+    @property
+    def drift_within_sum(self) -> np.ndarray:
+        """Drift across the recorded frames of each sum, angstrom (0 without sums)."""
+        return drift_within_sum(self.drift, self.frames_per_sum)
 
     @property
     def real_events(self) -> list[ColumnEvent]:
@@ -567,6 +580,7 @@ def run_series(
     fdr: float = 0.05,
     verdicts: Literal["calibrated", "thresholds"] = "calibrated",
     max_frames: int | None = None,
+    frames_per_sum: int = 1,
     seed: int = 0,
     report: bool = True,
     show_progress: bool = True,
@@ -597,7 +611,12 @@ def run_series(
     verdicts : str
         ``"calibrated"`` (null simulated for the method, cached) or ``"thresholds"``.
     max_frames : int, optional
-        Analyse only the first frames.
+        Analyse only the first recorded frames.
+    frames_per_sum : int
+        Sum this many consecutive recorded frames into each analysed frame (see
+        :func:`sbdenoise.series.binning.sum_frames`): N times the counts per frame for N times
+        coarser time, for a particle that holds still over N frames. Frames left over after the
+        last whole sum are not used. The default 1 analyses every frame as recorded.
     seed : int
         Seed of the permutations (and of the calibration's simulated vacuum).
     report : bool
@@ -624,8 +643,12 @@ def run_series(
     if not 0 < fdr < 1:
         raise InputError(f"fdr must lie between 0 and 1, got {fdr}")
     data = micrograph.data if max_frames is None else micrograph.data[:max_frames]
-    if data.shape[0] < MIN_FRAMES:
-        raise InputError(f"a series needs at least {MIN_FRAMES} frames, got {data.shape[0]}")
+    per_sum = check_frames_per_sum(frames_per_sum)
+    if data.shape[0] < MIN_FRAMES * per_sum:
+        raise InputError(
+            f"a series needs at least {MIN_FRAMES} frames, got {data.shape[0]}"
+            + (f" (fewer than {MIN_FRAMES} sums of {per_sum})" if per_sum > 1 else "")
+        )
     prepared = prepare(method, dict(params or {}), model=model, source=micrograph.source)
     pixel = prepared.check_input(
         micrograph.pixel_size if pixel_size is None else pixel_size, True, micrograph.source
@@ -639,8 +662,11 @@ def run_series(
             f"{method} trains on the input itself, so its verdicts cannot be calibrated on "
             "simulated vacuum; use verdicts='thresholds' (--verdicts thresholds)"
         )
-    counts = prepare_counts(
-        data, micrograph.source, gain=gain, offset=offset, assume_counts=assume_counts
+    counts, dropped = sum_frames(
+        prepare_counts(
+            data, micrograph.source, gain=gain, offset=offset, assume_counts=assume_counts
+        ),
+        per_sum,
     )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -652,6 +678,7 @@ def run_series(
         "fdr": fdr,
         "verdicts": verdicts,
         "seed": seed,
+        "frames_per_sum": per_sum,
         "version": __version__,
     }
     state = _load_state(out, _fingerprint(counts, options))
@@ -830,9 +857,14 @@ def run_series(
         files=files,
         seconds=seconds,
         resumed_frames=resumed,
+        frames_per_sum=per_sum,
+        dropped_frames=dropped,
     )
     summary = {
         "frames": n,
+        "frames_per_sum": per_sum,
+        "recorded_frames_dropped": dropped,
+        "drift_within_sum_max_A": float(np.max(result.drift_within_sum, initial=0.0)),
         "pixel_size_A": pixel,
         "method": method,
         "params": prepared.params,

@@ -18,6 +18,7 @@ from sbdenoise.analysis.likelihood import (
     symmetric_limit,
 )
 from sbdenoise.io.atomic import atomic_write, atomic_write_text
+from sbdenoise.series.binning import BLUR_WARNING_A
 from sbdenoise.series.constants import PATH_STEP_A, PROFILE_BLUR_A, PROFILE_RADIUS_A
 
 if TYPE_CHECKING:
@@ -277,6 +278,7 @@ def _page(result: SeriesResult, files: dict[str, Path], names: list[str]) -> str
         "<h1>sbdenoise series report</h1>",
         f"<p class='note'>{result.n_frames} frames at {result.pixel_size:.5g} Å/px, denoised "
         f"with <b>{html.escape(result.method)}</b>; sbdenoise {html.escape(__version__)}.</p>",
+        _sum_note(result),
         "<h2>Noisy | denoised | likelihood, frame by frame</h2>",
         f"<img src='{files['animation_gif'].name}' alt='animation'>",
         "<h2>Column events</h2>",
@@ -346,6 +348,25 @@ def _page(result: SeriesResult, files: dict[str, Path], names: list[str]) -> str
         "</body></html>",
     ]
     return "\n".join(parts)
+
+
+def _sum_note(result: SeriesResult) -> str:
+    """A paragraph on summed frames (empty when the frames were analysed as recorded)."""
+    n = result.frames_per_sum
+    if n <= 1:
+        return ""
+    blur = float(np.max(result.drift_within_sum, initial=0.0))
+    warn = (
+        f" <b>The specimen drifted up to {blur:.2g} Å within a sum: the sums are blurred; "
+        "use fewer frames per sum.</b>"
+        if blur > BLUR_WARNING_A
+        else f" Drift within a sum at most {blur:.2g} Å."
+    )
+    return (
+        f"<p class='note'>Each frame is the sum of {n} recorded frames (frame k = recorded "
+        f"frames {n}k to {n}k + {n - 1}, added without alignment); "
+        f"{result.dropped_frames} recorded frame(s) after the last whole sum not used.{warn}</p>"
+    )
 
 
 def write_series_report(
