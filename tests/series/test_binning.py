@@ -108,16 +108,21 @@ def test_another_sum_in_the_same_folder_is_refused_and_too_few_sums_too(series_a
     with pytest.raises(InputError, match="another input or other options"):
         run_series(series.frames, result.out_dir, pixel_size=series.pixel_size, **OPTIONS)
     with pytest.raises(InputError, match="fewer than 4 sums of 5"):
-        run_series(
-            series.frames, result.out_dir.parent / "x", pixel_size=0.061, frames_per_sum=5
-        )
+        run_series(series.frames, result.out_dir.parent / "x", pixel_size=0.061, frames_per_sum=5)
 
 
 def test_the_cli_passes_the_sum_and_says_so(tmp_path):
     series = simulated_series(n_frames=9, size=SIZE, event_frame=None, seed=6)
     movie = tmp_path / "movie.npy"
     np.save(movie, series.frames)
-    args = ["series", str(movie), "-o", str(tmp_path / "out"), "--pixel-size", str(series.pixel_size)]
+    args = [
+        "series",
+        str(movie),
+        "-o",
+        str(tmp_path / "out"),
+        "--pixel-size",
+        str(series.pixel_size),
+    ]
     result = CliRunner().invoke(app, [*args, "--sum", "2", "--verdicts", "thresholds", "--quiet"])
     assert result.exit_code == 0, result.output
     assert "sum of 2 recorded frames (1 left over" in result.output
@@ -125,3 +130,13 @@ def test_the_cli_passes_the_sum_and_says_so(tmp_path):
     assert "sum of 2 recorded frames" in page
     bad = CliRunner().invoke(app, [*args[:3], str(tmp_path / "o2"), "--sum", "0", "--quiet"])
     assert bad.exit_code != 0 and "whole number" in bad.output
+
+
+def test_sums_beyond_the_training_doses_are_warned_about(series_and_sums, tmp_path):
+    series, result = series_and_sums
+    assert result.notes == []  # two 0.45 e-/px frames: 0.9 e-/px, inside 40-400 e-/A^2
+    heavy = run_series(
+        series.frames[:16], tmp_path / "heavy", pixel_size=series.pixel_size, frames_per_sum=4,
+        **OPTIONS,
+    )  # fmt: skip
+    assert len(heavy.notes) == 1 and "outside the doses the model was trained for" in heavy.notes[0]

@@ -212,6 +212,47 @@ def refine_peaks(field: np.ndarray, peaks: np.ndarray, max_steps: int = 4) -> np
     return np.stack([rows + oy, cols + ox], axis=1)
 
 
+def contrast_threshold(frame: np.ndarray, min_contrast: float) -> float:
+    """The LoG response a column must reach to stand ``min_contrast`` above a typical pixel.
+
+    Parameters
+    ----------
+    frame : numpy.ndarray
+        The image searched, counts per pixel (bright columns).
+    min_contrast : float
+        Least peak height above the local background, as a fraction of the image's median.
+
+    Returns
+    -------
+    float
+        Threshold on the scale-normalised LoG response, e-/px (half the least peak height).
+    """
+    if not float(min_contrast) > 0:
+        raise InputError(f"min_contrast must be a positive fraction, got {min_contrast}")
+    level = float(np.median(frame))
+    if level <= 0:
+        level = float(np.mean(np.abs(frame))) or 1.0
+    return 0.5 * float(min_contrast) * level
+
+
+def column_response(frame: np.ndarray, scale: float) -> np.ndarray:
+    """Scale-normalised Laplacian-of-Gaussian response of bright columns, e-/px.
+
+    Parameters
+    ----------
+    frame : numpy.ndarray
+        2-D image, counts per pixel.
+    scale : float
+        Gaussian width, pixels (a column's own width gives about half its peak height).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``-scale**2 * LoG(frame)``, same shape: positive on bright blobs, blind to smooth slopes.
+    """
+    return -(scale**2) * ndi.gaussian_laplace(np.asarray(frame, dtype=np.float64), scale)
+
+
 def detect_columns(
     image: np.ndarray,
     pixel_size: float,
@@ -271,12 +312,7 @@ def detect_columns(
     if polarity == "dark":
         frame = frame.max() - frame
     if threshold is None:
-        if not float(min_contrast) > 0:
-            raise InputError(f"min_contrast must be a positive fraction, got {min_contrast}")
-        level = float(np.median(frame))
-        if level <= 0:
-            level = float(np.mean(np.abs(frame))) or 1.0
-        threshold = 0.5 * min_contrast * level
+        threshold = contrast_threshold(frame, min_contrast)
     border_px = max(int(np.ceil(border / pixel_size)), 0)
     blobs = blob_log(
         frame,
@@ -293,7 +329,7 @@ def detect_columns(
     # The LoG response at the typical column scale: its maxima give the sub-pixel positions and
     # the strengths (it ignores smooth background slopes, unlike the raw intensity).
     scale = float(np.median(sigma_px))
-    response = -(scale**2) * ndi.gaussian_laplace(frame, scale)
+    response = column_response(frame, scale)
     if refine:
         peaks = refine_peaks(response, peaks)
     rows = np.clip(np.rint(peaks[:, 0]).astype(np.intp), 0, frame.shape[0] - 1)

@@ -89,6 +89,8 @@ def series(
         )
     except SbdenoiseError as error:
         raise fail(error) from None
+    for note in result.notes:
+        console.print(f"[yellow]{note}[/]", highlight=False)
     drift = result.drift[-1]
     if result.frames_per_sum > 1:
         blur = float(result.drift_within_sum.max(initial=0.0))

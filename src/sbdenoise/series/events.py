@@ -557,7 +557,9 @@ def change_p_values(
     top = max(MIN_EXCEEDANCES, int(TAIL_SHARE * null.size))
     anchor = null[null.size - top]
     scale = max(float(np.mean(null[null.size - top :] - anchor)), 1e-6)
-    tail = (top / (1.0 + null.size)) * np.exp(-(statistic - anchor) / scale)
+    # Below the anchor at least ``top`` permutations exceed, so the empirical value is used
+    # there; clipping keeps the unused exponent finite.
+    tail = (top / (1.0 + null.size)) * np.exp(-np.maximum(statistic - anchor, 0.0) / scale)
     return np.where(above >= MIN_EXCEEDANCES, empirical, np.minimum(tail, empirical))
 
 

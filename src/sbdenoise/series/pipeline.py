@@ -34,6 +34,7 @@ from sbdenoise.analysis.candidates import find_candidates
 from sbdenoise.analysis.columns import write_csv
 from sbdenoise.analysis.likelihood import disc_pixels
 from sbdenoise.analysis.trust import FrameVerdicts, benjamini_hochberg, judge_frame
+from sbdenoise.denoise.api import dose_notes
 from sbdenoise.denoise.registry import prepare
 from sbdenoise.errors import InputError
 from sbdenoise.io import Micrograph, read_image
@@ -156,6 +157,8 @@ class SeriesResult:
         of the analysis is recorded frames ``kN .. kN + N - 1``.
     dropped_frames : int
         Recorded frames left over after the last whole sum, not analysed.
+    notes : list of str
+        Warnings about the input for the method (a dose outside the network's training range).
     """
 
     out_dir: Path
@@ -177,6 +180,7 @@ class SeriesResult:
     resumed_frames: int = 0
     frames_per_sum: int = 1
     dropped_frames: int = 0
+    notes: list[str] = field(default_factory=list)
 
     @property
     def drift_within_sum(self) -> np.ndarray:
@@ -859,11 +863,13 @@ def run_series(
         resumed_frames=resumed,
         frames_per_sum=per_sum,
         dropped_frames=dropped,
+        notes=[] if prepared.card is None else dose_notes(counts, prepared.card, pixel),
     )
     summary = {
         "frames": n,
         "frames_per_sum": per_sum,
         "recorded_frames_dropped": dropped,
+        "notes": result.notes,
         "drift_within_sum_max_A": float(np.max(result.drift_within_sum, initial=0.0)),
         "pixel_size_A": pixel,
         "method": method,
