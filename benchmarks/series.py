@@ -12,6 +12,13 @@ model), with the camera's 40 frames/s as the reference.
 
     .venv/bin/python benchmarks/series.py               # 4 + 4 seeds, ~15 min on 2 cores
     .venv/bin/python benchmarks/series.py --seeds 1 --no-throughput   # a quick look
+    .venv/bin/python benchmarks/series.py --sum 2 --no-throughput \
+        --output benchmarks/results/series_sum2              # sums of two frames
+
+With ``--sum N`` the pipeline analyses sums of N recorded frames (``run_series(...,
+frames_per_sum=N)``): the drift is compared with the true drift at the middle of each sum, the
+event counts as found when its interval covers a sum holding the change, and the interval's width
+is reported in recorded frames.
 """
 
 from __future__ import annotations
@@ -43,7 +50,7 @@ def _machine() -> str:
     )
 
 
-def accuracy(seeds: int, frames: int, size: int, verdicts: str) -> list[dict]:
+def accuracy(seeds: int, frames: int, size: int, verdicts: str, per_sum: int = 1) -> list[dict]:
     """Run the pipeline on moving and static movies over ``seeds`` noise seeds."""
     rows = []
     for kind, event in (("moving", frames // 2), ("static", None)):
@@ -58,21 +65,27 @@ def accuracy(seeds: int, frames: int, size: int, verdicts: str) -> list[dict]:
                     Path(folder) / "run",
                     pixel_size=truth.pixel_size,
                     verdicts=verdicts,
+                    frames_per_sum=per_sum,
                     report=False,
                     show_progress=False,
                 )
                 seconds = time.perf_counter() - start
-            error = result.drift - truth.drift
-            found, true_z, false_real = False, float("nan"), 0
+            used = truth.drift[: result.n_frames * per_sum].reshape(-1, per_sum, 2).mean(axis=1)
+            error = result.drift - (used - used[0])
+            # the sums that hold the change: the one with its first frame gone, or the next one
+            changed = set() if event is None else {event // per_sum, -(-event // per_sum)}
+            found, true_z, false_real, width = False, float("nan"), 0, float("nan")
             for e in result.real_events:
                 hit = (
                     event is not None
                     and e.kind == "leaves"
-                    and e.covers(event)
+                    and any(e.covers(k) for k in changed)
                     and np.hypot(*(np.asarray(e.position) - truth.event_position)) < 1.0
                 )
                 found |= hit
                 false_real += not hit
+                if hit:
+                    width = float((e.frames[1] - e.frames[0] + 1) * per_sum)
             if event is not None:
                 origin = result.window.origin_a(truth.pixel_size)
                 d = np.hypot(*(result.evidence.positions + origin - truth.event_position).T)
@@ -90,11 +103,20 @@ def accuracy(seeds: int, frames: int, size: int, verdicts: str) -> list[dict]:
                     "profile_r": result.profiles.r_profile,
                     "profile_r_ceiling": result.profiles.r_ceiling,
                     "sites": len(result.evidence.positions),
+                    "event_interval_frames": width,
+                    "supported_per_frame": _supported_per_frame(result),
                     "seconds": seconds,
                 }
             )
             print(rows[-1], flush=True)
     return rows
+
+
+def _supported_per_frame(result) -> float:
+    """Mean number of candidates a frame's counts support ("supported", or "real" by thresholds)."""
+    names = result.verdict_names
+    name = "supported" if "supported" in names else "real"
+    return float(np.mean(result.verdict_counts[:, names.index(name)]))
 
 
 def throughput(frames: int, size: int) -> dict:
@@ -151,18 +173,26 @@ def _markdown(result: dict) -> str:
         "",
         f"{result['frames']}-frame abTEM movies ({result['size']} px, 0.061 Å/px, 0.45 e⁻/px per "
         "frame, drift about 1.1 Å over the movie); moving: one surface column leaves at frame "
-        f"{result['frames'] // 2}; static: no event. Per-frame verdicts: {result['verdicts']}.",
+        f"{result['frames'] // 2}; static: no event. Per-frame verdicts: {result['verdicts']}. "
+        + (
+            f"Frames per sum: {result['frames_per_sum']} (each analysed frame the sum of that many "
+            "recorded ones; the interval in recorded frames)."
+            if result.get("frames_per_sum", 1) > 1
+            else "Every frame analysed as recorded."
+        ),
         "",
-        "| series | seed | drift rms (Å) | event found (±1 frame, real) | z of the true event "
-        "| false real events | profile r | r ceiling | s |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| series | seed | drift rms (Å) | event found (real, interval covers it) | z of the true "
+        "event | interval (recorded frames) | false real events | supported candidates per "
+        "frame | profile r | r ceiling | s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["accuracy"]:
         found = "–" if r["event_found"] is None else ("yes" if r["event_found"] else "no")
         lines.append(
             f"| {r['series']} | {r['seed']} | {r['drift_rms_A']:.3f} | {found} | "
-            f"{r['event_z']:.2f} | {r['false_real_events']} | {r['profile_r']:.3f} | "
-            f"{r['profile_r_ceiling']:.3f} | {r['seconds']:.0f} |"
+            f"{r['event_z']:.2f} | {r.get('event_interval_frames', float('nan')):.0f} | "
+            f"{r['false_real_events']} | {r.get('supported_per_frame', float('nan')):.1f} | "
+            f"{r['profile_r']:.3f} | {r['profile_r_ceiling']:.3f} | {r['seconds']:.0f} |"
         )
     summary = result["summary"]
     lines += [
@@ -170,7 +200,12 @@ def _markdown(result: dict) -> str:
         f"Found {summary['found']} of {summary['moving']} events; false real events "
         f"{summary['false_real_moving']} on moving and {summary['false_real_static']} on static "
         f"movies; drift rms at most {summary['drift_rms_max_A']:.3f} Å; profile r "
-        f"{summary['profile_r_min']:.3f}-{summary['profile_r_max']:.3f}.",
+        f"{summary['profile_r_min']:.3f}-{summary['profile_r_max']:.3f}"
+        + (
+            f"; candidates supported per analysed frame {summary['supported_per_frame_mean']:.1f}."
+            if "supported_per_frame_mean" in summary
+            else "."
+        ),
     ]
     if result.get("throughput"):
         t = result["throughput"]
@@ -198,19 +233,23 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=40)
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--verdicts", default="thresholds", choices=["thresholds", "calibrated"])
+    parser.add_argument("--sum", type=int, default=1, help="recorded frames per analysed frame")
     parser.add_argument("--no-throughput", action="store_true")
     parser.add_argument("--throughput-frames", type=int, default=32)
     parser.add_argument("--output", type=Path, default=RESULTS / "series")
     args = parser.parse_args()
     start = time.perf_counter()
-    rows = accuracy(args.seeds, args.frames, args.size, args.verdicts)
+    rows = accuracy(args.seeds, args.frames, args.size, args.verdicts, args.sum)
     moving = [r for r in rows if r["series"] == "moving"]
     static = [r for r in rows if r["series"] == "static"]
     result = {
         "machine": _machine(),
         "command": "python benchmarks/series.py "
         + f"--seeds {args.seeds} --frames {args.frames} --size {args.size}"
-        + (" --no-throughput" if args.no_throughput else ""),
+        + (f" --sum {args.sum}" if args.sum > 1 else "")
+        + (" --no-throughput" if args.no_throughput else "")
+        + (f" --output {args.output}" if args.output != RESULTS / "series" else ""),
+        "frames_per_sum": args.sum,
         "frames": args.frames,
         "size": args.size,
         "verdicts": args.verdicts,
@@ -223,6 +262,7 @@ def main() -> None:
             "drift_rms_max_A": max(r["drift_rms_A"] for r in rows),
             "profile_r_min": min(r["profile_r"] for r in rows),
             "profile_r_max": max(r["profile_r"] for r in rows),
+            "supported_per_frame_mean": float(np.mean([r["supported_per_frame"] for r in rows])),
         },
         "throughput": None if args.no_throughput else throughput(args.throughput_frames, 1024),
     }
