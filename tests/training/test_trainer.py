@@ -282,8 +282,10 @@ def test_build_spec_parses_options(tmp_path):
         vacuum_crops=0.05,
         freeze_batch_norm=True,
         warmup_steps=500,
+        loss_norm="l1",
     )
     assert spec.dataset == str(tmp_path.resolve())
+    assert spec.loss_norm == "l1" and build_spec(tmp_path, spec_file).loss_norm == "l2"
     assert spec.warmup_steps == 500 and build_spec(tmp_path, spec_file).warmup_steps == 0
     assert spec.freeze_batch_norm and not build_spec(tmp_path, spec_file).freeze_batch_norm
     assert spec.vacuum_weight == 30.0 and spec.vacuum_crops == 0.05

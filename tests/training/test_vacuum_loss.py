@@ -79,3 +79,27 @@ def test_a_sharpened_fringe_costs_more_with_an_edge_weight():
         assert weighted_crop_mse(x, clean, 10.0, 10.0, 0).item() == plain
     with pytest.raises(ValueError, match="edge_weight"):
         TrainSpec(dataset="x", edge_weight=0.5)
+
+
+def _best_constant(targets: torch.Tensor, norm: str) -> float:
+    """The constant output with the smallest loss over ``targets``, on a 0.01 grid."""
+    levels = torch.linspace(0.0, 1.0, 101)
+    losses = [weighted_crop_mse(torch.full_like(targets, float(c)), targets, norm=norm).mean()
+              for c in levels]  # fmt: skip
+    return float(levels[int(torch.stack(losses).argmin())])
+
+
+@pytest.mark.parametrize("present", [4, 6])
+def test_the_absolute_error_draws_a_column_whole_or_not_at_all(present):
+    # ten noise-free crops of one site: a column there in `present` of them, vacuum in the rest
+    targets = torch.zeros(10, 1, 8, 8)
+    targets[:present, 0, 3:5, 3:5] = 1.0
+    site = targets[:, :, 3:5, 3:5]
+    # the squared error settles at the share of crops with a column (the mean, a faint column),
+    # the absolute error at the more likely of the two (the median: the column whole, or none)
+    assert _best_constant(site, "l2") == pytest.approx(present / 10, abs=0.011)
+    assert _best_constant(site, "l1") == (1.0 if present > 5 else 0.0)
+    with pytest.raises(ValueError, match="norm"):
+        weighted_crop_mse(site, site, norm="l3")
+    with pytest.raises(ValueError, match="loss_norm"):
+        TrainSpec(dataset="x", loss_norm="l3")

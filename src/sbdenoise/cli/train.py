@@ -84,7 +84,8 @@ def build_spec(
         dose_range,
         normalization,
         precision,
-        loss_weighting, seed, validate_every, checkpoint_minutes, budget_minutes, init_from,
+        loss_weighting, loss_norm, seed, validate_every, checkpoint_minutes, budget_minutes,
+        init_from,
         branch_from,
         contrast, structures, defect, defocus, thickness, flips, quarter_turns, rotation,
         scale_range, mix (``--mix`` values, replacing the spec file's), share,
@@ -150,7 +151,7 @@ def build_spec(
         )
     elif options.get("dose") is not None:
         data["dose_range"] = None  # a fixed dose asked for: every crop at it
-    for name in ("normalization", "precision", "loss_weighting"):
+    for name in ("normalization", "precision", "loss_weighting", "loss_norm"):
         if options.get(name) is not None:
             data[name] = options[name]
     if options.get("steps") is not None:
@@ -299,6 +300,10 @@ def train(
         str | None,
         typer.Option(help="uniform (default: plain MSE) or dose (each crop's MSE x its dose)."),
     ] = None,
+    loss_norm: Annotated[
+        str | None,
+        typer.Option(help="l2 (default: squared error, posterior mean) or l1 (absolute: median)."),
+    ] = None,
     contrast: Annotated[
         list[str] | None, typer.Option(help="Contrast classes to train on (white, black, ...).")
     ] = None,
@@ -415,6 +420,7 @@ def train(
             normalization=normalization,
             precision=precision,
             loss_weighting=loss_weighting,
+            loss_norm=loss_norm,
             seed=seed,
             validate_every=validate_every,
             checkpoint_minutes=checkpoint_minutes,

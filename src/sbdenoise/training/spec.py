@@ -362,6 +362,15 @@ class TrainSpec(_Model):
             "(the PSNR averaged over doses is what validation scores). Needs a dose range."
         ),
     )
+    loss_norm: Literal["l2", "l1"] = Field(
+        "l2",
+        description=(
+            "Pixel error of the loss: 'l2' (squared: the network estimates the posterior mean, "
+            "which draws an uncertain column at a fraction of its height) or 'l1' (absolute: "
+            "the posterior median, which draws a column the data make more likely than not at "
+            "its height and leaves a less likely one out)."
+        ),
+    )
     precision: Literal["auto", "fp32", "bf16"] = Field(
         "auto",
         description=(

@@ -407,7 +407,8 @@ def _dose_text(spec: TrainSpec, data: TrainingData) -> str:
         vacuum += ", batch norms frozen (running statistics of the start)"
     return (
         f"doses {low:.3g}-{high:.3g} e-/A^2 ({wlow:.3g}-{whigh:.3g} per working pixel, drawn per "
-        f"crop), {data.normalization} normalization, {spec.loss_weighting} loss weighting{vacuum}"
+        f"crop), {data.normalization} normalization, {spec.loss_weighting} loss weighting "
+        f"({spec.loss_norm}){vacuum}"
     )
 
 
@@ -793,7 +794,7 @@ def _train(
             with autocast(precision, context.device):
                 outputs = net(inputs)
             per_crop = weighted_crop_mse(
-                outputs, targets, spec.vacuum_weight, spec.edge_weight, edge_width
+                outputs, targets, spec.vacuum_weight, spec.edge_weight, edge_width, spec.loss_norm
             )
             loss = (per_crop * crop_weights).mean()
             loss.backward()

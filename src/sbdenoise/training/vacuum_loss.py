@@ -85,8 +85,9 @@ def weighted_crop_mse(
     vacuum_weight: float = 1.0,
     edge_weight: float = 1.0,
     edge_width: int = 0,
+    norm: str = "l2",
 ) -> torch.Tensor:
-    """Mean squared error per crop, vacuum and the band next to it weighted more.
+    """Mean squared (or absolute) error per crop, vacuum and the band next to it weighted more.
 
     Parameters
     ----------
@@ -98,14 +99,19 @@ def weighted_crop_mse(
         Weight of the non-flat pixels within ``edge_width`` of a flat one (:func:`edge_band`).
     edge_width : int
         Reach of that band, pixels of the crop.
+    norm : {"l2", "l1"}
+        Squared error (the posterior mean is optimal) or absolute error (the posterior median).
 
     Returns
     -------
     torch.Tensor
-        ``(batch,)``: the weighted mean of each crop's squared error (weights sum to one per
-        crop, so the loss keeps its scale).
+        ``(batch,)``: the weighted mean of each crop's squared (absolute) error (weights sum to
+        one per crop, so the loss keeps its scale).
     """
-    error = (outputs.float() - targets).square()
+    if norm not in ("l2", "l1"):
+        raise ValueError(f"norm must be 'l2' or 'l1', got {norm!r}")
+    difference = outputs.float() - targets
+    error = difference.square() if norm == "l2" else difference.abs()
     band = edge_weight != 1.0 and edge_width > 0
     if vacuum_weight == 1.0 and not band:
         return error.mean(dim=(1, 2, 3))
