@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Run ap: as run ao but at 5x the rate (5e-5, 100 warm-up steps); run ao (1e-5) had not moved the output in 1,000 steps. Run ao: v25 (run an at 2,500, shipped 2026-12-06) fine-tuned with the absolute error
+# Run ap: run ao at 5x the rate (5e-5, 100 warm-up steps); run ao at 1e-5 had not moved the
+# detector's view of the output in 1,000 steps. As run ao: v25 (run an at 2,500, shipped
+# 2026-12-06) fine-tuned with the absolute error
 # (--loss-norm l1: the network estimates the posterior median instead of the mean), run al's
 # recipe otherwise, at 1e-5 with 200 warm-up steps. Asks whether an estimator that draws a
 # column at its height or not at all recovers the short surface columns the mean draws too faint
