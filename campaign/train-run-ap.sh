@@ -3,7 +3,7 @@
 # detector's view of the output in 1,000 steps. As run ao: v25 (run an at 2,500, shipped
 # 2026-12-06) fine-tuned with the absolute error
 # (--loss-norm l1: the network estimates the posterior median instead of the mean), run al's
-# recipe otherwise, at 1e-5 with 200 warm-up steps. Asks whether an estimator that draws a
+# recipe otherwise. Asks whether an estimator that draws a
 # column at its height or not at all recovers the short surface columns the mean draws too faint
 # (benchmarks/results/surface_separability.md). Starts from a copy of v25 under /work/models;
 # resumes from its own checkpoint.
