@@ -93,7 +93,7 @@ def series(
         console.print(f"[yellow]{note}[/]", highlight=False)
     drift = result.drift[-1]
     if result.frames_per_sum > 1:
-        blur = float(result.drift_within_sum.max(initial=0.0))
+        blur = result.sum_blur
         blurred = " [bold red](blurred: use fewer frames per sum)[/]"
         console.print(
             f"Each frame is the sum of {result.frames_per_sum} recorded frames "

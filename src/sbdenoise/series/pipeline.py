@@ -188,6 +188,11 @@ class SeriesResult:
         return drift_within_sum(self.drift, self.frames_per_sum)
 
     @property
+    def sum_blur(self) -> float:
+        """Largest drift within one sum, angstrom (0 without sums)."""
+        return float(np.max(self.drift_within_sum, initial=0.0))
+
+    @property
     def real_events(self) -> list[ColumnEvent]:
         """Events with a "real" verdict."""
         return [e for e in self.events if e.verdict == "real"]
@@ -870,7 +875,7 @@ def run_series(
         "frames_per_sum": per_sum,
         "recorded_frames_dropped": dropped,
         "notes": result.notes,
-        "drift_within_sum_max_A": float(np.max(result.drift_within_sum, initial=0.0)),
+        "drift_within_sum_max_A": result.sum_blur,
         "pixel_size_A": pixel,
         "method": method,
         "params": prepared.params,

@@ -355,7 +355,7 @@ def _sum_note(result: SeriesResult) -> str:
     n = result.frames_per_sum
     if n <= 1:
         return ""
-    blur = float(np.max(result.drift_within_sum, initial=0.0))
+    blur = result.sum_blur
     warn = (
         f" <b>The specimen drifted up to {blur:.2g} Å within a sum: the sums are blurred; "
         "use fewer frames per sum.</b>"
