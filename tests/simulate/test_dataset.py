@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from sbdenoise.config import DatasetSpec
 from sbdenoise.errors import InputError
@@ -189,3 +190,40 @@ def test_spec_yaml_round_trip(tmp_path):
     assert DatasetSpec.from_yaml(path) == spec
     with pytest.raises(ValueError, match="defects"):
         DatasetSpec.model_validate({"specimen": {"defects": ["vacancy"]}})
+
+
+def test_an_edited_specimen_changes_the_image_only_where_it_was_edited(smoke_reference):
+    from sbdenoise.simulate.runner import _build_specimen, structure_images
+    from sbdenoise.specimen.columns import group_columns
+    from sbdenoise.specimen.model import Specimen
+
+    spec = get_preset("smoke")
+    task = plan_dataset(spec)[0]
+    specimen = _build_specimen(spec, task)
+    # the task's own model, passed in, gives the stored images exactly
+    same = list(structure_images(task, spec, specimen=specimen))
+    for record in same:
+        assert np.array_equal(record.image, smoke_reference.image(record.index))
+    # remove one short surface Pt column: the image changes around it, hardly elsewhere
+    table = specimen.columns
+    short = np.flatnonzero(table["on_surface"] & (table["element"] == "Pt"))
+    column = short[np.argmin(table["n_atoms"][short])]
+    keep = group_columns(specimen.atoms) != column
+    assert 0 < np.sum(~keep) == table["n_atoms"][column]
+    edited = Specimen(specimen.atoms[keep], specimen.columns, specimen.tilt_mrad)
+    for before, after in zip(same, structure_images(task, spec, specimen=edited), strict=True):
+        change = (after.image.astype(float) - before.image) ** 2
+        pixel = before.params["pixel_size"]
+        # the change is centred on a surface Pt column of the cropped truth with that many atoms
+        smooth = ndimage.gaussian_filter(change, 1.0 / pixel)
+        peak = np.array(np.unravel_index(np.argmax(smooth), change.shape)) * pixel
+        truth = before.columns
+        distance = np.hypot(truth["y"] - peak[0], truth["x"] - peak[1])
+        nearest = truth[np.argmin(distance)]
+        assert distance.min() < 1.0
+        assert nearest["element"] == "Pt" and nearest["on_surface"]
+        assert nearest["n_atoms"] == table["n_atoms"][column]
+        rows, cols = np.mgrid[: change.shape[0], : change.shape[1]] * pixel
+        near = np.hypot(rows - nearest["y"], cols - nearest["x"]) < 4.0
+        assert change.sum() > 0
+        assert change[near].sum() > 0.7 * change.sum()

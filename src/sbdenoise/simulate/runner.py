@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -29,6 +30,9 @@ from sbdenoise.simulate.store import (
     finished_indices,
     write_part,
 )
+
+if TYPE_CHECKING:
+    from sbdenoise.specimen.model import Specimen
 
 SPEC_NAME = "spec.yaml"
 
@@ -87,7 +91,10 @@ def _crop(image: np.ndarray, columns: np.ndarray, size: int, pixel_size: float):
 
 
 def structure_images(
-    task: StructureTask, spec: DatasetSpec, timing: TaskTiming | None = None
+    task: StructureTask,
+    spec: DatasetSpec,
+    timing: TaskTiming | None = None,
+    specimen: Specimen | None = None,
 ) -> Iterator[ImageRecord]:
     """Simulate the images of one structure task, one exit wave for all of them.
 
@@ -99,6 +106,9 @@ def structure_images(
         Optics, simulation grid and crop size.
     timing : TaskTiming, optional
         Filled with the seconds spent in the potential, the multislice and the imaging.
+    specimen : Specimen, optional
+        The atomic model to image instead of the one the task builds (an edited copy of it, for
+        example with one column removed); its column truth is cropped like the task's.
 
     Yields
     ------
@@ -109,7 +119,8 @@ def structure_images(
     from sbdenoise.simulate.multislice import configure_abtem, exit_wave
 
     configure_abtem()
-    specimen = _build_specimen(spec, task)
+    if specimen is None:
+        specimen = _build_specimen(spec, task)
     wave = exit_wave(specimen, spec.optics, spec.simulation)
     if timing is not None:
         timing.potential, timing.multislice = wave.seconds_potential, wave.seconds_multislice
