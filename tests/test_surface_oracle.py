@@ -42,7 +42,8 @@ def test_oracle_jaccard_charges_misses_and_mirror_false_alarms(oracle):
     # two short columns with tests, two long ones without: taken as found
     tests = {oracle._key(frame[0]): _test(2.0), oracle._key(frame[1]): _test(0.0)}
     p_detect, p_false = tests[oracle._key(frame[0])].probabilities()
-    assert p_detect == pytest.approx(0.8413, abs=1e-4) and p_false == pytest.approx(0.1587, abs=1e-4)
+    assert p_detect == pytest.approx(0.8413, abs=1e-4)
+    assert p_false == pytest.approx(0.1587, abs=1e-4)
     expected = (p_detect + 0.5 + 2) / (4 + p_false + 0.5)
     assert oracle.oracle_jaccard(frame, tests, 1.0, 0.0) == pytest.approx(expected)
     # four times the dose doubles d': the frame gets closer to 1; the blind column stays a coin
