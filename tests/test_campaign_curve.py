@@ -57,3 +57,31 @@ def test_the_committed_history_gains_with_hours(curve):
     hours = [m.hours for m in models]
     assert hours == sorted(hours)
     assert curve.fit_log_hours(models[3:])[1] > 0
+
+
+def test_surface_rows_are_the_versions_scored_alike(curve, tmp_path):
+    import json
+
+    models = curve.read_shipped(
+        _history(tmp_path, [("v1", "2", "35.0", "34"), ("v2", "8", "36.0", "34")])
+    )
+    entry = {"surface_jaccard": {"median": 0.7, "q1": 0.5, "q3": 0.9}}
+    alike = {"elements": ["Pt"], "images": 132, "draws": 5, "methods": {"sbd": entry}}
+    (tmp_path / "surface_evaluation_v2.json").write_text(json.dumps(alike))
+    other = {**alike, "draws": 1}  # scored another way: left out
+    (tmp_path / "surface_evaluation_v1.json").write_text(json.dumps(other))
+    rows = curve.read_surface(tmp_path, models)
+    assert [r["version"] for r in rows] == ["v2"]
+    assert rows[0]["hours"] == 8.0 and rows[0]["median"] == 0.7
+    points = [
+        {"dose": 0.3, "median_equal_odds": 0.7, "median_best": 0.72},
+        {"dose": 0.45, "median_equal_odds": 0.8, "median_best": 0.83},
+    ]
+    oracle = {"dataset": "d", "curve": points}
+    (tmp_path / "surface_oracle.json").write_text(json.dumps(oracle))
+    assert curve.read_oracle(tmp_path / "surface_oracle.json") == {
+        "dataset": "d",
+        "equal_odds": 0.8,
+        "best": 0.83,
+    }
+    assert curve.read_oracle(tmp_path / "missing.json") is None
