@@ -95,6 +95,14 @@ def crop_shift(full: np.ndarray, cropped: np.ndarray, pixel_size: float) -> floa
     return best
 
 
+def whole_structures(data: SimulatedDataset, indices: list[int], count: int) -> list[int]:
+    """The images of ``count`` structures spread over those of ``indices`` (one removal of a
+    column serves every image of its structure, so subsets are taken by structure)."""
+    structure = np.asarray(data.params["structure_id"])
+    chosen = {int(s) for s in spread(sorted({int(structure[i]) for i in indices}), count)}
+    return [i for i in indices if int(structure[i]) in chosen]
+
+
 def scored_surface(data: SimulatedDataset, indices: list[int], seed: int) -> list[dict[str, Any]]:
     """The true surface Pt columns ``evaluate`` scores (clean frames, one draw)."""
     reference = evaluate(
@@ -454,6 +462,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--methods", nargs="*", default=["sbd", "vst-bm3d"])
     parser.add_argument("--model", type=Path, default=None, help="sbd model (default: shipped)")
     parser.add_argument("--max-images", type=int, default=None)
+    parser.add_argument(
+        "--structures", type=int, default=None, help="this many structures, all their images"
+    )
     parser.add_argument("--max-atoms", type=int, default=7)
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument(
@@ -471,6 +482,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     started = time.perf_counter()
     data = SimulatedDataset(args.dataset)
     indices = [int(i) for i in spread(data.indices(split="test"), args.max_images)]
+    if args.structures is not None:
+        indices = whole_structures(data, indices, args.structures)
     surface = scored_surface(data, indices, args.seed)
     args.output.mkdir(parents=True, exist_ok=True)
     journal = args.output / f"{args.name}.columns.jsonl"
