@@ -33,10 +33,10 @@ def test_crop_shift_finds_the_whole_pixel_offset_of_a_centred_crop(oracle):
 
 
 def test_subsets_are_whole_structures(oracle):
-    class Store:
-        params = {"structure_id": np.repeat(np.arange(10), 3)}  # 3 images per structure
+    from types import SimpleNamespace
 
-    chosen = oracle.whole_structures(Store(), list(range(30)), 4)
+    store = SimpleNamespace(params={"structure_id": np.repeat(np.arange(10), 3)})  # 3 per structure
+    chosen = oracle.whole_structures(store, list(range(30)), 4)
     structures = sorted({i // 3 for i in chosen})
     assert len(structures) == 4 and structures[0] == 0 and structures[-1] == 9
     assert len(chosen) == 12  # every image of each chosen structure
