@@ -6,10 +6,11 @@ straight line in log2 of the hours (the usual shape of a training curve far from
 over the later models, and reads off how many CPU hours the issue's targets would cost at that
 rate: 38 dB, and VST+BM3D + 4 dB. Beside it, the issue's structure target: the median surface
 Jaccard of each version scored alike (``surface_evaluation_vN.json``: Pt columns, 5 draws of the
-132 images of the ``surface`` set), with the oracle's bound on one frame (``surface_oracle.json``)
-where it has been measured. The fit is a trend of a campaign whose recipe changed along the
-way (more structures, a moving average, vacuum weighting), not a law; its extrapolation says how
-far the targets are at the rate this CPU campaign has been buying decibels. Writes
+132 images of the ``surface`` set), with what one frame's counts support without a prior about
+the surface (the counts-only oracle, ``surface_oracle.json``) where it has been measured. The
+fit is a trend of a campaign whose recipe changed along the way (more structures, a moving
+average, vacuum weighting), not a law; its extrapolation says how far the targets are at the
+rate this CPU campaign has been buying decibels. Writes
 ``campaign_curve.{json,md,png}``::
 
     .venv/bin/python benchmarks/campaign_curve.py [--fit-from v4] [--history FILE]
@@ -213,7 +214,8 @@ def plot(
 def plot_surface(
     ax, surface: list[dict[str, float | str]], oracle: dict[str, float | str] | None
 ) -> None:
-    """Median surface Jaccard (quartile bars) against hours, the target and the oracle's bound."""
+    """Median surface Jaccard (quartile bars) against hours, the target and the counts-only
+    oracle."""
     hours = np.array([float(r["hours"]) for r in surface])
     median = np.array([float(r["median"]) for r in surface])
     low = median - np.array([float(r["q1"]) for r in surface])
@@ -227,9 +229,9 @@ def plot_surface(
                label=f"target {TARGET_SURFACE_JACCARD:g}")  # fmt: skip
     if oracle is not None:
         ax.axhline(float(oracle["equal_odds"]), color="tab:green", lw=1.5,
-                   label="oracle's bound on one frame, equal odds")  # fmt: skip
+                   label="counts-only oracle on one frame, equal odds")  # fmt: skip
         ax.axhline(float(oracle["best"]), color="tab:green", lw=1, ls="--",
-                   label="oracle's bound, best common odds")  # fmt: skip
+                   label="counts-only oracle, best common odds")  # fmt: skip
     ax.set_xlabel("wall hours of training behind the model (2 CPU cores, cumulative)")
     ax.set_ylabel("surface Jaccard at 0.45 e-/px (Pt, 132 images x 5 draws)")
     ax.set_title("The structure target: surface columns of one frame")
@@ -334,7 +336,8 @@ def main(argv: list[str] | None = None) -> dict:
         lines.append("")
         if oracle is not None:
             lines += [
-                f"The oracle's bound on one frame (`surface_oracle.md`, `{oracle['dataset']}`): "
+                "What one frame's counts support without a prior about the surface (the "
+                f"counts-only oracle, `surface_oracle.md`, `{oracle['dataset']}`): "
                 f"median {float(oracle['equal_odds']):.3f} at equal odds, "
                 f"{float(oracle['best']):.3f} at the best common odds; the target is "
                 f"{TARGET_SURFACE_JACCARD:g}.",

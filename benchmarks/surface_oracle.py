@@ -1,4 +1,4 @@
-"""What one frame's counts can tell about a short surface column: the oracle's bound.
+"""What one frame's counts can tell about a short surface column: the counts-only oracle.
 
 The median surface Jaccard of SBD at 0.45 e-/px stays near 0.82 against a target of 0.9
 (``surface_dose.md``), set by short surface columns the detector misses
@@ -7,8 +7,11 @@ that knows everything about the specimen (every other atom, defocus, focal sprea
 dose) except whether one given surface column is there. For each true surface Pt column of up
 to ``--max-atoms`` atoms it simulates the frame again with the column's atoms removed (abTEM,
 the set's own spec), and the Poisson likelihood-ratio test between the two noise-free frames
-(:mod:`sbdenoise.analysis.detectability`) gives the best possible detection and false-alarm
-probability on one frame. No denoiser and detector can do better on that column.
+(:mod:`sbdenoise.analysis.detectability`) gives the oracle's detection and false-alarm
+probabilities on one frame. By the Neyman-Pearson lemma no denoiser and detector has a better
+pair of the two on that column (its ROC curve is the ceiling); a method can find more of the
+columns only by saying "column" more readily where none is, that is by a prior about where
+columns are, not by the counts.
 
 Scored on the same frames and truth as ``evaluate`` (Pt columns, surface by the alpha-shape rule,
 one Poisson draw at seed 5):
@@ -18,7 +21,10 @@ one Poisson draw at seed 5):
 * per frame, the oracle's expected surface Jaccard when each test of a short column is matched by
   one test at an empty lattice site as hard (its false alarms), longer columns taken as found:
   ``sum P_detect / (n_surface + sum P_false_alarm)`` at equal odds and at the best common
-  prior odds; against dose, by scaling both frames.
+  prior odds; against dose, by scaling both frames. This is what one frame's counts support
+  without a prior about the surface; it is not an upper bound on a method that has one (a
+  network trained on lattices has), which can go past it by drawing the columns its prior
+  expects, at the price of drawing them also where they are not.
 
 The per-column simulations are appended to ``<output>/<name>.columns.jsonl`` and skipped on a
 rerun, so an interrupted run resumes::
@@ -366,9 +372,9 @@ def plot(result: dict[str, Any], path: Path) -> Path:
     left.legend(fontsize=8, loc="lower right")
     doses = [c["dose"] for c in result["curve"]]
     right.plot(doses, [c["median_equal_odds"] for c in result["curve"]], "o-",
-               color=COLOURS["oracle"], lw=2, label="oracle bound, equal odds")  # fmt: skip
+               color=COLOURS["oracle"], lw=2, label="counts-only oracle, equal odds")  # fmt: skip
     right.plot(doses, [c["median_best"] for c in result["curve"]], "o:",
-               color=COLOURS["oracle"], label="oracle bound, best common odds")  # fmt: skip
+               color=COLOURS["oracle"], label="counts-only oracle, best common odds")  # fmt: skip
     for method, median in result["method_medians"].items():
         if method == CLEAN_REFERENCE:
             continue
@@ -385,7 +391,7 @@ def plot(result: dict[str, Any], path: Path) -> Path:
     right.minorticks_off()
     right.set_xlabel("dose (e⁻/px at the set's pixel size)")
     right.set_ylabel("median surface Jaccard over frames")
-    right.set_title("The oracle's surface Jaccard against dose (generous bound)")
+    right.set_title("What one frame's counts support, against dose")
     shown = [c["median_equal_odds"] for c in result["curve"]] + list(
         result["method_medians"].values()
     )
@@ -401,7 +407,7 @@ def markdown(result: dict[str, Any], name: str) -> str:
     curves = result.get("dose_curves", {})
     heads = ["noise-free frame" if m == CLEAN_REFERENCE else m for m in methods]
     lines = [
-        "# What one frame's counts can tell about a surface column: the oracle's bound",
+        "# What one frame's counts can tell about a surface column: the counts-only oracle",
         "",
         machine_line(result["machine"]),
         f"Dataset `{result['dataset']}`: {result['images']} images at {result['frame_dose']:g} "
@@ -412,8 +418,11 @@ def markdown(result: dict[str, Any], name: str) -> str:
         f"median {result['seconds_per_column']:.1f} s per column for its frames, "
         f"{result['simulation_minutes']:.0f} min in all). The "
         "oracle is the Poisson likelihood-ratio test between the two noise-free frames: it is "
-        "told every other atom, the optics and the dose, and no denoiser and detector can "
-        f"beat it on that column. Command: `{result['command']}` "
+        "told every other atom, the optics and the dose, and no denoiser and detector has a "
+        "better pair of detection and false-alarm rates on that column (Neyman-Pearson); a "
+        "method finds more only by saying 'column' more readily, from a prior about the "
+        "surface, not from the counts. "
+        f"Command: `{result['command']}` "
         f"({result['minutes']:.0f} min to score; the simulations are kept in "
         f"`{name}.columns.jsonl`).",
         "",
@@ -456,8 +465,9 @@ def markdown(result: dict[str, Any], name: str) -> str:
         "Per frame `(sum P_detect + n_long) / (n_surface + sum P_false_alarm)`: each short "
         "column's test is matched by one test at an empty lattice site as hard as it (its false "
         "alarms), columns longer than the limit are taken as found; a missed column exposing "
-        "the one behind it is not charged. A generous bound: a real detector also faces the "
-        "other empty sites and does not know the rest of the specimen. Doses other than the "
+        "the one behind it is not charged. What the counts support with no prior about the "
+        "surface: a method with one (a network trained on lattices) can go past it by drawing "
+        "the columns the lattice expects, and pays where they are not. Doses other than the "
         "frames' own scale both noise-free frames. The last columns: each method's median over "
         "all images of the set at each dose (`surface_dose.md`), where it scored this set.",
         "",
@@ -485,7 +495,7 @@ def markdown(result: dict[str, Any], name: str) -> str:
         )
         + ".",
         "",
-        f"![oracle bound]({name}.png)",
+        f"![counts-only oracle]({name}.png)",
         "",
     ]
     return "\n".join(line.rstrip() for line in lines)

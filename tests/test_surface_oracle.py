@@ -1,4 +1,4 @@
-"""The oracle's bound on finding short surface columns (benchmarks/surface_oracle.py)."""
+"""The counts-only oracle for short surface columns (benchmarks/surface_oracle.py)."""
 
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ def test_a_run_removes_each_short_surface_column_and_resumes(oracle, smoke_datas
     if len(counts) > 1:
         assert np.mean(by_atoms[counts[-1]]) > np.mean(by_atoms[counts[0]])
     curve = [c["median_equal_odds"] for c in result["curve"]]
-    assert curve == sorted(curve)  # the bound rises with dose
+    assert curve == sorted(curve)  # the oracle's Jaccard rises with dose
     assert (out / "surface_oracle.png").stat().st_size > 10_000
     # a rerun simulates nothing new
     again = oracle.main([*run, "--output", str(out), "--quiet"])

@@ -10,8 +10,9 @@ and the test says "present" when ``T`` exceeds ``sum_i (present_i - absent_i)`` 
 prior odds. ``T`` is a sum over many pixels, so it is close to normal under each hypothesis,
 with mean ``sum lambda_i log r_i`` and variance ``sum lambda_i (log r_i)^2`` for the true
 expectation ``lambda``. This module gives those moments and the test's detection and false-alarm
-probabilities. A detector told everything about the specimen except whether one column is there
-(the oracle) can do no better, so they bound what any denoiser and detector can find.
+probabilities. No decision from the counts has a better pair of the two (Neyman-Pearson): the
+ROC curve of this test, told everything about the specimen except whether one column is there
+(the oracle), is the ceiling of any denoiser and detector on that column.
 """
 
 from __future__ import annotations
