@@ -55,7 +55,7 @@ from surface_evaluation import detection_thresholds, method_params
 from table1 import RESULTS, machine, machine_line, spread, write_results
 
 from sbdenoise.analysis.detectability import LikelihoodRatioTest, likelihood_ratio_test
-from sbdenoise.analysis.evaluation import CLEAN_REFERENCE, evaluate
+from sbdenoise.analysis.evaluation import CLEAN_REFERENCE, EvaluationResult, evaluate
 from sbdenoise.analysis.likelihood import _pyplot, save_figure
 from sbdenoise.config import DatasetSpec
 from sbdenoise.progress import progress_bar
@@ -109,12 +109,12 @@ def whole_structures(data: SimulatedDataset, indices: list[int], count: int) -> 
     return [i for i in indices if int(structure[i]) in chosen]
 
 
-def scored_surface(data: SimulatedDataset, indices: list[int], seed: int) -> list[dict[str, Any]]:
-    """The true surface Pt columns ``evaluate`` scores (clean frames, one draw)."""
-    reference = evaluate(
+def clean_reference(data: SimulatedDataset, indices: list[int], seed: int) -> EvaluationResult:
+    """The noise-free frames scored as ``evaluate`` scores a method (one draw): the true surface
+    Pt columns, and the detector's own ceiling."""
+    return evaluate(
         data, CLEAN_REFERENCE, indices=indices, n_realisations=1, seed=seed, elements=["Pt"]
     )
-    return [dict(row) for row in reference.truth_columns if row["surface"]]
 
 
 def simulate_tests(
@@ -151,21 +151,20 @@ def simulate_tests(
         for key, n in columns.items()
         if (first, *key) not in seen
     ]
-    models: dict[int, tuple[Any, float]] = {}
+    models: dict[int, tuple[Any, float, cKDTree, np.ndarray]] = {}
     for first, (x, y), n_atoms in progress_bar(todo, "columns removed", show_progress):
         task = tasks[first]
         if first not in models:
             specimen = _build_specimen(spec, task)
             pixel_size = float(data.params["pixel_size"][first])  # as imaged, not as asked
             shift = crop_shift(specimen.columns, data.columns(first), pixel_size)
-            models = {first: (specimen, shift)}
-        specimen, shift = models[first]
-        distance, label = cKDTree(np.c_[specimen.columns["x"], specimen.columns["y"]]).query(
-            [x + shift, y + shift]
-        )
+            tree = cKDTree(np.c_[specimen.columns["x"], specimen.columns["y"]])
+            models = {first: (specimen, shift, tree, group_columns(specimen.atoms))}
+        specimen, shift, tree, labels = models[first]
+        distance, label = tree.query([x + shift, y + shift])
         if distance > MATCH_A:
             raise RuntimeError(f"no model column at ({x}, {y}) A of image {first}")
-        keep = group_columns(specimen.atoms) != label
+        keep = labels != label
         edited = Specimen(specimen.atoms[keep], specimen.columns, specimen.tilt_mrad)
         start = time.perf_counter()
         tests = {}
@@ -313,24 +312,30 @@ def by_dprime(
 
 
 def method_scores(
-    data: SimulatedDataset, indices: list[int], args: argparse.Namespace
+    data: SimulatedDataset,
+    indices: list[int],
+    args: argparse.Namespace,
+    reference: EvaluationResult,
 ) -> tuple[dict[str, dict[tuple[int, float, float], bool]], dict[str, float]]:
     """Which scored surface columns each method found, and its median surface Jaccard."""
     thresholds = detection_thresholds(args.min_contrast)
     found, medians = {}, {}
     for name in [*args.methods, CLEAN_REFERENCE]:
-        result = evaluate(
-            data,
-            name,
-            params=method_params(name) if name != CLEAN_REFERENCE else None,
-            model=args.model if name == "sbd" else None,
-            indices=indices,
-            n_realisations=1,
-            seed=args.seed,
-            elements=["Pt"],
-            detection=thresholds.get(name),
-            show_progress=not args.quiet,
-        )
+        if name == CLEAN_REFERENCE:
+            result = reference
+        else:
+            result = evaluate(
+                data,
+                name,
+                params=method_params(name),
+                model=args.model if name == "sbd" else None,
+                indices=indices,
+                n_realisations=1,
+                seed=args.seed,
+                elements=["Pt"],
+                detection=thresholds.get(name),
+                show_progress=not args.quiet,
+            )
         found[name] = {_key(r): bool(r["found"]) for r in result.truth_columns if r["surface"]}
         jaccard = result.metric("surface_jaccard")
         medians[name] = float(np.nanmedian(jaccard))
@@ -529,7 +534,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     indices = [int(i) for i in spread(data.indices(split="test"), args.max_images)]
     if args.structures is not None:
         indices = whole_structures(data, indices, args.structures)
-    surface = scored_surface(data, indices, args.seed)
+    reference = clean_reference(data, indices, args.seed)
+    surface = [dict(row) for row in reference.truth_columns if row["surface"]]
     args.output.mkdir(parents=True, exist_ok=True)
     journal = args.output / f"{args.name}.columns.jsonl"
     done = simulate_tests(data, surface, args.max_atoms, journal, not args.quiet)
@@ -537,7 +543,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
         return None
     tests = test_table(done)
     frame_dose = float(np.median(data.params["dose"][indices]))
-    found, medians = method_scores(data, indices, args)
+    found, medians = method_scores(data, indices, args, reference)
     result = {
         "command": " ".join(["benchmarks/surface_oracle.py", *(argv or sys.argv[1:])]),
         "dataset": str(args.dataset),
