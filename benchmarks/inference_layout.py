@@ -8,8 +8,9 @@ batch norm folded into its convolution (:func:`sbdenoise.nn.folding.fold_batch_n
 where the CPU has bfloat16 arithmetic, the last one in bf16 autocast, which is what ``sbdenoise
 denoise`` runs by default there (``precision="auto"``). They are interleaved frame by frame so
 that drift on a shared machine hits all; then the network alone on working frames of 256 and
-512 px. Reports medians, speed-ups and the largest difference of each output to the contiguous
-one; ``--compile`` also times :func:`torch.compile` of the folded network in each arithmetic::
+512 px, with the arithmetic of their convolutions and the rate each pass reaches. Reports
+medians, speed-ups and the largest difference of each output to the contiguous one;
+``--compile`` also times :func:`torch.compile` of the folded network in each arithmetic::
 
     .venv/bin/python benchmarks/inference_layout.py --frames 20 --compile
 """
@@ -129,6 +130,44 @@ def end_to_end(
     }
 
 
+def convolution_gflop(model: torch.nn.Module, side: int) -> float:
+    """Floating-point operations of every convolution in one pass over a ``side`` px frame.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A network with one input channel.
+    side : int
+        Side of the square working frame (px).
+
+    Returns
+    -------
+    float
+        Two operations (a multiply and an add) per weight per output pixel, summed over every
+        :class:`torch.nn.Conv2d`, in 1e9 operations; the rest of the network (activations,
+        pooling, upsampling, concatenation) is not counted.
+    """
+    total = 0
+
+    def count(layer: torch.nn.Conv2d, _: Any, output: torch.Tensor) -> None:
+        nonlocal total
+        per_output = layer.in_channels // layer.groups * layer.kernel_size[0] * layer.kernel_size[1]
+        total += 2 * output.numel() * per_output
+
+    hooks = [
+        layer.register_forward_hook(count)
+        for layer in model.modules()
+        if isinstance(layer, torch.nn.Conv2d)
+    ]
+    try:
+        with torch.inference_mode():
+            model(torch.zeros(1, 1, side, side))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return total / 1e9
+
+
 def _forward(model: torch.nn.Module, data: torch.Tensor, precision: str) -> torch.Tensor:
     with autocast(precision, torch.device("cpu")):
         return model(data)
@@ -204,6 +243,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "target_ms": TARGET_MS,
         "end_to_end": whole,
         "network_ms": alone,
+        "convolution_gflop": {str(side): convolution_gflop(folded, side) for side in (256, 512)},
         "compiled_256": compiled,
         "seconds": time.perf_counter() - started,
     }
@@ -259,6 +299,20 @@ def markdown(result: dict[str, Any]) -> str:
     for side, row in result["network_ms"].items():
         cells = " | ".join(f"{row[name]:.1f}" for name in names)
         lines.append(f"| {side} px | {cells} | {row[BASELINE] / row[default]:.2f}x |")
+    gflop = result.get("convolution_gflop")
+    if gflop:
+        lines += [""]
+        for side, operations in gflop.items():
+            rate = operations / (result["network_ms"][side][default] / 1e3)
+            lines.append(
+                f"- {side} px: the convolutions hold {operations:.1f} GFLOP per pass; {default} "
+                f"runs them at {rate:.0f} GFLOP/s."
+            )
+        budget = result["target_ms"] / 1e3
+        lines.append(
+            f"- The {result['target_ms']:.0f} ms target asks for at least "
+            f"{gflop['256'] / budget:.0f} GFLOP/s for the 256 px pass's convolutions alone."
+        )
     compiled = result.get("compiled_256")
     if compiled:
         eager = {"fp32": "channels_last, folded", "bf16": BF16_NAME}

@@ -39,6 +39,7 @@ def _result(layout, default_ms: float) -> dict:
             "max_difference_e_per_px": dict.fromkeys(names, 0.0),
         },
         "network_ms": {"256": {name: 10.0 for name in names}},
+        "convolution_gflop": {"256": 2.0},
         "compiled_256": {"bf16": {"ms": 8.0, "compile_s": 9.0}},
     }
 
@@ -53,3 +54,16 @@ def test_the_report_judges_the_default_against_the_target(layout, monkeypatch, d
         f"| {layout.BF16_NAME} | {default_ms:.0f} | {spread} | {100.0 / default_ms:.2f}x |" in text
     )
     assert "- bf16: 8.0 ms per pass after 9 s of compilation (against 10.0 ms eager)." in text
+    assert f"hold 2.0 GFLOP per pass; {layout.BF16_NAME} runs them at 200 GFLOP/s." in text
+    assert "asks for at least 40 GFLOP/s" in text
+
+
+def test_convolution_operations_are_counted_per_weight_and_output_pixel(layout):
+    """Two operations per weight per output pixel: a 3x3 convolution from 1 to 8 channels and a
+    strided 1x1 from 8 to 4 channels on a 10 px frame."""
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(8, 4, 1, stride=2)
+    )
+    expected = 2 * (8 * 10 * 10 * 1 * 9 + 4 * 5 * 5 * 8 * 1)
+    assert layout.convolution_gflop(model, 10) == pytest.approx(expected / 1e9)
+    assert not model[0]._forward_hooks
