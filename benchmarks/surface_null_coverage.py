@@ -57,6 +57,7 @@ from sbdenoise.analysis.surface_calibration import (
 from sbdenoise.analysis.surface_null import (
     SurfaceNull,
     SurfaceNullLevel,
+    ensemble_of,
     method_fingerprint,
     sidecar_path,
 )
@@ -263,7 +264,7 @@ def shipped_table_check(
 
     The table is fixed here, so the interval resamples the left-out images only.
     """
-    path = sidecar_path(prepared.params["model"])
+    path = sidecar_path(prepared.params["model"], ensemble_of(prepared))
     if not path.exists():
         return None
     table = SurfaceNull.load(path)

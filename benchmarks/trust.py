@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     methods = {}
     for name in args.methods:
         if name == "sbd":
-            methods[name] = prepare("sbd", model=model)
+            methods[name] = prepare("sbd", {"ensemble": args.ensemble}, model=model)
         elif name == "vst-bm3d":
             methods[name] = prepare(name, bm3d_params(RESULTS / "table1.json"))
         else:
@@ -429,6 +429,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--dataset", type=Path, required=True)
     parser.add_argument("--model", type=Path, default=None, help="sbd model (default: shipped)")
     parser.add_argument("--methods", nargs="+", default=["sbd", "vst-bm3d"])
+    parser.add_argument(
+        "--ensemble",
+        type=int,
+        default=1,
+        help="symmetries the sbd method averages over (its -p ensemble=N); 'auto' then finds "
+        "the surface null made with the same N",
+    )
     parser.add_argument("--images", type=int, default=6)
     parser.add_argument(
         "--exclude-spread",

@@ -375,17 +375,25 @@ def install(module, card, half_precision: bool) -> Path:
     return target
 
 
-def install_surface_null(weights: Path, module) -> Path | None:
-    """Copy the candidate's surface null beside the installed model (it must match its weights)."""
+def install_surface_null(weights: Path, module) -> list[Path]:
+    """Copy the candidate's surface nulls beside the installed model: the plain network's and one
+    per self-ensemble size that has one (each must match its weights); the shipped model's old
+    tables that the candidate has no counterpart for are removed, not left to mismatch."""
     from sbdenoise.analysis.surface_null import SurfaceNull, sidecar_path, weights_digest
+    from sbdenoise.denoise.inference import ENSEMBLE_SIZES
 
-    source = sidecar_path(weights)
-    if not source.is_file():
-        return None
-    table = SurfaceNull.load(source)
-    if table.fingerprint.get("weights_sha256") != weights_digest(module):
-        raise SystemExit(f"{source} was made with other weights than {weights}")
-    return table.save(sidecar_path(TARGET / SHIPPED_MODEL_NAME))
+    installed = []
+    for ensemble in ENSEMBLE_SIZES:
+        source = sidecar_path(weights, ensemble)
+        target = sidecar_path(TARGET / SHIPPED_MODEL_NAME, ensemble)
+        if not source.is_file():
+            target.unlink(missing_ok=True)
+            continue
+        table = SurfaceNull.load(source)
+        if table.fingerprint.get("weights_sha256") != weights_digest(module):
+            raise SystemExit(f"{source} was made with other weights than {weights}")
+        installed.append(table.save(target))
+    return installed
 
 
 def gate_metrics(gate_file: Path, name: str, weights: Path) -> dict:
@@ -534,8 +542,7 @@ def main(argv: list[str]) -> Path:
         card = card.model_copy(update={"metrics": {**card.metrics, **metrics}})
     target = install(module, card, half_precision=parameters_dtype(weights) == "float16")
     size = target.stat().st_size
-    table = install_surface_null(weights, module)
-    if table is not None:
+    for table in install_surface_null(weights, module):
         print(f"surface null installed: {table}")
     if gated is not None:
         append_history(card, gated, args.cpu_hours, args.steps)

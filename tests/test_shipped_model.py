@@ -47,6 +47,26 @@ def test_shipped_model_file_and_card(shipped):
     assert sum(p.numel() for p in module.parameters()) > 100_000
 
 
+@pytest.mark.parametrize("ensemble", [1, 8])
+def test_the_shipped_model_carries_a_surface_null_for_its_plain_and_ensembled_outputs(
+    shipped, ensemble
+):
+    """`likelihood` calibrates the surface verdicts of `-p ensemble=1` and `-p ensemble=8` with a
+    table made from that very output of these weights (not the other's: their spurious surface
+    candidates differ)."""
+    from sbdenoise.analysis.surface_null import SurfaceNull, sidecar_path, surface_null_for
+    from sbdenoise.denoise.registry import prepare
+
+    prepared = prepare(SBD_METHOD, {"ensemble": ensemble}, model=shipped)
+    table = surface_null_for(prepared)
+    assert table is not None, f"no surface null for ensemble={ensemble} beside {shipped.name}"
+    assert table.fingerprint["params"]["ensemble"] == ensemble
+    assert {level.dose_per_area for level in table.levels} >= {40.0, 121.0, 400.0}
+    assert all(len(level.p_values) > 100 for level in table.levels)
+    other = 8 if ensemble == 1 else 1
+    assert not SurfaceNull.load(sidecar_path(shipped, other)).matches(prepared)
+
+
 @pytest.mark.slow
 def test_denoise_uses_the_shipped_model_by_default(shipped, tmp_path):
     assert DEFAULT_METHOD == SBD_METHOD

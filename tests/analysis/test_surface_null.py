@@ -100,6 +100,14 @@ def test_a_table_is_found_beside_its_model_only_for_the_same_model_and_parameter
     loaded = surface_null_for(plain)
     assert loaded is not None and np.allclose(loaded.levels[0].p_values, np.linspace(0, 1, 100))
     assert surface_null_for(ensembled) is None  # other parameters: another null
+    ensembled_table = table_of(ensembled, [SurfaceNullLevel(121.0, np.full(50, 0.5), 5)])
+    ensembled_path = ensembled_table.save(sidecar_path(model, ensemble=8))
+    assert ensembled_path == tmp_path / "net.ensemble-8.surface-null.json"
+    found = surface_null_for(ensembled)
+    assert found is not None and found.levels[0].frames == 5 and len(found.levels[0].p_values) == 50
+    assert len(surface_null_for(plain).levels[0].p_values) == 100  # each N keeps its own table
+    with pytest.raises(InputError, match="ensemble"):
+        sidecar_path(model, ensemble=0)
     model.write_bytes(model.read_bytes()[:-4] + b"\0\0\0\0")  # other weights, same name
     assert not loaded.matches(prepare("sbd", {"ensemble": 1}, model=model))
 

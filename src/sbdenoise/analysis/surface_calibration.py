@@ -27,6 +27,7 @@ from sbdenoise.analysis.surface_null import (
     SPURIOUS_DISTANCE_A,
     SurfaceNull,
     SurfaceNullLevel,
+    ensemble_of,
     method_fingerprint,
     sidecar_path,
 )
@@ -340,8 +341,8 @@ def calibrate_surface_null(
     doses, draws, seed
         See :func:`simulate_surface_null`.
     output : str or Path, optional
-        Where to write the table (default: :func:`~.surface_null.sidecar_path` of the model;
-        required for methods without a model file).
+        Where to write the table (default: :func:`~.surface_null.sidecar_path` of the model and
+        the method's ``ensemble``; required for methods without a model file).
     show_progress : bool
         Show a progress bar.
 
@@ -370,7 +371,7 @@ def calibrate_surface_null(
     if output is None:
         if prepared.params.get("model") is None:
             raise InputError(f"method {method!r} has no model file: pass an output path")
-        output = sidecar_path(prepared.params["model"])
+        output = sidecar_path(prepared.params["model"], ensemble_of(prepared))
     table = simulate_surface_null(
         prepared, data, indices, doses=doses, draws=draws, seed=seed, show_progress=show_progress
     )

@@ -49,6 +49,7 @@ __all__ = [
     "SPURIOUS_DISTANCE_A",
     "SurfaceNull",
     "SurfaceNullLevel",
+    "ensemble_of",
     "method_fingerprint",
     "sidecar_path",
     "surface_null_for",
@@ -275,21 +276,45 @@ class SurfaceNull:
             raise InputError(f"not a readable surface null table: {error}", path) from error
 
 
-def sidecar_path(model: str | Path) -> Path:
-    """Where the surface null of a model file lives: ``MODEL.surface-null.json`` beside it."""
+def sidecar_path(model: str | Path, ensemble: int = 1) -> Path:
+    """Where the surface null of a model file lives, beside it.
+
+    Parameters
+    ----------
+    model : str or Path
+        The model file (``MODEL.safetensors``).
+    ensemble : int
+        Symmetries the method averages over (``-p ensemble=N``): its output, and so its spurious
+        surface candidates, differ from the plain network's, so each N has its own table.
+
+    Returns
+    -------
+    Path
+        ``MODEL.surface-null.json`` for the plain network, ``MODEL.ensemble-N.surface-null.json``
+        otherwise.
+    """
     model = Path(model)
-    return model.with_name(model.stem + SIDECAR_SUFFIX)
+    if ensemble < 1:
+        raise InputError(f"ensemble must be a whole number >= 1, not {ensemble}")
+    tag = "" if ensemble == 1 else f".ensemble-{ensemble}"
+    return model.with_name(model.stem + tag + SIDECAR_SUFFIX)
+
+
+def ensemble_of(prepared: Any) -> int:
+    """The ``ensemble`` parameter of a prepared method (1 where it has none)."""
+    return int(prepared.params.get("ensemble") or 1)
 
 
 def surface_null_for(prepared: Any) -> SurfaceNull | None:
     """The surface null beside the method's model file, if there is one made with this method.
 
-    A table of another model file or other parameters (say ``ensemble``) is not used.
+    The table of the method's ``ensemble`` (:func:`sidecar_path`) is looked for; one made with
+    another model file or other parameters is not used.
     """
     model = prepared.params.get("model")
     if model is None:
         return None
-    path = sidecar_path(str(model))
+    path = sidecar_path(str(model), ensemble_of(prepared))
     if not path.is_file():
         return None
     table = SurfaceNull.load(path)

@@ -543,7 +543,8 @@ def _against_surface_null(
         notes.append(
             f"no usable surface null: the {int(facing.sum())} candidates facing the vacuum are "
             "tested against vacuum only, which a lattice continued into the vacuum (or a surface "
-            "fringe) passes too; make one with 'sbdenoise surface-null'"
+            "fringe) passes too; make one with 'sbdenoise surface-null' (with the same "
+            "-p ensemble=N as the denoising)"
         )
         return p_value
     surface_p, level = table.p_values(p_value[facing], dose_per_area)

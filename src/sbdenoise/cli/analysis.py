@@ -527,8 +527,9 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--output",
                 "-o",
-                help="Table file (default: MODEL.surface-null.json beside the model, where "
-                "'likelihood' finds it).",
+                help="Table file (default: MODEL.surface-null.json beside the model, "
+                "MODEL.ensemble-N.surface-null.json with -p ensemble=N, where 'likelihood' "
+                "finds it).",
             ),
         ] = None,
         split: Annotated[str, typer.Option(help="Dataset split of the images.")] = "test",

@@ -44,12 +44,15 @@ __all__ = [
 #: The trained-network method: a UNet trained on simulated images (see ``sbdenoise train``).
 SBD_METHOD = "sbd"
 #: Default size of the sbd method's geometric self-ensemble: the plain network. ``-p
-#: ensemble=8`` (the mean over the eight symmetries of the square) adds 0.34 dB on 126 fresh
-#: validation frames at 0.45 e-/px (+0.3 dB at every dose of 0.1-2 e-/px) and makes the result
-#: independent of how the frame is turned (``benchmarks/results/ensemble_default.md``), but the
-#: trust verdicts on its output are over-confident: on the held-out surface set their realised
-#: FDR at the surface rose to 27.6 % (``trust_surface_heldout_v9.md``), far above the 5 % level.
-#: Until the verdicts are calibrated for it, the default stays 1.
+#: ensemble=8`` (the mean over the eight symmetries of the square) adds 0.50 dB on the gate's 48
+#: frames with v25 (0.57 turned a quarter; ``benchmarks/results/ensemble_v25.md``) and makes the
+#: result independent of how the frame is turned. Its surface verdicts were over-confident with
+#: v9's verdicts (27.6 %, ``trust_surface_heldout_v9.md``); with today's, and the shipped model's
+#: own ensemble-8 surface null, their realised surface FDR is 1.2 % against 1.1 % for the plain
+#: network, with more real surface columns confirmed at a matched FDR
+#: (``benchmarks/results/v25_ensemble8/``). The default stays 1 for speed: eight passes cost 8x
+#: the time (1.4 s against 0.19 s per 810 px gate frame on 2 cores), and the 50 ms target for a
+#: 1024 px frame is for one pass.
 DEFAULT_ENSEMBLE = 1
 
 Kind = Literal["classical", "network", "self-supervised"]
