@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every check a candidate model needs before scripts/ship_model.py, in one command (15 min on
-# 2 cores for a base-16 UNet): the gate table and dose sweep, the rotation check, the
-# candidate's surface null, and the trust runs of the candidate and of the shipped model on four
+# 2 cores for a base-16 UNet, about 30 for base 32): the gate table and dose sweep, the rotation
+# check, the candidate's surface nulls (plain and -p ensemble=8), and the trust runs of the candidate and of the shipped model on four
 # noise streams of the held-out surface images (STREAMS, default "13 14 15 16"), with their
 # candidates for benchmarks/surface_power.py (run at the end). Four streams, not two, since
 # 2026-12-04 (late): the paired surface-FDR difference of one candidate went from +1.8 points on
@@ -26,6 +26,10 @@ GATE_DATA=${GATE_DATA:-/work/data/shipped-part}
 SURFACE_DATA=${SURFACE_DATA:-/work/data/surface}
 SHIPPED=src/sbdenoise/pretrained/sbd-unet-pt-ceo2.safetensors
 STREAMS=${STREAMS:-13 14 15 16}
+# Self-ensemble sizes that get their own surface null beside the candidate (ship_model.py installs
+# each), so that `likelihood -p ensemble=8` stays calibrated after a ship: about 9 min for a
+# base-32 UNet. ENSEMBLE_NULLS="" skips it.
+ENSEMBLE_NULLS=${ENSEMBLE_NULLS-8}
 PY=.venv/bin/python
 # The surface images the trust runs below hold out (--images 24 --exclude-spread 12 24), as
 # benchmarks/trust.py chooses them: the surface null must not be made from them.
@@ -47,6 +51,11 @@ $PY benchmarks/rotation.py --dataset "$GATE_DATA" --model "shipped=$SHIPPED" \
     --output "$OUT"
 step "surface null"
 .venv/bin/sbdenoise surface-null "$SURFACE_DATA" --model "$MODEL" --exclude "$HELD_OUT"
+for ensemble in $ENSEMBLE_NULLS; do
+    step "surface null of -p ensemble=$ensemble"
+    .venv/bin/sbdenoise surface-null "$SURFACE_DATA" --model "$MODEL" --exclude "$HELD_OUT" \
+        -p "ensemble=$ensemble"
+done
 for stream in $STREAMS; do
     for pair in "$NAME=$MODEL" "shipped=$SHIPPED"; do
         step "trust, stream $stream, ${pair%%=*}"
