@@ -2,8 +2,9 @@
 # Every check a candidate model needs before scripts/ship_model.py, in one command (8 min on 2
 # cores for v25's base-32 UNet, plus 9 for its ensemble-8 surface null): the gate table and dose
 # sweep, the rotation check, the candidate's surface nulls (plain and -p ensemble=8), and the
-# trust runs of the candidate and of the shipped model on four noise streams of the held-out surface images (STREAMS, default "13 14 15 16"), with their
-# candidates for benchmarks/surface_power.py (run at the end). Four streams, not two, since
+# trust runs of the candidate and of the shipped model on four noise streams of the held-out
+# surface images (STREAMS, default "13 14 15 16"), with their candidates for
+# benchmarks/surface_power.py (run at the end). Four streams, not two, since
 # 2026-12-04 (late): the paired surface-FDR difference of one candidate went from +1.8 points on
 # streams 13-14 to +0.1 on 15-16, more than the image bootstrap's standard error allows
 # (campaign/README.md). Results go to OUT (default /tmp/candidate-NAME);
