@@ -41,9 +41,12 @@ COLOURS = ("#1b7837", "#762a83", "#e08214", "#4393c3")
 PARTS = ("surface", "bulk")
 
 
-def method_params(name: str) -> dict[str, Any]:
-    """Parameters of a method: VST+BM3D tuned in Table 1, the others their defaults."""
-    return bm3d_params(RESULTS / "table1.json") if name == "vst-bm3d" else {}
+def method_params(name: str, ensemble: int = 1) -> dict[str, Any]:
+    """Parameters of a method: VST+BM3D tuned in Table 1, sbd with its self-ensemble size, the
+    others their defaults."""
+    if name == "vst-bm3d":
+        return bm3d_params(RESULTS / "table1.json")
+    return {"ensemble": ensemble} if name == "sbd" else {}
 
 
 def detection_thresholds(pairs: list[str]) -> dict[str, dict[str, float]]:
@@ -182,6 +185,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--dataset", type=Path, required=True)
     parser.add_argument("--methods", nargs="+", default=["sbd", "vst-bm3d", "pure-let"])
     parser.add_argument("--model", type=Path, default=None, help="sbd model (default: shipped)")
+    parser.add_argument(
+        "--ensemble", type=int, default=1, help="self-ensemble size of sbd (-p ensemble=N)"
+    )
     parser.add_argument("--draws", type=int, default=5, help="Poisson draws per image")
     parser.add_argument("--max-images", type=int, default=None)
     parser.add_argument("--seed", type=int, default=SEED)
@@ -216,7 +222,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             name,
             n_realisations=args.draws,
             indices=[int(i) for i in indices],
-            params=method_params(name),
+            params=method_params(name, args.ensemble),
             model=args.model if name == "sbd" else None,
             seed=args.seed,
             elements=args.elements or None,
