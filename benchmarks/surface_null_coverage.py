@@ -57,9 +57,8 @@ from sbdenoise.analysis.surface_calibration import (
 from sbdenoise.analysis.surface_null import (
     SurfaceNull,
     SurfaceNullLevel,
-    ensemble_of,
     method_fingerprint,
-    sidecar_path,
+    sidecar_of,
 )
 from sbdenoise.denoise.registry import prepare
 from sbdenoise.simulate.store import SimulatedDataset
@@ -264,8 +263,8 @@ def shipped_table_check(
 
     The table is fixed here, so the interval resamples the left-out images only.
     """
-    path = sidecar_path(prepared.params["model"], ensemble_of(prepared))
-    if not path.exists():
+    path = sidecar_of(prepared)
+    if path is None or not path.exists():
         return None
     table = SurfaceNull.load(path)
     made_from = {int(i) for i in table.source.split("images ")[1].split(";")[0].split(",")}

@@ -27,9 +27,8 @@ from sbdenoise.analysis.surface_null import (
     SPURIOUS_DISTANCE_A,
     SurfaceNull,
     SurfaceNullLevel,
-    ensemble_of,
     method_fingerprint,
-    sidecar_path,
+    sidecar_of,
 )
 from sbdenoise.analysis.trust import DEFAULT_REGION_A, judge_frame
 from sbdenoise.errors import InputError
@@ -341,8 +340,8 @@ def calibrate_surface_null(
     doses, draws, seed
         See :func:`simulate_surface_null`.
     output : str or Path, optional
-        Where to write the table (default: :func:`~.surface_null.sidecar_path` of the model and
-        the method's ``ensemble``; required for methods without a model file).
+        Where to write the table (default: :func:`~.surface_null.sidecar_of`, beside the model, one
+        per ``ensemble``; required for methods without a model file).
     show_progress : bool
         Show a progress bar.
 
@@ -369,9 +368,9 @@ def calibrate_surface_null(
     indices = spread_evenly(pool, max_images)
     prepared = prepare(method, params, model=model)
     if output is None:
-        if prepared.params.get("model") is None:
+        output = sidecar_of(prepared)
+        if output is None:
             raise InputError(f"method {method!r} has no model file: pass an output path")
-        output = sidecar_path(prepared.params["model"], ensemble_of(prepared))
     table = simulate_surface_null(
         prepared, data, indices, doses=doses, draws=draws, seed=seed, show_progress=show_progress
     )

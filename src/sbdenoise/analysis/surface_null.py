@@ -49,8 +49,8 @@ __all__ = [
     "SPURIOUS_DISTANCE_A",
     "SurfaceNull",
     "SurfaceNullLevel",
-    "ensemble_of",
     "method_fingerprint",
+    "sidecar_of",
     "sidecar_path",
     "surface_null_for",
     "weights_digest",
@@ -300,22 +300,23 @@ def sidecar_path(model: str | Path, ensemble: int = 1) -> Path:
     return model.with_name(model.stem + tag + SIDECAR_SUFFIX)
 
 
-def ensemble_of(prepared: Any) -> int:
-    """The ``ensemble`` parameter of a prepared method (1 where it has none)."""
-    return int(prepared.params.get("ensemble") or 1)
+def sidecar_of(prepared: Any) -> Path | None:
+    """Where the surface null of a prepared method lives: :func:`sidecar_path` of its model file
+    and its ``ensemble`` parameter (1 where it has none); None for a method without a model."""
+    model = prepared.params.get("model")
+    if model is None:
+        return None
+    return sidecar_path(str(model), int(prepared.params.get("ensemble") or 1))
 
 
 def surface_null_for(prepared: Any) -> SurfaceNull | None:
     """The surface null beside the method's model file, if there is one made with this method.
 
-    The table of the method's ``ensemble`` (:func:`sidecar_path`) is looked for; one made with
+    The table of the method's ``ensemble`` (:func:`sidecar_of`) is looked for; one made with
     another model file or other parameters is not used.
     """
-    model = prepared.params.get("model")
-    if model is None:
-        return None
-    path = sidecar_path(str(model), ensemble_of(prepared))
-    if not path.is_file():
+    path = sidecar_of(prepared)
+    if path is None or not path.is_file():
         return None
     table = SurfaceNull.load(path)
     return table if table.matches(prepared) else None
