@@ -23,7 +23,7 @@ DATA=${DATA:-/work/data}
 MODEL=src/sbdenoise/pretrained/sbd-unet-pt-ceo2.safetensors
 PY=.venv/bin/python
 # Shipped versions the ceiling compares with, and the commits that shipped them.
-OLD_VERSIONS="v5=6b3c6d5 v10=0f515ac v15=7433db3 v20=316e703 v21=5040737 v22=6f0ef01 v23=fb0df3a v24=f63b819 v25=ece77b2"
+OLD_VERSIONS="v5=6b3c6d5 v10=0f515ac v15=7433db3 v20=316e703 v21=5040737 v22=6f0ef01 v23=fb0df3a v24=f63b819 v25=ece77b2 v26=9958785"
 PIDS=$(pgrep -f "sbdenoise train" || true)
 resume() { [ -z "$PIDS" ] || kill -CONT $PIDS; }
 trap resume EXIT
